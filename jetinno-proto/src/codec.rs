@@ -1,0 +1,192 @@
+//! Framing: bytes <-> bodies, and bodies <-> typed messages.
+//!
+//! ```text
+//!  0        4                12                       length
+//!  +--------+----------------+--------------------------+
+//!  | length |    padding     |   body: UTF-8 JSON        |
+//!  | 4 ASCII|  8 ASCII bytes |   object with "cmd"       |
+//!  | digits |  ("00000000")  |                           |
+//!  +--------+----------------+--------------------------+
+//! ```
+//!
+//! `length` is the whole packet, head included, in decimal, zero-padded (`0045`); space padding (`  45`) is
+//! accepted on decode. A packet is 12..=9999 bytes. The padding's content is ignored on decode.
+
+use std::marker::PhantomData;
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use crate::config::{CodecConfig, HEAD_LEN};
+use crate::error::{DecodeError, EncodeError};
+use crate::message::{MachineMessage, ServerMessage, WireMessage};
+
+/// Padding written by encoders.
+const PADDING: &[u8; 8] = b"00000000";
+
+/// Parses the 4-byte length head: optional leading spaces, then at least one decimal digit.
+///
+/// # Errors
+/// [`DecodeError::BadLengthHead`] naming the bytes seen.
+pub fn parse_length_head(head: [u8; 4]) -> Result<usize, DecodeError> {
+    let digits_start = head.iter().position(|&b| b != b' ').unwrap_or(head.len());
+    let digits = &head[digits_start..];
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return Err(DecodeError::BadLengthHead { found: head });
+    }
+    Ok(digits
+        .iter()
+        .fold(0usize, |n, d| n * 10 + usize::from(d - b'0')))
+}
+
+/// Takes one whole packet off the front of `src` and returns its body.
+///
+/// Returns `Ok(None)` while the packet is incomplete, consuming nothing. The length head is checked against
+/// the limits as soon as its 4 bytes are in, before any body is buffered.
+///
+/// # Errors
+/// A fatal framing error ([`DecodeError::is_fatal`]); `src` is left as it was.
+pub fn decode_frame(
+    config: &CodecConfig,
+    src: &mut BytesMut,
+) -> Result<Option<Bytes>, DecodeError> {
+    let Some(head) = src.get(..4) else {
+        return Ok(None);
+    };
+    let head: [u8; 4] = [head[0], head[1], head[2], head[3]];
+    let len = parse_length_head(head)?;
+    if len < HEAD_LEN {
+        return Err(DecodeError::PacketTooShort { len, min: HEAD_LEN });
+    }
+    let max = config.effective_max();
+    if len > max {
+        return Err(DecodeError::PacketTooLarge { len, max });
+    }
+    if src.len() < len {
+        src.reserve(len - src.len());
+        return Ok(None);
+    }
+    let mut packet = src.split_to(len).freeze();
+    Ok(Some(packet.split_off(HEAD_LEN)))
+}
+
+/// Appends one packet carrying `body` to `dst`.
+///
+/// # Errors
+/// [`EncodeError::BodyTooLarge`] when the packet would exceed the configured maximum; `dst` is unchanged.
+pub fn encode_frame(
+    config: &CodecConfig,
+    body: &[u8],
+    dst: &mut BytesMut,
+) -> Result<(), EncodeError> {
+    let max_body = config.effective_max() - HEAD_LEN;
+    if body.len() > max_body {
+        return Err(EncodeError::BodyTooLarge {
+            len: body.len(),
+            max: max_body,
+        });
+    }
+    dst.reserve(HEAD_LEN + body.len());
+    dst.put_slice(format!("{:04}", HEAD_LEN + body.len()).as_bytes());
+    dst.put_slice(PADDING);
+    dst.put_slice(body);
+    Ok(())
+}
+
+/// A typed codec: decodes `In` messages and encodes `Out` messages.
+///
+/// Use [`ServerCodec`] on the server and [`MachineCodec`] on the machine. With the `tokio-util` feature it is
+/// also a `tokio_util::codec::{Decoder, Encoder}`.
+///
+/// ```
+/// use bytes::BytesMut;
+/// use jetinno_proto::{MachineCodec, MachineHeartbeat, MachineMessage, ServerCodec};
+///
+/// let mut wire = BytesMut::new();
+/// MachineCodec::default()
+///     .encode(&MachineHeartbeat { vmc_no: 33232 }.into(), &mut wire)
+///     .unwrap();
+/// assert_eq!(&wire[..], b"003900000000{\"cmd\":\"hb\",\"vmc_no\":33232}");
+/// let msg = ServerCodec::default().decode(&mut wire).unwrap();
+/// assert_eq!(msg, Some(MachineMessage::Heartbeat(MachineHeartbeat { vmc_no: 33232 })));
+/// assert!(wire.is_empty());
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct Codec<In, Out> {
+    config: CodecConfig,
+    _messages: PhantomData<fn(Out) -> In>,
+}
+
+/// The server side: decodes [`MachineMessage`], encodes [`ServerMessage`].
+pub type ServerCodec = Codec<MachineMessage, ServerMessage>;
+
+/// The machine side: decodes [`ServerMessage`], encodes [`MachineMessage`].
+pub type MachineCodec = Codec<ServerMessage, MachineMessage>;
+
+impl<In, Out> Default for Codec<In, Out> {
+    fn default() -> Self {
+        Self::new(CodecConfig::default())
+    }
+}
+
+impl<In, Out> Codec<In, Out> {
+    /// A codec with the given limits.
+    #[must_use]
+    pub fn new(config: CodecConfig) -> Self {
+        Self {
+            config,
+            _messages: PhantomData,
+        }
+    }
+
+    /// The codec's limits.
+    #[must_use]
+    pub fn config(&self) -> &CodecConfig {
+        &self.config
+    }
+}
+
+impl<In: WireMessage, Out: WireMessage> Codec<In, Out> {
+    /// Decodes the next message from the front of `src`; `Ok(None)` means more bytes are needed.
+    ///
+    /// # Errors
+    /// A fatal framing error (nothing consumed), or an error in one packet's body (that packet consumed, so
+    /// decoding can go on); see [`DecodeError::is_fatal`].
+    pub fn decode(&mut self, src: &mut BytesMut) -> Result<Option<In>, DecodeError> {
+        match decode_frame(&self.config, src)? {
+            Some(body) => In::from_json(&body).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Appends `msg` as one packet to `dst`, serializing straight into the buffer.
+    ///
+    /// # Errors
+    /// [`EncodeError::BodyTooLarge`] (never truncates) or a serializer error; `dst` is unchanged on error.
+    pub fn encode(&mut self, msg: &Out, dst: &mut BytesMut) -> Result<(), EncodeError> {
+        let start = dst.len();
+        dst.put_slice(b"0000");
+        dst.put_slice(PADDING);
+        let written = msg.write_json((&mut *dst).writer());
+        let body_len = dst.len() - start - HEAD_LEN;
+        let max_body = self.config.effective_max() - HEAD_LEN;
+        let outcome = written.and(if body_len > max_body {
+            Err(EncodeError::BodyTooLarge {
+                len: body_len,
+                max: max_body,
+            })
+        } else {
+            Ok(())
+        });
+        match outcome {
+            Ok(()) => {
+                let head = format!("{:04}", HEAD_LEN + body_len);
+                dst[start..start + 4].copy_from_slice(head.as_bytes());
+                Ok(())
+            }
+            Err(e) => {
+                dst.truncate(start);
+                Err(e)
+            }
+        }
+    }
+}
