@@ -67,6 +67,7 @@ enum Carrier {
     },
 }
 
+const PROTOCOLS: [&str; 5] = ["aliscan", "jetinno", "access", "best", "kingxun"];
 
 fn carrier(protocol: &str) -> Option<Carrier> {
     match protocol {
