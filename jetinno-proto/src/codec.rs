@@ -14,7 +14,7 @@
 
 use std::marker::PhantomData;
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 use crate::config::{CodecConfig, HEAD_LEN};
 use crate::error::{DecodeError, EncodeError};
@@ -28,14 +28,51 @@ const PADDING: &[u8; 8] = b"00000000";
 /// # Errors
 /// [`DecodeError::BadLengthHead`] naming the bytes seen.
 pub fn parse_length_head(head: [u8; 4]) -> Result<usize, DecodeError> {
-    let digits_start = head.iter().position(|&b| b != b' ').unwrap_or(head.len());
-    let digits = &head[digits_start..];
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+    let mut len = 0usize;
+    let mut digits = 0;
+    for b in head {
+        match b {
+            b' ' if digits == 0 => {}
+            b'0'..=b'9' => {
+                len = len * 10 + usize::from(b - b'0');
+                digits += 1;
+            }
+            _ => return Err(DecodeError::BadLengthHead { found: head }),
+        }
+    }
+    if digits == 0 {
         return Err(DecodeError::BadLengthHead { found: head });
     }
-    Ok(digits
-        .iter()
-        .fold(0usize, |n, d| n * 10 + usize::from(d - b'0')))
+    Ok(len)
+}
+
+/// The length of the packet at the front of `src`, once all of it is buffered.
+///
+/// Returns `Ok(None)` while the packet is incomplete, reserving room for the rest. The length head is checked
+/// against the limits as soon as its 4 bytes are in, before any body is buffered.
+///
+/// # Errors
+/// A fatal framing error ([`DecodeError::is_fatal`]).
+pub fn complete_packet_len(
+    config: &CodecConfig,
+    src: &mut BytesMut,
+) -> Result<Option<usize>, DecodeError> {
+    let Some(&[a, b, c, d]) = src.get(..4) else {
+        return Ok(None);
+    };
+    let len = parse_length_head([a, b, c, d])?;
+    if len < HEAD_LEN {
+        return Err(DecodeError::PacketTooShort { len, min: HEAD_LEN });
+    }
+    let max = config.effective_max();
+    if len > max {
+        return Err(DecodeError::PacketTooLarge { len, max });
+    }
+    if src.len() < len {
+        src.reserve(len - src.len());
+        return Ok(None);
+    }
+    Ok(Some(len))
 }
 
 /// Takes one whole packet off the front of `src` and returns its body.
@@ -49,22 +86,9 @@ pub fn decode_frame(
     config: &CodecConfig,
     src: &mut BytesMut,
 ) -> Result<Option<Bytes>, DecodeError> {
-    let Some(head) = src.get(..4) else {
+    let Some(len) = complete_packet_len(config, src)? else {
         return Ok(None);
     };
-    let head: [u8; 4] = [head[0], head[1], head[2], head[3]];
-    let len = parse_length_head(head)?;
-    if len < HEAD_LEN {
-        return Err(DecodeError::PacketTooShort { len, min: HEAD_LEN });
-    }
-    let max = config.effective_max();
-    if len > max {
-        return Err(DecodeError::PacketTooLarge { len, max });
-    }
-    if src.len() < len {
-        src.reserve(len - src.len());
-        return Ok(None);
-    }
     let mut packet = src.split_to(len).freeze();
     Ok(Some(packet.split_off(HEAD_LEN)))
 }
@@ -152,10 +176,13 @@ impl<In: WireMessage, Out: WireMessage> Codec<In, Out> {
     /// A fatal framing error (nothing consumed), or an error in one packet's body (that packet consumed, so
     /// decoding can go on); see [`DecodeError::is_fatal`].
     pub fn decode(&mut self, src: &mut BytesMut) -> Result<Option<In>, DecodeError> {
-        match decode_frame(&self.config, src)? {
-            Some(body) => In::from_json(&body).map(Some),
-            None => Ok(None),
-        }
+        let Some(len) = complete_packet_len(&self.config, src)? else {
+            return Ok(None);
+        };
+        // Parse in place, then drop the packet: no copy and no shared-buffer allocation.
+        let msg = In::from_json(&src[HEAD_LEN..len]);
+        src.advance(len);
+        msg.map(Some)
     }
 
     /// Appends `msg` as one packet to `dst`, serializing straight into the buffer.

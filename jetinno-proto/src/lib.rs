@@ -10,7 +10,9 @@ pub mod sign;
 #[cfg(feature = "tokio-util")]
 pub mod tokio_codec;
 
-pub use codec::{decode_frame, encode_frame, Codec, MachineCodec, ServerCodec};
+pub use codec::{
+    complete_packet_len, decode_frame, encode_frame, Codec, MachineCodec, ServerCodec,
+};
 pub use config::{CodecConfig, HEAD_LEN, MAX_PACKET_LEN};
 pub use error::{DecodeError, EncodeError};
 pub use message::*;

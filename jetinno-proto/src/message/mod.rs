@@ -74,14 +74,17 @@ struct WithCmd<'a, T> {
 
 /// Parses a body under the strict-then-lenient rule; errors name the `cmd` and the failing field.
 pub(crate) fn decode_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, DecodeError> {
-    if let Err(e) = std::str::from_utf8(body) {
-        return Err(DecodeError::NotUtf8 {
-            offset: e.valid_up_to(),
-        });
-    }
-    proto_common::json::from_slice_lenient(body).map_err(|source| DecodeError::Json {
-        name: proto_common::json::peek_tag(body, TAG).unwrap_or_else(|| "?".into()),
-        source,
+    proto_common::json::from_slice_lenient(body).map_err(|source| {
+        // UTF-8 is checked on the error path only: serde_json already refuses invalid UTF-8.
+        match std::str::from_utf8(body) {
+            Err(e) => DecodeError::NotUtf8 {
+                offset: e.valid_up_to(),
+            },
+            Ok(_) => DecodeError::Json {
+                name: proto_common::json::peek_tag(body, TAG).unwrap_or_else(|| "?".into()),
+                source,
+            },
+        }
     })
 }
 

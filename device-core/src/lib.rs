@@ -1,0 +1,19 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod backoff;
+pub mod clock;
+pub mod correlation;
+pub mod jetinno;
+pub mod liveness;
+pub mod outbox;
+pub mod rng;
+#[cfg(feature = "tokio")]
+pub mod runtime;
+pub mod session;
+
+pub use backoff::{Backoff, BackoffConfig};
+pub use clock::{ManualClock, SystemClock, WallClock};
+pub use rng::{RandomSource, SplitMix64};
+pub use session::{CloseReason, RequestError, RequestId, SendError, Session};

@@ -1,0 +1,307 @@
+//! jetinno over real sockets on 127.0.0.1:0: the machine client and the server driver from this crate.
+#![cfg(feature = "tokio")]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use device_core::jetinno::{
+    MachineCommand, MachineConfig, MachineEvent, MachineSession, ServerCommand,
+    ServerConfig as JServerConfig, ServerEvent as JEvent, ServerSession,
+};
+use device_core::runtime::client::{Client, ClientConfig, ClientEvent};
+use device_core::runtime::server::{Server, ServerConfig, ServerEvent};
+use device_core::runtime::CommandError;
+use device_core::{BackoffConfig, CloseReason, RequestError, SendError, SplitMix64};
+use jetinno_proto::*;
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio::time::timeout;
+
+type Registry = Arc<dyn device_core::jetinno::MachineRegistry>;
+type JServer = Server<ServerSession<Registry>>;
+type JServerEvents = mpsc::Receiver<ServerEvent<JEvent>>;
+
+const T: Duration = Duration::from_secs(10);
+
+fn code(vmc_no: u64) -> MachineCode {
+    MachineCode::new(format!("{vmc_no:08}")).unwrap()
+}
+
+async fn start_server(listener: TcpListener, max: usize) -> (JServer, JServerEvents) {
+    let registry: Registry = Arc::new(|vmc_no: u64| Some(code(vmc_no)));
+    Server::spawn(
+        listener,
+        move || ServerSession::new(JServerConfig::default(), registry.clone()),
+        ServerConfig::default().max_connections(max),
+    )
+    .unwrap()
+}
+
+/// Answers every qrcode request the way an operator backend would, until the events end.
+fn answer_qrcodes(
+    server: Arc<JServer>,
+    mut events: JServerEvents,
+) -> mpsc::Receiver<ServerEvent<JEvent>> {
+    let (tx, rx) = mpsc::channel(256);
+    tokio::spawn(async move {
+        while let Some(event) = events.recv().await {
+            if let ServerEvent::Session {
+                device: Some(device),
+                event: JEvent::QrCodeRequested(req),
+                ..
+            } = &event
+            {
+                let reply = QrCodeReply {
+                    vmc_no: req.vmc_no,
+                    qr_type: QrType::WxPub,
+                    qrcode: format!("pay://{}", req.order_no),
+                    order_no: req.order_no.clone(),
+                };
+                let server = server.clone();
+                let device = device.clone();
+                tokio::spawn(async move {
+                    let _ = server
+                        .call(&device, ServerCommand::Send(reply.into()))
+                        .await;
+                });
+            }
+            let _ = tx.send(event).await;
+        }
+    });
+    rx
+}
+
+fn machine(
+    vmc_no: u64,
+    addr: std::net::SocketAddr,
+) -> (
+    Client<MachineSession>,
+    mpsc::Receiver<ClientEvent<MachineEvent>>,
+) {
+    let backoff = BackoffConfig::default()
+        .initial(Duration::from_millis(20))
+        .max(Duration::from_millis(200));
+    let addr_copy = addr;
+    Client::spawn(
+        MachineSession::new(MachineConfig::new(vmc_no, code(vmc_no), "1.0")),
+        move || TcpStream::connect(addr_copy),
+        ClientConfig::default().backoff(backoff),
+        SplitMix64::seeded(vmc_no),
+    )
+}
+
+async fn until_logged_in(events: &mut mpsc::Receiver<ClientEvent<MachineEvent>>) {
+    timeout(T, async {
+        while let Some(e) = events.recv().await {
+            if matches!(e, ClientEvent::Session(MachineEvent::LoggedIn { .. })) {
+                return;
+            }
+        }
+        panic!("events ended before login");
+    })
+    .await
+    .expect("login in time");
+}
+
+fn qr(vmc_no: u64, order: &str) -> MachineCommand {
+    MachineCommand::RequestQrCode(QrCodeRequest {
+        vmc_no,
+        qr_type: QrType::All,
+        product_id: 1,
+        amount: 100,
+        order_no: order.into(),
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn machines_log_in_request_qrcodes_and_receive_commands() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (server, events) = start_server(listener, 16).await;
+    let server = Arc::new(server);
+    let mut server_events = answer_qrcodes(server.clone(), events);
+    let (m1, mut e1) = machine(1001, addr);
+    let (m2, mut e2) = machine(1002, addr);
+    until_logged_in(&mut e1).await;
+    until_logged_in(&mut e2).await;
+
+    let reply = timeout(T, m1.handle().call(qr(1001, "order-1")))
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(reply.qrcode, "pay://order-1");
+
+    // Wait until the server has routed both devices, then push a payment to one of them.
+    timeout(T, async {
+        while server.devices() != ["1001", "1002"] {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .unwrap();
+    let pay = ServerMessage::from(PayDone {
+        vmc_no: 1002,
+        product_amount: 100,
+        order_no: "order-2".into(),
+        paydone: true,
+        paytype: PayType::Alipay,
+    });
+    assert_eq!(
+        server.call("1002", ServerCommand::Send(pay.clone())).await,
+        Ok(None)
+    );
+    let got = timeout(T, async {
+        loop {
+            if let Some(ClientEvent::Session(MachineEvent::Server(m))) = e2.recv().await {
+                return m;
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(got, pay);
+    assert!(matches!(
+        server.call("999", ServerCommand::Send(pay)).await,
+        Err(CommandError::UnknownDevice(d)) if d == "999"
+    ));
+
+    m1.shutdown().await.unwrap();
+    m2.shutdown().await.unwrap();
+    let closed = timeout(T, async {
+        let mut closed = 0;
+        while closed < 2 {
+            if let Some(ServerEvent::Closed { .. }) = server_events.recv().await {
+                closed += 1;
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok());
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_frame_closes_only_its_own_link() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (server, events) = start_server(listener, 16).await;
+    let server = Arc::new(server);
+    let mut server_events = answer_qrcodes(server.clone(), events);
+    let (good, mut good_events) = machine(7, addr);
+    until_logged_in(&mut good_events).await;
+
+    let mut bad = TcpStream::connect(addr).await.unwrap();
+    bad.write_all(b"00x1garbage").await.unwrap();
+    let reason = timeout(T, async {
+        loop {
+            if let Some(ServerEvent::Closed {
+                reason,
+                device: None,
+                ..
+            }) = server_events.recv().await
+            {
+                return reason;
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert!(matches!(reason, Some(CloseReason::Protocol(e)) if e.contains("bad length head")));
+
+    // The good machine is untouched.
+    let reply = timeout(T, good.handle().call(qr(7, "after-garbage")))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(reply.unwrap().order_no, "after-garbage");
+    good.shutdown().await.unwrap();
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_beyond_the_cap_are_refused() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (server, mut events) = start_server(listener, 1).await;
+    let _first = TcpStream::connect(addr).await.unwrap();
+    let _second = TcpStream::connect(addr).await.unwrap();
+    let refused = timeout(T, async {
+        loop {
+            if let Some(ServerEvent::Refused { .. }) = events.recv().await {
+                return true;
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert!(refused);
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_restart_during_traffic_ends_every_request_once_and_the_machine_reconnects() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (server, events) = start_server(listener, 16).await;
+    let server = Arc::new(server);
+    let _events = answer_qrcodes(server.clone(), events);
+    let (client, mut client_events) = machine(42, addr);
+    until_logged_in(&mut client_events).await;
+
+    // Traffic while the server goes away: every call ends, with a reply or an error, never a hang.
+    let handle = client.handle();
+    let traffic = tokio::spawn(async move {
+        let mut outcomes = Vec::new();
+        for i in 0..200 {
+            let outcome = timeout(T, handle.call(qr(42, &format!("o{i}"))))
+                .await
+                .expect("no hang");
+            outcomes.push(outcome);
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        outcomes
+    });
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    server.shutdown().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let listener = TcpListener::bind(addr).await.unwrap();
+    let (server, events) = start_server(listener, 16).await;
+    let server = Arc::new(server);
+    let _events = answer_qrcodes(server.clone(), events);
+
+    let outcomes = traffic.await.unwrap();
+    let ok = outcomes.iter().filter(|o| matches!(o, Ok(Some(_)))).count();
+    let refused_or_lost = outcomes
+        .iter()
+        .filter(|o| {
+            matches!(
+                o,
+                Err(CommandError::Refused(
+                    SendError::NotReady | SendError::Closed
+                )) | Err(CommandError::Failed(RequestError::ConnectionLost))
+            )
+        })
+        .count();
+    assert_eq!(ok + refused_or_lost, outcomes.len(), "{outcomes:?}");
+    assert!(
+        ok > 0 && refused_or_lost > 0,
+        "ok {ok}, refused or lost {refused_or_lost}"
+    );
+
+    // After the restart the machine is logged in again and requests succeed.
+    let reply = timeout(T, async {
+        loop {
+            match client.handle().call(qr(42, "after-restart")).await {
+                Ok(Some(r)) => return r,
+                _ => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(reply.order_no, "after-restart");
+    client.shutdown().await.unwrap();
+    server.shutdown().await.unwrap();
+}

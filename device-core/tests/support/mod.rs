@@ -1,0 +1,120 @@
+//! An in-memory link between two sessions, with virtual time.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use device_core::{ManualClock, RequestError, RequestId, Session};
+
+/// Two sessions wired back to back; `now` only moves when the test says so.
+pub struct Pair<A: Session, B: Session> {
+    pub a: A,
+    pub b: B,
+    pub now: Instant,
+    pub clock: ManualClock,
+    /// While set, bytes from `a` to `b` are dropped (a silent peer).
+    pub drop_a_to_b: bool,
+    /// While set, bytes from `b` to `a` are dropped.
+    pub drop_b_to_a: bool,
+    pub a_events: Vec<A::Event>,
+    pub b_events: Vec<B::Event>,
+    pub a_replies: Vec<(RequestId, Result<A::Reply, RequestError>)>,
+}
+
+pub fn clock() -> ManualClock {
+    ManualClock::new(chrono::DateTime::parse_from_rfc3339("2026-11-22T08:00:00+08:00").unwrap())
+}
+
+pub fn shared(clock: &ManualClock) -> Arc<ManualClock> {
+    Arc::new(clock.clone())
+}
+
+impl<A: Session, B: Session> Pair<A, B> {
+    pub fn new(a: A, b: B, clock: ManualClock) -> Self {
+        Self {
+            a,
+            b,
+            now: Instant::now(),
+            clock,
+            drop_a_to_b: false,
+            drop_b_to_a: false,
+            a_events: Vec::new(),
+            b_events: Vec::new(),
+            a_replies: Vec::new(),
+        }
+    }
+
+    /// Opens the connection on both sides and lets them talk until quiet.
+    pub fn connect(&mut self) {
+        self.b.connection_opened(self.now);
+        self.a.connection_opened(self.now);
+        self.pump();
+    }
+
+    /// Moves bytes both ways until neither side has anything to send; collects events and replies.
+    pub fn pump(&mut self) {
+        loop {
+            let mut moved = false;
+            while let Some(bytes) = self.a.poll_transmit() {
+                moved = true;
+                if !self.drop_a_to_b && self.b.close_reason().is_none() {
+                    self.b.handle_input(self.now, &bytes);
+                }
+            }
+            while let Some(bytes) = self.b.poll_transmit() {
+                moved = true;
+                if !self.drop_b_to_a && self.a.close_reason().is_none() {
+                    self.a.handle_input(self.now, &bytes);
+                }
+            }
+            while let Some(e) = self.a.poll_event() {
+                self.a_events.push(e);
+            }
+            while let Some(e) = self.b.poll_event() {
+                self.b_events.push(e);
+            }
+            while let Some(r) = self.a.poll_reply() {
+                self.a_replies.push(r);
+            }
+            if !moved {
+                break;
+            }
+        }
+    }
+
+    /// Advances virtual time by `by`, firing every timeout on the way in order.
+    pub fn advance(&mut self, by: Duration) {
+        let target = self.now + by;
+        loop {
+            let next = [self.a.poll_timeout(), self.b.poll_timeout()]
+                .into_iter()
+                .flatten()
+                .min();
+            match next {
+                Some(at) if at <= target => {
+                    let step = at.saturating_duration_since(self.now);
+                    self.clock.advance(step);
+                    self.now = at.max(self.now);
+                    if self.a.poll_timeout().is_some_and(|t| t <= self.now) {
+                        self.a.handle_timeout(self.now);
+                    }
+                    if self.b.poll_timeout().is_some_and(|t| t <= self.now) {
+                        self.b.handle_timeout(self.now);
+                    }
+                    self.pump();
+                }
+                _ => break,
+            }
+        }
+        self.clock
+            .advance(target.saturating_duration_since(self.now));
+        self.now = target;
+    }
+
+    /// Both sides see the connection drop.
+    pub fn disconnect(&mut self) {
+        self.a.connection_lost(self.now);
+        self.b.connection_lost(self.now);
+        self.pump();
+    }
+}
