@@ -10,7 +10,10 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tracing::Instrument;
 
-use super::{dispatch, run_connection, CommandError, DriverConfig, Handle, Op, Waiting};
+use super::{
+    dispatch, run_connection, CommandError, DriverConfig, Handle, Op, StreamTransport, Transport,
+    Waiting, WsConfig, WsTransport,
+};
 use crate::backoff::{Backoff, BackoffConfig};
 use crate::rng::{RandomSource, SplitMix64};
 use crate::session::{CloseReason, Session};
@@ -114,10 +117,32 @@ where
         )
     }
 
-    /// Starts a client with any connector (TLS, a proxy, an in-memory pipe) and a chosen jitter source.
+    /// Starts a client that connects to a WebSocket `url` (`ws://host:port/path`) and carries one session
+    /// message per text frame, with the message limit and ping/pong liveness of `ws`.
+    pub fn connect_ws(
+        session: S,
+        url: String,
+        ws: WsConfig,
+        config: ClientConfig,
+    ) -> (Self, mpsc::Receiver<ClientEvent<S::Event>>) {
+        let connect = move || {
+            let url = url.clone();
+            async move {
+                let (stream, _response) =
+                    tokio_tungstenite::connect_async_with_config(url, Some(ws.tungstenite()), true)
+                        .await
+                        .map_err(io::Error::other)?;
+                Ok(WsTransport::new(stream, ws))
+            }
+        };
+        Self::spawn_transport(session, connect, config, SplitMix64::from_entropy())
+    }
+
+    /// Starts a client over any byte-stream connector (TLS, a proxy, an in-memory pipe) with a chosen jitter
+    /// source.
     pub fn spawn<C, F, IO, R>(
         session: S,
-        connect: C,
+        mut connect: C,
         config: ClientConfig,
         rng: R,
     ) -> (Self, mpsc::Receiver<ClientEvent<S::Event>>)
@@ -125,6 +150,27 @@ where
         C: FnMut() -> F + Send + 'static,
         F: Future<Output = io::Result<IO>> + Send + 'static,
         IO: AsyncRead + AsyncWrite + Send + 'static,
+        R: RandomSource + 'static,
+    {
+        let chunk = config.driver.read_chunk;
+        let connect = move || {
+            let attempt = connect();
+            async move { attempt.await.map(|io| StreamTransport::new(io, chunk)) }
+        };
+        Self::spawn_transport(session, connect, config, rng)
+    }
+
+    /// Starts a client over any [`Transport`] connector.
+    pub fn spawn_transport<C, F, T, R>(
+        session: S,
+        connect: C,
+        config: ClientConfig,
+        rng: R,
+    ) -> (Self, mpsc::Receiver<ClientEvent<S::Event>>)
+    where
+        C: FnMut() -> F + Send + 'static,
+        F: Future<Output = io::Result<T>> + Send + 'static,
+        T: Transport + 'static,
         R: RandomSource + 'static,
     {
         let (ops_tx, ops_rx) = mpsc::channel(config.driver.command_capacity.max(1));
@@ -153,7 +199,7 @@ where
     }
 }
 
-async fn run_client<S, C, F, IO, R>(
+async fn run_client<S, C, F, T, R>(
     mut session: S,
     mut connect: C,
     config: ClientConfig,
@@ -167,8 +213,8 @@ where
     S::Reply: Send,
     S::Event: Send,
     C: FnMut() -> F + Send + 'static,
-    F: Future<Output = io::Result<IO>> + Send + 'static,
-    IO: AsyncRead + AsyncWrite + Send + 'static,
+    F: Future<Output = io::Result<T>> + Send + 'static,
+    T: Transport + 'static,
     R: RandomSource + 'static,
 {
     let mut backoff = Backoff::new(config.backoff);
@@ -177,11 +223,11 @@ where
     'outer: loop {
         let attempt = tokio::time::timeout(config.connect_timeout, connect()).await;
         match attempt {
-            Ok(Ok(io)) => {
+            Ok(Ok(transport)) => {
                 let _ = events.send(ClientEvent::Connected).await;
                 let end = run_connection(
                     &mut session,
-                    io,
+                    transport,
                     &mut ops,
                     &mut waiting,
                     &events,

@@ -11,11 +11,14 @@
 
 pub mod client;
 pub mod server;
+mod transport;
+
+pub use transport::{Received, StreamTransport, Transport, WsConfig, WsTransport};
 
 use std::collections::HashMap;
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
@@ -202,22 +205,20 @@ pub(crate) struct ConnectionEnd {
     pub stop: bool,
 }
 
-/// Runs `session` over `io` until the connection ends, then tells the session and flushes its outcomes.
-pub(crate) async fn run_connection<S, IO, T>(
+/// Runs `session` over `transport` until the connection ends, then tells the session and flushes its outcomes.
+pub(crate) async fn run_connection<S, T, E>(
     session: &mut S,
-    io: IO,
+    mut transport: T,
     ops: &mut mpsc::Receiver<Op<S>>,
     waiting: &mut Waiting<S::Reply>,
-    events: &mpsc::Sender<T>,
-    wrap: &(dyn Fn(Option<String>, S::Event) -> T + Send + Sync),
+    events: &mpsc::Sender<E>,
+    wrap: &(dyn Fn(Option<String>, S::Event) -> E + Send + Sync),
     config: &DriverConfig,
 ) -> ConnectionEnd
 where
     S: Session,
-    IO: AsyncRead + AsyncWrite,
+    T: Transport,
 {
-    let (mut rd, mut wr) = tokio::io::split(io);
-    let mut buf = vec![0u8; config.read_chunk.max(1)];
     let mut established = false;
     let mut stop = false;
     let mut last_rx = Instant::now();
@@ -226,12 +227,12 @@ where
         // Write what the session queued, then hand out its outcomes.
         let mut write_failed = false;
         while let Some(bytes) = session.poll_transmit() {
-            if wr.write_all(&bytes).await.is_err() {
+            if transport.send(bytes).await.is_err() {
                 write_failed = true;
                 break;
             }
         }
-        if !write_failed && wr.flush().await.is_err() {
+        if !write_failed && transport.flush().await.is_err() {
             write_failed = true;
         }
         if !established && session.is_established() {
@@ -250,13 +251,14 @@ where
         }
         if let Some(reason) = session.close_reason() {
             let reason = reason.clone();
-            // Flush anything the close produced (a login_r with a failure code, say), then shut down.
+            // Flush anything the close produced (a login_r with a failure code, say), then close.
             while let Some(bytes) = session.poll_transmit() {
-                if wr.write_all(&bytes).await.is_err() {
+                if transport.send(bytes).await.is_err() {
                     break;
                 }
             }
-            let _ = wr.shutdown().await;
+            let _ = transport.flush().await;
+            transport.close().await;
             break Some(reason);
         }
         let deadline = [
@@ -267,16 +269,20 @@ where
         .flatten()
         .min();
         tokio::select! {
-            read = rd.read(&mut buf) => match read {
-                Ok(0) | Err(_) => break None,
-                Ok(n) => {
+            received = transport.recv() => match received {
+                Received::Data(bytes) => {
                     last_rx = Instant::now();
-                    session.handle_input(now(), &buf[..n]);
+                    session.handle_input(now(), bytes);
+                }
+                Received::Closed => break None,
+                Received::Failed(e) => {
+                    tracing::debug!(error = %e, "transport failed");
+                    break None;
                 }
             },
             () = sleep_until(deadline) => {
-                if config.idle_timeout.is_some_and(|d| Instant::now() >= last_rx + d) {
-                    break Some(CloseReason::PeerSilent { after: config.idle_timeout.unwrap_or_default() });
+                if let Some(idle) = config.idle_timeout.filter(|d| Instant::now() >= last_rx + *d) {
+                    break Some(CloseReason::PeerSilent { after: idle });
                 }
                 session.handle_timeout(now());
             }
@@ -323,7 +329,7 @@ pub struct Attached<S: Session> {
     pub task: tokio::task::JoinHandle<(S, Option<CloseReason>)>,
 }
 
-/// Runs `session` over one already-connected transport until it closes.
+/// Runs `session` over one already-connected byte stream until it closes.
 ///
 /// The session is not reconnected: use [`client::Client`] for that.
 pub fn attach<S, IO>(session: S, io: IO, config: DriverConfig) -> Attached<S>
@@ -334,6 +340,18 @@ where
     S::Event: Send,
     IO: AsyncRead + AsyncWrite + Send + 'static,
 {
+    attach_transport(session, StreamTransport::new(io, config.read_chunk), config)
+}
+
+/// Runs `session` over any [`Transport`] (a [`WsTransport`], say) until it closes.
+pub fn attach_transport<S, T>(session: S, transport: T, config: DriverConfig) -> Attached<S>
+where
+    S: Session + Send + 'static,
+    S::Command: Send,
+    S::Reply: Send,
+    S::Event: Send,
+    T: Transport + 'static,
+{
     let (ops_tx, mut ops_rx) = mpsc::channel(config.command_capacity.max(1));
     let (events_tx, events_rx) = mpsc::channel(config.event_capacity.max(1));
     let task = tokio::spawn(async move {
@@ -342,7 +360,7 @@ where
         let wrap = |_: Option<String>, e: S::Event| e;
         let end = run_connection(
             &mut session,
-            io,
+            transport,
             &mut ops_rx,
             &mut waiting,
             &events_tx,

@@ -10,7 +10,10 @@ use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
-use super::{call, run_connection, CommandError, DriverConfig, Op, Waiting};
+use super::{
+    call, run_connection, CommandError, DriverConfig, Op, StreamTransport, Waiting, WsConfig,
+    WsTransport,
+};
 use crate::session::{CloseReason, Session};
 
 /// Settings of a [`Server`].
@@ -113,7 +116,7 @@ where
     S::Reply: Send,
     S::Event: Send,
 {
-    /// Serves `listener`, making one session per connection with `make_session`.
+    /// Serves `listener` with raw TCP byte streams, making one session per connection with `make_session`.
     ///
     /// # Errors
     /// The listener has no local address.
@@ -121,6 +124,40 @@ where
         listener: TcpListener,
         make_session: M,
         config: ServerConfig,
+    ) -> std::io::Result<(Self, mpsc::Receiver<ServerEvent<S::Event>>)>
+    where
+        M: Fn() -> S + Send + Sync + 'static,
+    {
+        Self::spawn_with(listener, make_session, config, Upgrade::None)
+    }
+
+    /// Serves `listener` with WebSockets: one session message per text frame, the message limit and ping/pong
+    /// liveness of `ws`, and, when `path` is set, only upgrade requests for that path (others get HTTP 404).
+    ///
+    /// # Errors
+    /// The listener has no local address.
+    pub fn spawn_ws<M>(
+        listener: TcpListener,
+        make_session: M,
+        ws: WsConfig,
+        path: Option<&str>,
+        config: ServerConfig,
+    ) -> std::io::Result<(Self, mpsc::Receiver<ServerEvent<S::Event>>)>
+    where
+        M: Fn() -> S + Send + Sync + 'static,
+    {
+        let upgrade = Upgrade::Ws {
+            config: ws,
+            path: path.map(str::to_owned),
+        };
+        Self::spawn_with(listener, make_session, config, upgrade)
+    }
+
+    fn spawn_with<M>(
+        listener: TcpListener,
+        make_session: M,
+        config: ServerConfig,
+        upgrade: Upgrade,
     ) -> std::io::Result<(Self, mpsc::Receiver<ServerEvent<S::Event>>)>
     where
         M: Fn() -> S + Send + Sync + 'static,
@@ -133,6 +170,7 @@ where
             listener,
             make_session,
             config,
+            upgrade,
             routes.clone(),
             shutdown_rx,
             events_tx,
@@ -197,10 +235,27 @@ where
     }
 }
 
+/// How accepted connections carry messages.
+#[derive(Debug, Clone)]
+enum Upgrade {
+    /// Raw TCP byte streams.
+    None,
+    /// A WebSocket handshake first, then one message per text frame.
+    Ws {
+        config: WsConfig,
+        path: Option<String>,
+    },
+}
+
+/// How long a WebSocket handshake may take.
+const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+#[allow(clippy::too_many_arguments)]
 async fn accept_loop<S, M>(
     listener: TcpListener,
     make_session: M,
     config: ServerConfig,
+    upgrade: Upgrade,
     routes: Routes<S>,
     mut shutdown: watch::Receiver<bool>,
     events: mpsc::Sender<ServerEvent<S::Event>>,
@@ -241,7 +296,7 @@ async fn accept_loop<S, M>(
                 closers.insert(conn, ops_tx.clone());
                 let span = tracing::info_span!("conn", peer = %addr, id = conn.0, device = tracing::field::Empty);
                 connections.spawn(
-                    serve_connection(make_session(), stream, conn, ops_tx, ops_rx, routes.clone(), events.clone(), config.driver, permit)
+                    serve_connection(make_session(), stream, upgrade.clone(), conn, ops_tx, ops_rx, routes.clone(), events.clone(), config.driver, permit)
                         .instrument(span),
                 );
             }
@@ -258,6 +313,7 @@ async fn accept_loop<S, M>(
 async fn serve_connection<S>(
     mut session: S,
     stream: tokio::net::TcpStream,
+    upgrade: Upgrade,
     conn: ConnectionId,
     ops_tx: mpsc::Sender<Op<S>>,
     mut ops_rx: mpsc::Receiver<Op<S>>,
@@ -296,16 +352,46 @@ where
             event,
         }
     };
-    let end = run_connection(
-        &mut session,
-        stream,
-        &mut ops_rx,
-        &mut waiting,
-        &events,
-        &wrap,
-        &driver,
-    )
-    .await;
+    let end = match upgrade {
+        Upgrade::None => {
+            let transport = StreamTransport::new(stream, driver.read_chunk);
+            run_connection(
+                &mut session,
+                transport,
+                &mut ops_rx,
+                &mut waiting,
+                &events,
+                &wrap,
+                &driver,
+            )
+            .await
+        }
+        Upgrade::Ws { config, path } => match handshake(stream, config, path).await {
+            Ok(ws) => {
+                let transport = WsTransport::new(ws, config);
+                run_connection(
+                    &mut session,
+                    transport,
+                    &mut ops_rx,
+                    &mut waiting,
+                    &events,
+                    &wrap,
+                    &driver,
+                )
+                .await
+            }
+            Err(why) => {
+                tracing::info!(error = %why, "websocket handshake failed");
+                super::ConnectionEnd {
+                    reason: Some(CloseReason::Protocol(format!(
+                        "websocket handshake failed: {why}"
+                    ))),
+                    established: false,
+                    stop: false,
+                }
+            }
+        },
+    };
     let device = session.peer_id();
     if let Some(id) = &device {
         let mut routes = routes.lock().unwrap_or_else(PoisonError::into_inner);
@@ -325,4 +411,40 @@ where
         })
         .await;
     conn
+}
+
+/// Runs the server side of the WebSocket handshake, with the message limits set and the path checked.
+// The callback's `Result` type is tungstenite's; its size is not ours to choose.
+#[allow(clippy::result_large_err)]
+async fn handshake(
+    stream: tokio::net::TcpStream,
+    config: WsConfig,
+    path: Option<String>,
+) -> Result<tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>, String> {
+    use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
+    let check_path = move |request: &Request,
+                           response: Response|
+          -> Result<Response, ErrorResponse> {
+        match &path {
+            Some(want) if request.uri().path() != want => {
+                let mut refusal = ErrorResponse::new(Some(format!(
+                    "no WebSocket endpoint at {}",
+                    request.uri().path()
+                )));
+                *refusal.status_mut() = tokio_tungstenite::tungstenite::http::StatusCode::NOT_FOUND;
+                Err(refusal)
+            }
+            _ => Ok(response),
+        }
+    };
+    let accept = tokio_tungstenite::accept_hdr_async_with_config(
+        stream,
+        check_path,
+        Some(config.tungstenite()),
+    );
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, accept).await {
+        Ok(Ok(ws)) => Ok(ws),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!("no handshake within {HANDSHAKE_TIMEOUT:?}")),
+    }
 }
