@@ -2,6 +2,9 @@
 //! `serde_json::from_slice` of the bare body into the same struct, and a decode through `serde_json::Value`
 //! with the fields picked by hand.
 
+// criterion_group! generates an undocumented public function.
+#![allow(missing_docs)]
+
 use bytes::BytesMut;
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use devproto::jetinno::{

@@ -2,10 +2,14 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod access;
+pub mod aliscan;
 pub mod backoff;
+pub mod best;
 pub mod clock;
 pub mod correlation;
 pub mod jetinno;
+pub mod kingxun;
 pub mod liveness;
 pub mod outbox;
 pub mod rng;

@@ -22,7 +22,11 @@ use std::process::ExitCode;
 use serde::Serialize;
 use serde_json::Value;
 
+mod access;
+mod aliscan;
+mod best;
 mod jetinno;
+mod kingxun;
 
 /// One decoded message, as printed by `decode`.
 #[derive(Debug)]
@@ -71,9 +75,25 @@ const PROTOCOLS: [&str; 5] = ["aliscan", "jetinno", "access", "best", "kingxun"]
 
 fn carrier(protocol: &str) -> Option<Carrier> {
     match protocol {
+        "aliscan" => Some(Carrier::Lines {
+            decode: aliscan::decode_line,
+            encode: aliscan::encode,
+        }),
         "jetinno" => Some(Carrier::Stream {
             decode: jetinno::decode_stream,
             encode: jetinno::encode,
+        }),
+        "kingxun" => Some(Carrier::Stream {
+            decode: kingxun::decode_stream,
+            encode: kingxun::encode,
+        }),
+        "best" => Some(Carrier::Lines {
+            decode: best::decode_line,
+            encode: best::encode,
+        }),
+        "access" => Some(Carrier::Stream {
+            decode: access::decode_stream,
+            encode: access::encode,
         }),
         _ => None,
     }

@@ -234,6 +234,10 @@ impl<'de, T: TaggedMessage> Visitor<'de> for TaggedVisitor<T> {
         let mut fields = Map::new();
         fields.insert(first.0.into_owned(), map.next_value::<Value>()?);
         while let Some((key, value)) = map.next_entry::<String, Value>()? {
+            // As on the fast path, the first tag names the message; a repeated tag is dropped.
+            if key == T::TAG && fields.contains_key(T::TAG) {
+                continue;
+            }
             fields.insert(key, value);
         }
         let tag = match fields.remove(T::TAG) {
@@ -331,6 +335,12 @@ mod tests {
         assert_eq!(
             unknown,
             Msg::Unknown(serde_json::json!({"cmd":"zap","z":[1]}))
+        );
+        let later_twice: Msg =
+            serde_json::from_str(r#"{"z":0,"cmd":"zap","cmd":"point"}"#).unwrap();
+        assert_eq!(
+            later_twice,
+            Msg::Unknown(serde_json::json!({"cmd":"zap","z":0}))
         );
         let escaped: Msg = serde_json::from_str(r#"{"c\u006dd":"point","x":1,"y":2}"#).unwrap();
         assert_eq!(escaped, first);

@@ -1,0 +1,247 @@
+//! Envelope decoding and encoding: errors, limits, directions, unknown messages.
+
+use best_proto::*;
+
+fn config() -> CodecConfig {
+    CodecConfig::default()
+}
+
+#[test]
+fn values_are_written_as_strings_and_read_from_numbers() {
+    let wire = br#"{"funcId":"dev.file.upload.start","mid":"1","imme":1,"payload":{"params":{"fileId":"f1","size":1208}}}"#;
+    let env: Envelope<DeviceMessage> = decode(wire, &config()).unwrap();
+    assert_eq!(env.imme, Some(Imme::Urgent));
+    let out = String::from_utf8(encode(&env, &config()).unwrap()).unwrap();
+    assert_eq!(
+        out,
+        r#"{"funcId":"dev.file.upload.start","mid":"1","imme":"1","payload":{"params":{"fileId":"f1","size":"1208"}}}"#
+    );
+}
+
+#[test]
+fn payload_before_func_id_is_typed_afterwards() {
+    let wire = br#"{"payload":{"params":{"cmdId":"9","pins":["1"]}},"mid":"m","funcId":"cmd.data.delete.user"}"#;
+    let env: Envelope<PlatformMessage> = decode(wire, &config()).unwrap();
+    assert_eq!(
+        env.message,
+        PlatformMessage::DeleteUsers(PinsCommand {
+            cmd_id: "9".into(),
+            pins: vec!["1".into()]
+        })
+    );
+    // The same with a typing error: the error still names the field.
+    let wire = br#"{"payload":{"params":{"cmdId":"9","pins":"1"}},"mid":"m","funcId":"cmd.data.delete.user"}"#;
+    let e = decode::<Message>(wire, &config()).unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("invalid `cmd.data.delete.user` message"),
+        "{e}"
+    );
+    assert!(e.to_string().contains("pins"), "{e}");
+}
+
+#[test]
+fn errors_name_the_func_id_and_the_field() {
+    let wire = br#"{"funcId":"dev.data.upload.user","mid":"1","payload":{"params":{"users":[{"pin":"1","firstName":"a","funSwitch":"0","disable":"0","startTime":"yesterday"}]}}}"#;
+    let e = decode::<DeviceMessage>(wire, &config()).unwrap_err();
+    let DecodeError::Json { name, source } = &e else {
+        panic!("{e:?}")
+    };
+    assert_eq!(name, "dev.data.upload.user");
+    assert_eq!(source.path(), "payload.params.users[0].startTime");
+    assert!(e.to_string().contains("ISO-8601"), "{e}");
+
+    let wire = br#"{"funcId":"dev.report","mid":"1","payload":{"params":{"fwVer":"1"}}}"#;
+    let e = decode::<DeviceMessage>(wire, &config()).unwrap_err();
+    assert!(e.to_string().contains("missing field `devModel`"), "{e}");
+
+    let e = decode::<Message>(br#"{"funcId":"dev.heartbeat"}"#, &config()).unwrap_err();
+    assert!(e.to_string().contains("missing field `mid`"), "{e}");
+    let e = decode::<Message>(br#"{"mid":"1"}"#, &config()).unwrap_err();
+    assert!(e.to_string().contains("missing field `funcId`"), "{e}");
+    let e = decode::<Message>(br#"[1,2]"#, &config()).unwrap_err();
+    assert!(
+        matches!(e, DecodeError::Json { ref name, .. } if name == "?"),
+        "{e}"
+    );
+    let e =
+        decode::<Message>(br#"{"funcId":"cmd.dev.response","mid":"1"}"#, &config()).unwrap_err();
+    assert!(e.to_string().contains("missing field `code`"), "{e}");
+    let e =
+        decode::<Message>(br#"{"funcId":"cmd.data.clear.all","mid":"1"}"#, &config()).unwrap_err();
+    assert!(e.to_string().contains("missing field `cmdId`"), "{e}");
+}
+
+#[test]
+fn a_message_without_payload_decodes_when_its_params_are_optional() {
+    let env: Envelope<DeviceMessage> =
+        decode(br#"{"funcId":"dev.heartbeat","mid":"1"}"#, &config()).unwrap();
+    assert_eq!(env.message, DeviceMessage::Heartbeat(Heartbeat::default()));
+    let env: Envelope<DeviceMessage> = decode(
+        br#"{"funcId":"dev.heartbeat","mid":"1","payload":null}"#,
+        &config(),
+    )
+    .unwrap();
+    assert_eq!(env.message, DeviceMessage::Heartbeat(Heartbeat::default()));
+}
+
+#[test]
+fn extra_fields_are_ignored() {
+    let wire = br#"{"funcId":"cmd.control.reboot","x":[1,{"y":2}],"mid":"1","payload":{"extra":1,"params":{"cmdId":"c","delay":"5"}}}"#;
+    let env: Envelope<PlatformMessage> = decode(wire, &config()).unwrap();
+    assert_eq!(
+        env.message,
+        PlatformMessage::Reboot(Reboot {
+            cmd_id: "c".into(),
+            operator: None
+        })
+    );
+}
+
+#[test]
+fn unknown_func_ids_keep_the_raw_message_and_round_trip() {
+    let wire = br#"{"funcId":"dev.option.upload","mid":"7","sn":"S","code":{"odd":true},"payload":{"params":{"a":[1,"2"]}},"z":null}"#;
+    let env: Envelope = decode(wire, &config()).unwrap();
+    let Message::Device(DeviceMessage::Unknown(u)) = &env.message else {
+        panic!("{env:?}")
+    };
+    assert_eq!(u.func_id, "dev.option.upload");
+    assert_eq!(u.raw["code"]["odd"], true);
+    assert_eq!(u.raw["payload"]["params"]["a"][1], "2");
+    assert_eq!(env.sn.as_deref(), Some("S"));
+    let again: Envelope = decode(&encode(&env, &config()).unwrap(), &config()).unwrap();
+    assert_eq!(again, env);
+    let original: serde_json::Value = serde_json::from_slice(wire).unwrap();
+    let encoded: serde_json::Value =
+        serde_json::from_slice(&encode(&env, &config()).unwrap()).unwrap();
+    assert_eq!(encoded, original);
+}
+
+#[test]
+fn one_direction_decoders_refuse_the_other_direction() {
+    let wire = br#"{"funcId":"cmd.data.clear.all","mid":"1","payload":{"params":{"cmdId":"c"}}}"#;
+    let e = decode::<DeviceMessage>(wire, &config()).unwrap_err();
+    assert!(
+        matches!(&e, DecodeError::WrongDirection { name, expected } if name == "cmd.data.clear.all" && *expected == "device -> platform"),
+        "{e:?}"
+    );
+    assert!(decode::<PlatformMessage>(wire, &config()).is_ok());
+}
+
+#[test]
+fn limits_are_enforced_both_ways() {
+    let small = CodecConfig::default().max_message_len(60);
+    let wire = br#"{"funcId":"dev.heartbeat","mid":"1","payload":{"params":{"isFree":"1"}}}"#;
+    let e = decode::<Message>(wire, &small).unwrap_err();
+    assert!(
+        matches!(e, DecodeError::MessageTooLarge { len: 72, max: 60 }),
+        "{e:?}"
+    );
+    let env = Envelope::<DeviceMessage>::new(
+        "1",
+        Heartbeat {
+            is_free: Some(true),
+        },
+    );
+    let e = encode(&env, &small).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            EncodeError::MessageTooLarge {
+                len: 72,
+                max: 60,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+
+    let long_mid = "m".repeat(33);
+    let wire = format!(r#"{{"funcId":"dev.heartbeat","mid":"{long_mid}"}}"#);
+    let e = decode::<Message>(wire.as_bytes(), &config()).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            DecodeError::MidTooLong {
+                len: 33,
+                max: 32,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    let env = Envelope::<DeviceMessage>::new(long_mid, Heartbeat::default());
+    assert!(matches!(
+        encode(&env, &config()).unwrap_err(),
+        EncodeError::MidTooLong { len: 33, .. }
+    ));
+}
+
+#[test]
+fn photos_need_content_or_a_file_id_under_either_spelling() {
+    let photo = |fields: &str| {
+        format!(
+            r#"{{"funcId":"dev.data.upload.userPhoto","mid":"1","payload":{{"params":{{"userPhotos":[{{"pin":"1"{fields}}}]}}}}}}"#
+        )
+    };
+    let e = decode::<DeviceMessage>(photo("").as_bytes(), &config()).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("neither `content` nor `contentFileId`"),
+        "{e}"
+    );
+    let e = decode::<DeviceMessage>(photo(r#","content":"""#).as_bytes(), &config()).unwrap_err();
+    assert!(e.to_string().contains("neither"), "{e}");
+    for key in ["contentFileId", "contentFileDialog"] {
+        let env: Envelope<DeviceMessage> = decode(
+            photo(&format!(r#","{key}":"abc123""#)).as_bytes(),
+            &config(),
+        )
+        .unwrap();
+        let DeviceMessage::UploadUserPhotos(p) = &env.message else {
+            panic!()
+        };
+        assert_eq!(
+            p.user_photos[0].content_file_id,
+            Some(FileId::new("abc123").unwrap())
+        );
+        // Encoders write `contentFileId`.
+        let out = String::from_utf8(encode(&env, &config()).unwrap()).unwrap();
+        assert!(out.contains(r#""contentFileId":"abc123""#), "{out}");
+    }
+    let e = decode::<DeviceMessage>(photo(r#","content":"not base64!""#).as_bytes(), &config())
+        .unwrap_err();
+    assert!(e.to_string().contains("base64"), "{e}");
+}
+
+#[test]
+fn replies_carry_code_message_and_results() {
+    let reply = Envelope::<PlatformMessage>::new(
+        "m9",
+        Response::ok(Some(Results::Register(RegisterResults {
+            auth_code: "A1".into(),
+        }))),
+    );
+    let out = String::from_utf8(encode(&reply, &config()).unwrap()).unwrap();
+    assert_eq!(
+        out,
+        r#"{"funcId":"cmd.dev.response","mid":"m9","code":"00000000","message":"success","payload":{"results":{"authCode":"A1"}}}"#
+    );
+    let answer = Envelope::<DeviceMessage>::new("c7", CmdResponse::ok("1001"));
+    let out = String::from_utf8(encode(&answer, &config()).unwrap()).unwrap();
+    assert_eq!(
+        out,
+        r#"{"funcId":"dev.cmd.response","mid":"c7","code":"00000000","message":"success","payload":{"params":{"cmdId":"1001"}}}"#
+    );
+    // A reply without funcId decodes as cmd.dev.response and is written with it.
+    let bare: Envelope = decode(
+        br#"{"code":"30000003","message":"unknown file","mid":"m"}"#,
+        &config(),
+    )
+    .unwrap();
+    assert_eq!(bare.message.name(), "cmd.dev.response");
+    let Message::Platform(PlatformMessage::Response(r)) = &bare.message else {
+        panic!()
+    };
+    assert_eq!(r.code, Code::UnknownFileId);
+}

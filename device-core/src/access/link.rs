@@ -1,0 +1,305 @@
+//! What both access sessions share: framing, the bounded outbox, correlation of this side's requests, and the
+//! peer's requests waiting for this side's answer.
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use access_proto::{
+    encode_message, Code, Codec, CodecConfig, DecodeError, Message, PairKey, Request, RequestBody,
+    Response, SessionId,
+};
+use bytes::{Bytes, BytesMut};
+
+use super::Framing;
+use crate::correlation::Correlator;
+use crate::outbox::Outbox;
+use crate::rng::RandomSource;
+use crate::session::{RequestError, RequestId, SendError};
+
+/// The correlation key, `(mod, session_id)`, printable for [`SendError::DuplicateKey`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(super) struct Key(pub(super) PairKey);
+
+impl fmt::Display for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.0.module, self.0.session_id)
+    }
+}
+
+/// One piece of decoded input.
+pub(super) enum Input {
+    /// A whole message (boxed: a decoded message is large, the other variants are not).
+    Message(Box<Message>),
+    /// A whole message that did not decode; the connection goes on.
+    Malformed(String),
+    /// The framing broke (garbage between objects, an over-long message): the connection must close.
+    Fatal(String),
+}
+
+/// What became of a request received from the peer.
+pub(super) enum Inbound {
+    /// It waits for the application's answer.
+    Accepted,
+    /// Too many requests were waiting: it was answered `-1` at once.
+    Busy,
+    /// A request with the same `(mod, session_id)` is still waiting: not answered a second time.
+    Duplicate,
+}
+
+/// Limits of a [`Link`].
+pub(super) struct Limits {
+    pub framing: Framing,
+    pub codec: CodecConfig,
+    pub request_timeout: Duration,
+    pub answer_timeout: Duration,
+    pub max_in_flight: usize,
+    pub max_pending_answers: usize,
+    pub outbox_capacity: usize,
+}
+
+/// The connection-independent core of both sessions.
+pub(super) struct Link {
+    framing: Framing,
+    codec_config: CodecConfig,
+    codec: Codec,
+    rx: BytesMut,
+    outbox: Outbox,
+    outbox_capacity: usize,
+    /// This side's requests waiting for the peer's response.
+    requests: Correlator<Key>,
+    replies: VecDeque<(RequestId, Result<Response, RequestError>)>,
+    /// The peer's requests waiting for this side's answer, with the `-1` answer to send if none comes.
+    inbound: Correlator<Key>,
+    fallbacks: HashMap<RequestId, Response>,
+    answer_timeout: Duration,
+    rng: Box<dyn RandomSource>,
+}
+
+impl Link {
+    pub(super) fn new(limits: &Limits, rng: Box<dyn RandomSource>) -> Self {
+        Self {
+            framing: limits.framing,
+            codec_config: limits.codec,
+            codec: Codec::new(limits.codec),
+            rx: BytesMut::new(),
+            outbox: Outbox::new(limits.outbox_capacity),
+            outbox_capacity: limits.outbox_capacity,
+            requests: Correlator::new(limits.request_timeout, limits.max_in_flight),
+            replies: VecDeque::new(),
+            inbound: Correlator::new(limits.answer_timeout, limits.max_pending_answers),
+            fallbacks: HashMap::new(),
+            answer_timeout: limits.answer_timeout,
+            rng,
+        }
+    }
+
+    /// A new connection: framing state and queued bytes of the old one are dropped.
+    pub(super) fn reset(&mut self) {
+        self.codec = Codec::new(self.codec_config);
+        self.rx.clear();
+        self.outbox.clear();
+    }
+
+    /// Decodes what `data` completes. After a [`Input::Fatal`] nothing more is decoded.
+    pub(super) fn receive(&mut self, data: &[u8]) -> Vec<Input> {
+        match self.framing {
+            Framing::Message => vec![self.decode_one(data)],
+            Framing::Stream => {
+                self.rx.extend_from_slice(data);
+                let mut out = Vec::new();
+                loop {
+                    match self.codec.decode(&mut self.rx) {
+                        Ok(Some(message)) => out.push(Input::Message(Box::new(message))),
+                        Ok(None) => break,
+                        Err(e) if e.is_fatal() => {
+                            self.rx.clear();
+                            out.push(Input::Fatal(e.to_string()));
+                            break;
+                        }
+                        Err(e) => out.push(Input::Malformed(e.to_string())),
+                    }
+                }
+                out
+            }
+        }
+    }
+
+    /// One whole message (a WebSocket text frame), whitespace around it allowed.
+    fn decode_one(&self, data: &[u8]) -> Input {
+        let json = data.trim_ascii();
+        let max = self.codec_config.max_message_len;
+        if json.len() > max {
+            return Input::Fatal(
+                DecodeError::MessageTooLarge {
+                    len: json.len(),
+                    max,
+                }
+                .to_string(),
+            );
+        }
+        match Message::from_json(json) {
+            Ok(message) => Input::Message(Box::new(message)),
+            Err(e) => Input::Malformed(e.to_string()),
+        }
+    }
+
+    /// Bytes received and not yet decoded (stream framing): at most the maximum message length after each
+    /// [`Link::receive`].
+    pub(super) fn buffered_input(&self) -> usize {
+        self.rx.len()
+    }
+
+    /// The bytes of one message in this link's framing.
+    pub(super) fn encode(&self, message: &Message) -> Result<Bytes, SendError> {
+        match self.framing {
+            Framing::Stream => {
+                let mut buf = BytesMut::new();
+                encode_message(&self.codec_config, message, &mut buf)
+                    .map_err(|e| SendError::Encode(e.to_string()))?;
+                Ok(buf.freeze())
+            }
+            Framing::Message => message
+                .to_text_with(&self.codec_config)
+                .map(Bytes::from)
+                .map_err(|e| SendError::Encode(e.to_string())),
+        }
+    }
+
+    /// A fresh UUID (version 4) from the injected randomness.
+    pub(super) fn new_session_id(&mut self) -> SessionId {
+        let mut bytes = [0u8; 16];
+        bytes[..8].copy_from_slice(&self.rng.next_u64().to_le_bytes());
+        bytes[8..].copy_from_slice(&self.rng.next_u64().to_le_bytes());
+        SessionId::from_random_bytes(bytes)
+    }
+
+    /// Queues protocol traffic of the session itself (answers, probes).
+    pub(super) fn send_control(&mut self, message: &Message) -> Result<(), SendError> {
+        let bytes = self.encode(message)?;
+        self.outbox.push_control(bytes);
+        Ok(())
+    }
+
+    /// Sends an application request with a fresh `session_id` and waits for its response.
+    pub(super) fn send_request(
+        &mut self,
+        now: Instant,
+        body: RequestBody,
+    ) -> Result<RequestId, SendError> {
+        if !self.outbox.has_room() {
+            return Err(SendError::Full {
+                capacity: self.outbox_capacity,
+            });
+        }
+        let request = Request::new(self.new_session_id(), body);
+        let bytes = self.encode(&Message::Request(request.clone()))?;
+        let id = self.requests.start(now, Key(request.pair_key()))?;
+        self.outbox.push_app(bytes)?;
+        Ok(id)
+    }
+
+    /// A response from the peer: finishes its request, or is counted (late or unmatched) and dropped.
+    pub(super) fn on_response(&mut self, response: Response) {
+        if let Some(id) = self.requests.finish(&Key(response.pair_key())) {
+            self.replies.push_back((id, Ok(response)));
+        }
+    }
+
+    /// A request from the peer: files it for the application's answer, or answers `-1` at once when too many
+    /// wait already.
+    pub(super) fn on_request(&mut self, now: Instant, request: &Request) -> Inbound {
+        match self.inbound.start(now, Key(request.pair_key())) {
+            Ok(id) => {
+                let message = format!("not answered within {:?}", self.answer_timeout);
+                self.fallbacks
+                    .insert(id, request.reply(Code::GeneralError, message));
+                Inbound::Accepted
+            }
+            Err(SendError::DuplicateKey { .. }) => Inbound::Duplicate,
+            Err(e) => {
+                let busy = request.reply(Code::GeneralError, format!("busy: {e}"));
+                // A `-1` without fields always encodes; if it did not, the peer's request would time out.
+                let _ = self.send_control(&Message::Response(busy));
+                Inbound::Busy
+            }
+        }
+    }
+
+    /// Whether the peer's request with this key waits for an answer.
+    pub(super) fn is_pending(&self, key: &PairKey) -> bool {
+        self.inbound.is_waiting(&Key(key.clone()))
+    }
+
+    /// The application's answer to a request of the peer; never refused for lack of room.
+    pub(super) fn answer(&mut self, response: Response) -> Result<(), SendError> {
+        let key = Key(response.pair_key());
+        if !self.inbound.is_waiting(&key) {
+            return Err(SendError::Refused(format!(
+                "no request `{key}` is waiting for an answer"
+            )));
+        }
+        let bytes = self.encode(&Message::Response(response))?;
+        if let Some(id) = self.inbound.finish(&key) {
+            self.fallbacks.remove(&id);
+        }
+        self.outbox.push_control(bytes);
+        Ok(())
+    }
+
+    /// Times out this side's requests and answers the peer's overdue ones with `-1`; returns their keys.
+    pub(super) fn expire(&mut self, now: Instant) -> Vec<PairKey> {
+        self.requests.expire(now, &mut self.replies);
+        let mut expired: VecDeque<(RequestId, Result<(), RequestError>)> = VecDeque::new();
+        self.inbound.expire(now, &mut expired);
+        let mut keys = Vec::with_capacity(expired.len());
+        for (id, _) in expired {
+            if let Some(fallback) = self.fallbacks.remove(&id) {
+                keys.push(fallback.pair_key());
+                let _ = self.send_control(&Message::Response(fallback));
+            }
+        }
+        keys
+    }
+
+    /// The connection is gone: this side's requests end with `ConnectionLost`, the peer's can no longer be
+    /// answered.
+    pub(super) fn fail_all(&mut self) {
+        self.requests.fail_all(&mut self.replies);
+        self.inbound.fail_all::<()>(&mut VecDeque::new());
+        self.fallbacks.clear();
+        self.reset();
+    }
+
+    /// The earliest request or answer deadline.
+    pub(super) fn next_deadline(&self) -> Option<Instant> {
+        [self.requests.next_deadline(), self.inbound.next_deadline()]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    pub(super) fn poll_transmit(&mut self) -> Option<Bytes> {
+        self.outbox.pop()
+    }
+
+    pub(super) fn poll_reply(&mut self) -> Option<(RequestId, Result<Response, RequestError>)> {
+        self.replies.pop_front()
+    }
+
+    pub(super) fn in_flight(&self) -> usize {
+        self.requests.len()
+    }
+
+    pub(super) fn pending_answers(&self) -> usize {
+        self.inbound.len()
+    }
+
+    pub(super) fn late_responses(&self) -> u64 {
+        self.requests.late_responses()
+    }
+
+    pub(super) fn unmatched_responses(&self) -> u64 {
+        self.requests.unmatched_responses()
+    }
+}

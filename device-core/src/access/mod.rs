@@ -1,0 +1,86 @@
+//! Access sessions: the attendance/access terminal (TCP client) and the management server (one session per
+//! connection).
+//!
+//! Both sides send requests and answer the other side's (access.md, DECISIONS.md): the server asks the terminal
+//! `get_device_info`, `set_device_info`, `download_person` and `send_user_command`; the terminal sends
+//! `upload_access_info` and `send_device_command`. A response pairs with its request by `(mod, session_id)`;
+//! `session_id` is a fresh UUID per request, built from the session's injected [`RandomSource`].
+//!
+//! Decisions where the spec is silent (the spec defines no login and no heartbeat):
+//! - **No login.** A [`TerminalSession`] is established as soon as its transport is up. The server learns who
+//!   is on the line the only way the spec offers: its [`ServerSession`] asks `get_device_info` on connect and
+//!   takes the terminal's `device_info.uuid` as the device id ([`Session::peer_id`], used for routing). A
+//!   failure code, a missing `uuid`, a refusal by the server's [`Admission`] policy close the connection with
+//!   [`CloseReason::LoginRejected`]; no answer within [`IDENTIFY_TIMEOUT`] closes it with
+//!   [`CloseReason::LoginTimeout`]. Terminal requests that arrive before the terminal is identified are held
+//!   and handed to the application right after identification, so that it can route its answers.
+//! - **Liveness.** The server probes an identified terminal with `get_device_info` every [`PROBE_INTERVAL`]
+//!   (a read-only request every terminal answers) and closes a link that sent nothing for [`PEER_TIMEOUT`].
+//!   The terminal closes a link that sent nothing for [`PEER_TIMEOUT`] and then reconnects with backoff; it
+//!   relies on those probes, so set [`TerminalConfig::peer_timeout`] to `None` against a server that never
+//!   probes. Any bytes received count as life (a large `download_person` may take a while to arrive).
+//! - **Answering the peer.** A received request becomes a `Request` event; the application answers it with an
+//!   `Answer` command carrying the [`Response`](access_proto::Response) (build it with
+//!   [`Request::reply`](access_proto::Request::reply)). The session checks the answer against the requests
+//!   received and not yet answered (anything else is refused with [`SendError::Refused`]) and never refuses it
+//!   for lack of room. A request not answered within [`ANSWER_TIMEOUT`] is answered by the session itself with
+//!   code `-1` and reported as `Unanswered`; a request arriving while the most requests allowed are already
+//!   waiting is answered `-1` at once and reported as `Busy`. A [`TerminalSession`] answers `get_device_info`
+//!   itself when [`TerminalConfig::device_info`] is set.
+//! - **Framing** is a config switch: [`Framing::Stream`] for raw TCP (one JSON object per message, `\n` after
+//!   each, split by braces), [`Framing::Message`] when each [`Session::handle_input`] call carries one whole
+//!   message (WebSocket text frames). A framing error or an over-long message closes the connection with
+//!   [`CloseReason::Protocol`]; a whole message that does not decode is reported as `Malformed` and the
+//!   connection goes on.
+//!
+//! [`RandomSource`]: crate::RandomSource
+//! [`Session::peer_id`]: crate::Session::peer_id
+//! [`Session::handle_input`]: crate::Session::handle_input
+//! [`CloseReason::LoginRejected`]: crate::CloseReason::LoginRejected
+//! [`CloseReason::LoginTimeout`]: crate::CloseReason::LoginTimeout
+//! [`CloseReason::Protocol`]: crate::CloseReason::Protocol
+//! [`SendError::Refused`]: crate::SendError::Refused
+
+mod link;
+mod server;
+mod terminal;
+
+pub use server::{
+    Admission, AdmitAll, IdentifyFailure, ServerCommand, ServerConfig, ServerEvent, ServerSession,
+};
+pub use terminal::{TerminalCommand, TerminalConfig, TerminalEvent, TerminalSession};
+
+use std::time::Duration;
+
+pub use access_proto::DEFAULT_MAX_MESSAGE_LEN;
+
+/// How long the server waits for the terminal's answer to the `get_device_info` it sends on connect
+/// (devproto's choice; the spec has no login). Default of [`ServerConfig::identify_timeout`].
+pub const IDENTIFY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Interval of the server's `get_device_info` liveness probes (devproto's choice; the spec defines no
+/// heartbeat). Default of [`ServerConfig::probe_interval`].
+pub const PROBE_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Silence after which either side declares the link dead: three probe intervals (devproto's choice).
+pub const PEER_TIMEOUT: Duration = Duration::from_secs(180);
+
+/// How long a request waits for the peer's response (devproto's choice; the spec gives none).
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long the application has to answer a request of the peer before the session answers it with `-1`
+/// (devproto's choice: shorter than [`REQUEST_TIMEOUT`], so that the answer reaches a peer using the same
+/// defaults before it gives up).
+pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// How the bytes given to `handle_input` are cut into messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Framing {
+    /// A byte stream (raw TCP): JSON objects back to back, split by tracking braces, strings and escapes;
+    /// each message sent is followed by `\n` (DECISIONS.md, access). The default.
+    #[default]
+    Stream,
+    /// Every `handle_input` call carries exactly one message (a WebSocket text frame); messages are sent
+    /// without the trailing newline, one per transmit.
+    Message,
+}

@@ -1,0 +1,69 @@
+//! Aliscan sessions: the foot-scanner station (one state machine shared by every pad) and the pad (one
+//! WebSocket connection, a [`Session`](crate::Session)).
+//!
+//! The station is not one session per connection: booking, the debug lock and the scan in progress are shared
+//! by every pad, and a status change goes to all of them. So [`Station`] is a sans-io state machine that takes
+//! `(now, connection, frame)` inputs and yields `(connection, frame)` transmits (a broadcast is queued once per
+//! connection). With the `tokio` feature, [`StationServer`] runs it behind a `Mutex` with its own small accept
+//! loop over [`WsTransport`](crate::runtime::WsTransport): each connection's task feeds the station and every
+//! task is woken when the station queued something for it, which the per-connection drivers of
+//! [`runtime::server`](crate::runtime::server) could not do. The pad side, [`PadSession`], is an ordinary
+//! [`Session`](crate::Session) and runs under [`runtime::client::Client`](crate::runtime::client::Client)
+//! unchanged.
+//!
+//! A booking in memory, no I/O:
+//!
+//! ```
+//! use std::time::Instant;
+//! use aliscan_proto::StationStatus;
+//! use device_core::aliscan::{
+//!     MemoryStore, PadCommand, PadConfig, PadReply, PadSession, SimulatedScanner, Station,
+//!     StationConfig, UploadQueue,
+//! };
+//! use device_core::Session;
+//!
+//! let mut station = Station::new(
+//!     StationConfig::new("DEV1").initial_status(StationStatus::Free),
+//!     Box::new(SimulatedScanner::new()),
+//!     Box::new(MemoryStore::default()),
+//!     Box::new(UploadQueue::new()),
+//! );
+//! let mut pad = PadSession::new(PadConfig::new("pad-1"));
+//! let now = Instant::now();
+//! let conn = station.connection_opened(now);
+//! pad.connection_opened(now);
+//! let mut pump = |station: &mut Station, pad: &mut PadSession| loop {
+//!     let mut moved = false;
+//!     while let Some(b) = pad.poll_transmit() { station.handle_input(now, conn, &b); moved = true; }
+//!     while let Some((_, b)) = station.poll_transmit() { pad.handle_input(now, &b); moved = true; }
+//!     if !moved { break; }
+//! };
+//! pump(&mut station, &mut pad);
+//! assert!(pad.is_established());
+//! let id = pad.handle_command(now, PadCommand::Book).unwrap().unwrap();
+//! pump(&mut station, &mut pad);
+//! let (done, reply) = pad.poll_reply().unwrap();
+//! assert_eq!(done, id);
+//! assert!(matches!(reply, Ok(PadReply::Status(s)) if s.status == StationStatus::Booking));
+//! ```
+//!
+//! Liveness is the WebSocket's ping/pong ([`WsConfig`](crate::runtime::WsConfig)); the protocol has no
+//! heartbeat of its own.
+
+mod hardware;
+mod pad;
+#[cfg(feature = "tokio")]
+mod server;
+mod station;
+
+pub use hardware::{
+    MemoryStore, RecordStore, Scanner, ScannerCall, SimulatedScanner, UploadQueue, Uploader,
+    DEFAULT_STORE_CAPACITY,
+};
+pub use pad::{PadCommand, PadConfig, PadEvent, PadReply, PadSession};
+#[cfg(feature = "tokio")]
+pub use server::StationServer;
+pub use station::{
+    HardwareReport, PadConnection, Station, StationCommand, StationConfig, StationEvent,
+    DEFAULT_BOOK_PERIOD, DEFAULT_HARDWARE_TIMEOUT,
+};

@@ -1,0 +1,518 @@
+//! The pad (the tablet front-end): one WebSocket connection to the station, as a [`Session`].
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use aliscan_proto::{
+    CalibrationNew, CalibrationResult, CalibrationStep, CodecConfig, DebugEnable, DeviceInfo,
+    Empty, Envelope, EquipmentAction, FilesList, FilesRequest, PadCodec, PadMessage, RecordPush,
+    ScanAction, ScanNew, ScanPage, ScanStarted, Sex, StationMessage, StationState, StationStatus,
+};
+use bytes::Bytes;
+
+use crate::correlation::Correlator;
+use crate::outbox::Outbox;
+use crate::rng::{RandomSource, SplitMix64};
+use crate::session::{CloseReason, RequestError, RequestId, SendError, Session};
+
+/// Settings of a [`PadSession`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct PadConfig {
+    /// The pad's `padId`, sent in every message. Default `"pad"`.
+    pub pad_id: String,
+    /// How long a request waits for the station's answer. Default 30 s (devproto's choice: the spec gives none;
+    /// every answer it describes is immediate except a calibration step, which the station bounds by its own
+    /// hardware timeout of 120 s - raise this when calibrating slow hardware).
+    pub request_timeout: Duration,
+    /// Most requests waiting at once. Default 16.
+    pub max_in_flight: usize,
+    /// Most application messages queued for writing. Default 64.
+    pub outbox_capacity: usize,
+    /// Message size limits.
+    pub codec: CodecConfig,
+}
+
+impl Default for PadConfig {
+    fn default() -> Self {
+        Self {
+            pad_id: "pad".into(),
+            request_timeout: Duration::from_secs(30),
+            max_in_flight: 16,
+            outbox_capacity: 64,
+            codec: CodecConfig::default(),
+        }
+    }
+}
+
+impl PadConfig {
+    /// The defaults with this `padId`.
+    #[must_use]
+    pub fn new(pad_id: impl Into<String>) -> Self {
+        Self {
+            pad_id: pad_id.into(),
+            ..Self::default()
+        }
+    }
+
+    /// Sets [`PadConfig::request_timeout`].
+    #[must_use]
+    pub fn request_timeout(mut self, d: Duration) -> Self {
+        self.request_timeout = d;
+        self
+    }
+
+    /// Sets [`PadConfig::max_in_flight`].
+    #[must_use]
+    pub fn max_in_flight(mut self, n: usize) -> Self {
+        self.max_in_flight = n;
+        self
+    }
+
+    /// Sets [`PadConfig::outbox_capacity`].
+    #[must_use]
+    pub fn outbox_capacity(mut self, n: usize) -> Self {
+        self.outbox_capacity = n;
+        self
+    }
+
+    /// Sets [`PadConfig::codec`].
+    #[must_use]
+    pub fn codec(mut self, codec: CodecConfig) -> Self {
+        self.codec = codec;
+        self
+    }
+}
+
+/// What the pad application asks for. Every variant but [`PadCommand::Send`] is a request that ends in one
+/// [`PadReply`] (or a timeout, or the connection's loss).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum PadCommand {
+    /// `equipment/scan/action` `status`: answered by the status.
+    Status,
+    /// `equipment/scan/action` `book`: answered by the status (`booking` with this pad, or a refusal).
+    Book,
+    /// `equipment/scan/action` `reset`: answered by the status.
+    Reset,
+    /// `equipment/debugEnable`: answered by the status.
+    Debug(bool),
+    /// `equipment/scan/new` with a fresh `requestId`: answered by `equipment/scan/result`
+    /// ([`PadReply::ScanStarted`]) or a refusal. The record follows later as [`PadEvent::ScanFinished`].
+    Scan {
+        /// The customer's sex.
+        sex: Sex,
+    },
+    /// `equipment/calibration/new`: answered by the step's `equipment/calibration/result` or a refusal.
+    Calibrate(CalibrationStep),
+    /// `files/scan/request`: answered by the record (`files/scan/result`).
+    FetchRecord {
+        /// The `requestId` the scan was started with.
+        request_id: String,
+    },
+    /// `files/scan/list`: answered by the page (`files/scan/status`).
+    ListRecords {
+        /// 1-based page.
+        page: u32,
+        /// Records per page.
+        page_size: u32,
+    },
+    /// `equipment/deviceInfo`: answered by `equipment/deviceInfoResult`.
+    DeviceInfo,
+    /// `equipment/net/qst`: answered by `equipment/net/result`.
+    NetQuery,
+    /// Any other pad message, sent as is without waiting (its `padId` is set to this pad's).
+    Send(PadMessage),
+}
+
+/// The answer a [`PadCommand`] request ends with. A station's refusal or failure is data here, not an error.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum PadReply {
+    /// The station's status (answer to status, book, reset, debug).
+    Status(StationState),
+    /// The station refused the command and sent its status instead (busy, booked or locked by another pad,
+    /// not ready).
+    Refused(StationState),
+    /// The scan started (`scan_id` set) or the device refused it ([`ScanStarted::failed`]).
+    ScanStarted(ScanStarted),
+    /// The outcome of a calibration step (a failure code is in it).
+    Calibration(CalibrationResult),
+    /// A record.
+    Record(Box<RecordPush>),
+    /// A page of records.
+    Records(ScanPage),
+    /// Identity and versions (boxed: the largest answer).
+    DeviceInfo(Box<DeviceInfo>),
+    /// Whether the back end is reachable.
+    Net(bool),
+}
+
+/// What the pad session tells its application.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum PadEvent {
+    /// The station answered the first status query on this connection: commands may be sent.
+    Connected(StationState),
+    /// A status push (every `equipment/scan/status`, answers included).
+    Status(StationState),
+    /// A finished scan's record that no request waited for (the result of this pad's scan).
+    ScanFinished(Box<RecordPush>),
+    /// Any other station message (Wi-Fi, store, upgrade, statistics, record updates, unknown topics); boxed, as
+    /// a station message is large.
+    Message(Box<StationMessage>),
+    /// The connection ended.
+    Disconnected(Option<CloseReason>),
+}
+
+/// What a waiting request waits for.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Key {
+    Status,
+    Scan,
+    Calibration,
+    Record(String),
+    Records,
+    DeviceInfo,
+    Net,
+}
+
+impl fmt::Display for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Status => f.write_str("status"),
+            Self::Scan => f.write_str("scan"),
+            Self::Calibration => f.write_str("calibration"),
+            Self::Record(r) => write!(f, "record {r}"),
+            Self::Records => f.write_str("records"),
+            Self::DeviceInfo => f.write_str("device info"),
+            Self::Net => f.write_str("net"),
+        }
+    }
+}
+
+/// The pad side of one connection to the station. Call order: see [`Session`].
+///
+/// On connect it asks for the station's status and is established once the answer arrives. Requests wait for
+/// their matching notification: a status addressed to this pad (`padId`) answers a waiting status-type request
+/// first, otherwise it is the station's refusal of a waiting scan or calibration (DECISIONS.md: refusals are
+/// answered with the current status). Only one request of each kind waits at a time
+/// ([`SendError::DuplicateKey`]). A frame that does not decode closes the link; every waiting request then
+/// ends with [`RequestError::ConnectionLost`].
+pub struct PadSession {
+    config: PadConfig,
+    codec: PadCodec,
+    rng: Box<dyn RandomSource>,
+    connected: bool,
+    established: bool,
+    closed: bool,
+    close: Option<CloseReason>,
+    outbox: Outbox,
+    requests: Correlator<Key>,
+    replies: VecDeque<(RequestId, Result<PadReply, RequestError>)>,
+    events: VecDeque<PadEvent>,
+}
+
+impl fmt::Debug for PadSession {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PadSession")
+            .field("pad_id", &self.config.pad_id)
+            .field("established", &self.established)
+            .field("waiting", &self.requests.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl PadSession {
+    /// A pad session; `requestId`s come from a generator seeded from the system.
+    #[must_use]
+    pub fn new(config: PadConfig) -> Self {
+        Self::with_rng(config, Box::new(SplitMix64::from_entropy()))
+    }
+
+    /// A pad session drawing its `requestId`s from `rng`.
+    #[must_use]
+    pub fn with_rng(config: PadConfig, rng: Box<dyn RandomSource>) -> Self {
+        Self {
+            codec: PadCodec::new(config.codec),
+            outbox: Outbox::new(config.outbox_capacity),
+            requests: Correlator::new(config.request_timeout, config.max_in_flight),
+            config,
+            rng,
+            connected: false,
+            established: false,
+            closed: false,
+            close: None,
+            replies: VecDeque::new(),
+            events: VecDeque::new(),
+        }
+    }
+
+    /// Responses that arrived after their request timed out.
+    #[must_use]
+    pub fn late_responses(&self) -> u64 {
+        self.requests.late_responses()
+    }
+
+    fn encode(&self, msg: &PadMessage) -> Result<Bytes, SendError> {
+        self.codec
+            .encode(msg)
+            .map(Bytes::from)
+            .map_err(|e| SendError::Encode(e.to_string()))
+    }
+
+    fn env<D>(&self, data: D) -> Envelope<D> {
+        Envelope::new(self.config.pad_id.clone(), data)
+    }
+
+    fn action(&self, action: ScanAction) -> PadMessage {
+        PadMessage::ScanAction(self.env(EquipmentAction { action }))
+    }
+
+    fn finish(&mut self, key: &Key, reply: PadReply) -> bool {
+        if !self.requests.is_waiting(key) {
+            return false;
+        }
+        if let Some(id) = self.requests.finish(key) {
+            self.replies.push_back((id, Ok(reply)));
+        }
+        true
+    }
+
+    fn on_message(&mut self, msg: StationMessage) {
+        match msg {
+            StationMessage::ScanStatus(env) => {
+                let state = env.data;
+                let mine = env.pad_id.as_deref() == Some(self.config.pad_id.as_str());
+                if mine && !self.established {
+                    // The answer to the status query sent on connect.
+                    self.established = true;
+                    self.events.push_back(PadEvent::Connected(state.clone()));
+                } else if mine {
+                    // A running calibration is the accepted step's own push, not a refusal.
+                    let calibrating = state.status == StationStatus::Calibrating;
+                    let _ = self.finish(&Key::Status, PadReply::Status(state.clone()))
+                        || self.finish(&Key::Scan, PadReply::Refused(state.clone()))
+                        || (!calibrating
+                            && self.finish(&Key::Calibration, PadReply::Refused(state.clone())));
+                }
+                self.events.push_back(PadEvent::Status(state));
+            }
+            StationMessage::ScanResult(started) => {
+                if !self.finish(&Key::Scan, PadReply::ScanStarted(started.clone())) {
+                    self.events
+                        .push_back(PadEvent::Message(Box::new(StationMessage::ScanResult(
+                            started,
+                        ))));
+                }
+            }
+            StationMessage::CalibrationResult(env) => {
+                if !self.finish(&Key::Calibration, PadReply::Calibration(env.data.clone())) {
+                    self.events.push_back(PadEvent::Message(Box::new(
+                        StationMessage::CalibrationResult(env),
+                    )));
+                }
+            }
+            StationMessage::FilesResult(push) => {
+                let key = Key::Record(push.data.request_id.clone().unwrap_or_default());
+                if !self.finish(&key, PadReply::Record(Box::new(push.clone()))) {
+                    self.events
+                        .push_back(PadEvent::ScanFinished(Box::new(push)));
+                }
+            }
+            StationMessage::FilesStatus(env) => {
+                if !self.finish(&Key::Records, PadReply::Records(env.data.clone())) {
+                    self.events.push_back(PadEvent::Message(Box::new(
+                        StationMessage::FilesStatus(env),
+                    )));
+                }
+            }
+            StationMessage::DeviceInfoResult(env) => {
+                if !self.finish(
+                    &Key::DeviceInfo,
+                    PadReply::DeviceInfo(Box::new(env.data.clone())),
+                ) {
+                    self.events.push_back(PadEvent::Message(Box::new(
+                        StationMessage::DeviceInfoResult(env),
+                    )));
+                }
+            }
+            StationMessage::NetResult(env) => {
+                if !self.finish(&Key::Net, PadReply::Net(env.data)) {
+                    self.events
+                        .push_back(PadEvent::Message(Box::new(StationMessage::NetResult(env))));
+                }
+            }
+            other => self.events.push_back(PadEvent::Message(Box::new(other))),
+        }
+    }
+}
+
+impl Session for PadSession {
+    type Command = PadCommand;
+    type Reply = PadReply;
+    type Event = PadEvent;
+
+    fn connection_opened(&mut self, _now: Instant) {
+        if self.closed {
+            return;
+        }
+        self.connected = true;
+        self.established = false;
+        self.close = None;
+        if let Ok(bytes) = self.encode(&self.action(ScanAction::Status)) {
+            self.outbox.push_control(bytes);
+        }
+    }
+
+    fn connection_lost(&mut self, _now: Instant) {
+        let was = self.connected;
+        self.connected = false;
+        self.established = false;
+        self.outbox.clear();
+        self.requests.fail_all(&mut self.replies);
+        if was {
+            self.events
+                .push_back(PadEvent::Disconnected(self.close.clone()));
+        }
+    }
+
+    fn handle_input(&mut self, _now: Instant, data: &[u8]) {
+        if !self.connected || self.close.is_some() {
+            return;
+        }
+        match self.codec.decode(data) {
+            Ok(msg) => self.on_message(msg),
+            Err(e) => self.close = Some(CloseReason::Protocol(e.to_string())),
+        }
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        self.requests.expire(now, &mut self.replies);
+    }
+
+    fn handle_command(
+        &mut self,
+        now: Instant,
+        command: PadCommand,
+    ) -> Result<Option<RequestId>, SendError> {
+        if self.closed || self.close.is_some() {
+            return Err(SendError::Closed);
+        }
+        if !self.established {
+            return Err(SendError::NotReady);
+        }
+        let (key, msg) = match command {
+            PadCommand::Send(mut msg) => {
+                set_pad_id(&mut msg, &self.config.pad_id);
+                let bytes = self.encode(&msg)?;
+                self.outbox.push_app(bytes)?;
+                return Ok(None);
+            }
+            PadCommand::Status => (Key::Status, self.action(ScanAction::Status)),
+            PadCommand::Book => (Key::Status, self.action(ScanAction::Book)),
+            PadCommand::Reset => (Key::Status, self.action(ScanAction::Reset)),
+            PadCommand::Debug(enable) => (
+                Key::Status,
+                PadMessage::DebugEnable(self.env(DebugEnable { enable })),
+            ),
+            PadCommand::Scan { sex } => {
+                let request_id = format!("{:016x}", self.rng.next_u64());
+                (
+                    Key::Scan,
+                    PadMessage::ScanNew(self.env(ScanNew { sex, request_id })),
+                )
+            }
+            PadCommand::Calibrate(step) => (
+                Key::Calibration,
+                PadMessage::CalibrationNew(self.env(CalibrationNew { step })),
+            ),
+            PadCommand::FetchRecord { request_id } => (
+                Key::Record(request_id.clone()),
+                PadMessage::FilesRequest(self.env(FilesRequest { request_id })),
+            ),
+            PadCommand::ListRecords { page, page_size } => (
+                Key::Records,
+                PadMessage::FilesList(self.env(FilesList { page, page_size })),
+            ),
+            PadCommand::DeviceInfo => (Key::DeviceInfo, PadMessage::DeviceInfo(self.env(Empty))),
+            PadCommand::NetQuery => (Key::Net, PadMessage::NetQuery(self.env(Empty))),
+        };
+        let bytes = self.encode(&msg)?;
+        if !self.outbox.has_room() {
+            return Err(SendError::Full {
+                capacity: self.config.outbox_capacity,
+            });
+        }
+        let id = self.requests.start(now, key)?;
+        self.outbox.push_app(bytes)?;
+        Ok(Some(id))
+    }
+
+    fn poll_transmit(&mut self) -> Option<Bytes> {
+        self.outbox.pop()
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.requests.next_deadline()
+    }
+
+    fn poll_event(&mut self) -> Option<PadEvent> {
+        self.events.pop_front()
+    }
+
+    fn poll_reply(&mut self) -> Option<(RequestId, Result<PadReply, RequestError>)> {
+        self.replies.pop_front()
+    }
+
+    fn close_reason(&self) -> Option<&CloseReason> {
+        self.close.as_ref()
+    }
+
+    fn is_established(&self) -> bool {
+        self.established
+    }
+
+    fn peer_id(&self) -> Option<String> {
+        None
+    }
+
+    fn close(&mut self, _now: Instant) {
+        self.closed = true;
+        if self.close.is_none() {
+            self.close = Some(CloseReason::Requested);
+        }
+    }
+}
+
+/// Sets the `padId` of a known message to `pad`; unknown messages are sent exactly as given.
+fn set_pad_id(msg: &mut PadMessage, pad: &str) {
+    let slot = match msg {
+        PadMessage::WifiList(e)
+        | PadMessage::WifiQuery(e)
+        | PadMessage::WifiDisconnect(e)
+        | PadMessage::DeviceInfo(e)
+        | PadMessage::CheckUDisk(e)
+        | PadMessage::CopyLog(e)
+        | PadMessage::UploadLog(e)
+        | PadMessage::InfoUpdate(e)
+        | PadMessage::NetQuery(e) => &mut e.pad_id,
+        PadMessage::WifiConnect(e) => &mut e.pad_id,
+        PadMessage::ScanNew(e) => &mut e.pad_id,
+        PadMessage::CalibrationNew(e) => &mut e.pad_id,
+        PadMessage::StoreBrand(b) | PadMessage::StoreUnbind(b) => &mut b.pad_id,
+        PadMessage::StoreList(e) => &mut e.pad_id,
+        PadMessage::StoreGet(e) => &mut e.pad_id,
+        PadMessage::StoreBind(e) => &mut e.pad_id,
+        PadMessage::ScanAction(e) => &mut e.pad_id,
+        PadMessage::FilesList(e) => &mut e.pad_id,
+        PadMessage::UserInfoUpdate(e) => &mut e.pad_id,
+        PadMessage::FilesAction(e) => &mut e.pad_id,
+        PadMessage::UpgradeResponse(e) => &mut e.pad_id,
+        PadMessage::DebugEnable(e) => &mut e.pad_id,
+        PadMessage::FilesRequest(e) => &mut e.pad_id,
+        _ => return,
+    };
+    *slot = Some(pad.to_owned());
+}

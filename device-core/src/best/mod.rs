@@ -1,0 +1,139 @@
+//! BEST sessions over WebSocket (best-w): the meeting terminal ([`DeviceSession`], a client) and the platform
+//! ([`PlatformSession`], one per connection), plus the HTTP broker lookup ([`BrokerLookup`] for the device,
+//! [`LookupHandler`] for the platform).
+//!
+//! One BEST message is one WebSocket text frame: each [`crate::Session::handle_input`] call carries one message
+//! and each [`crate::Session::poll_transmit`] yields one, so the sessions run unchanged over
+//! `runtime::client::Client::connect_ws` and `runtime::server::Server::spawn_ws` (path `/best`).
+//!
+//! The onboarding chain (best.md 3.2 to 3.5): `dev.register` (devKey) -> `authCode`, `dev.accredit` -> `secret`,
+//! `dev.login`, `dev.report` -> heartbeat settings; then `dev.heartbeat` at the interval the platform returns
+//! (default 60 s). The device keeps `authCode` and `secret` across reconnects and only logs in again; the
+//! platform answers every device request with `cmd.dev.response` (same `mid`), the device answers every platform
+//! command with `dev.cmd.response` (same `mid`, `cmdId` echoed). Liveness per DECISIONS.md: the platform marks a
+//! device offline after 3 missed heartbeat intervals; the device gives up on a platform silent for as long.
+//!
+//! Key exchange (`device.exchange.publicKey`, `device.exchange.factor`) is not implemented by these sessions:
+//! the platform answers both with `20000002` (unsupported funcId) and the device never sends them.
+
+mod broker;
+mod device;
+mod platform;
+
+pub use broker::{BrokerDirectory, BrokerLookup, LookupHandler};
+pub use device::{DeviceCommand, DeviceConfig, DeviceEvent, DeviceSession};
+pub use platform::{
+    DeviceRecord, DeviceRegistry, MemoryRegistry, PlatformCommand, PlatformConfig, PlatformEvent,
+    PlatformSession,
+};
+
+use std::time::Duration;
+
+use best_proto::{Body, CodecConfig, Envelope};
+use bytes::Bytes;
+
+use crate::rng::RandomSource;
+use crate::session::SendError;
+
+/// Heartbeat interval when the `dev.report` reply names none (best.md 3.5, `heartbeatInterval`: default 60 s).
+pub const DEFAULT_HEARTBEAT_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Missed heartbeat intervals after which a peer is offline (DECISIONS.md, best, Liveness: 3).
+pub const MISSED_HEARTBEATS: u32 = 3;
+
+/// Longest `mid` (DECISIONS.md, best: at most 32 characters).
+pub const MAX_MID_LEN: usize = best_proto::config::MAX_MID_LEN;
+
+/// A step of the onboarding chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum HandshakeStep {
+    /// `dev.register`: devKey in, `authCode` out.
+    Register,
+    /// `dev.accredit`: `authCode` in, `secret` out.
+    Accredit,
+    /// `dev.login`: devKey, `authCode` and `secret`.
+    Login,
+    /// `dev.report`: capabilities in, heartbeat settings out.
+    Report,
+}
+
+/// Message ids: a random 32-bit prefix per session and a counter that never resets, so ids stay unique per
+/// device across reconnects and are at most 24 characters.
+#[derive(Debug)]
+struct MidGen {
+    prefix: u32,
+    next: u64,
+}
+
+impl MidGen {
+    fn new(rng: &mut dyn RandomSource) -> Self {
+        Self {
+            prefix: (rng.next_u64() >> 32) as u32,
+            next: 0,
+        }
+    }
+
+    fn next(&mut self) -> String {
+        self.next += 1;
+        format!("{:08x}{:x}", self.prefix, self.next)
+    }
+}
+
+/// `n` random bytes as lowercase hex.
+fn random_hex(rng: &mut dyn RandomSource, n: usize) -> String {
+    let mut out = String::with_capacity(n * 2);
+    while out.len() < n * 2 {
+        for b in rng.next_u64().to_le_bytes() {
+            if out.len() < n * 2 {
+                out.push_str(&format!("{b:02x}"));
+            }
+        }
+    }
+    out
+}
+
+/// Compares two secrets without stopping at the first difference.
+fn same_secret(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Encodes one message.
+fn encode<M: Body>(codec: &CodecConfig, envelope: &Envelope<M>) -> Result<Bytes, SendError> {
+    best_proto::encode(envelope, codec)
+        .map(Bytes::from)
+        .map_err(|e| SendError::Encode(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::SplitMix64;
+
+    #[test]
+    fn mids_are_unique_and_short() {
+        let mut rng = SplitMix64::seeded(1);
+        let mut g = MidGen::new(&mut rng);
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..10_000 {
+            let mid = g.next();
+            assert!(mid.len() <= MAX_MID_LEN, "{mid}");
+            assert!(seen.insert(mid));
+        }
+        g.next = u64::MAX - 1;
+        assert_eq!(g.next().len(), 24);
+    }
+
+    #[test]
+    fn random_hex_has_the_asked_length_and_secrets_compare() {
+        let mut rng = SplitMix64::seeded(2);
+        let a = random_hex(&mut rng, 16);
+        assert_eq!(a.len(), 32);
+        assert!(a.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_ne!(a, random_hex(&mut rng, 16));
+        assert!(same_secret("abc", "abc"));
+        assert!(!same_secret("abc", "abd"));
+        assert!(!same_secret("abc", "abcd"));
+    }
+}

@@ -1,0 +1,179 @@
+//! Kingxun sessions of the binary link between WebSvr (TCP client) and svrInstance (one session per
+//! connection): kingxun.md "WebSvr <---> svrInstance" plus the kingxun section of DECISIONS.md.
+//!
+//! - [`WebSvrSession`] connects, sends 9001 sealed with the initial KEY and IV, switches to the reply's `newIV`,
+//!   sends a 9002 heartbeat every 30 s and correlates device commands (4001-4005, 4020, 4040, 4041, unknown
+//!   MsgIds) with their replies by `seq`, each with a timeout.
+//! - [`InstanceSession`] validates the 9001 (replay window, `svrHost`), answers it with a fresh `sessionId` and
+//!   `newIV` from the injected [`crate::RandomSource`], answers 9002 with the device count of its
+//!   [`InstanceHandler`], closes a link silent for 90 s and hands every device command to the handler, which
+//!   answers a `RespCode` at once or later.
+//!
+//! Link rules both sides enforce (DECISIONS.md): any frame before a successful 9001 closes the connection; a
+//! sealed body that fails its length or CRC check closes the connection and is never answered (no oracle); a
+//! reply carries its request's CryptFlag; a device's or a peer's failure code is data in the reply, never an
+//! error. Keys and IVs never appear in `Debug` output.
+//!
+//! A whole login and one unlock in memory, no I/O:
+//!
+//! ```
+//! use std::time::Instant;
+//! use device_core::kingxun::{
+//!     DeviceCommand, Dispatch, InstanceConfig, InstanceHandler, InstanceSession, WebSvrCommand, WebSvrConfig,
+//!     WebSvrEvent, WebSvrSession,
+//! };
+//! use device_core::{Session, SplitMix64};
+//! use kingxun_proto::{Reply, RespCode, Unlock};
+//!
+//! struct Fleet;
+//! impl InstanceHandler for Fleet {
+//!     fn device_count(&self) -> u32 { 3 }
+//!     fn command(&mut self, _command: &DeviceCommand) -> Dispatch { Dispatch::Answer(RespCode::Ok) }
+//! }
+//!
+//! let (key, iv) = ([0x11; 16], [0x22; 16]); // the initial KEY and IV, configured on both ends
+//! let mut websvr = WebSvrSession::new(WebSvrConfig::new(key, iv));
+//! let mut instance = InstanceSession::new(InstanceConfig::new(key, iv), Fleet, Box::new(SplitMix64::seeded(7)));
+//! let now = Instant::now();
+//! let pump = |a: &mut WebSvrSession, b: &mut InstanceSession<Fleet>| loop {
+//!     let mut moved = false;
+//!     while let Some(bytes) = a.poll_transmit() { b.handle_input(now, &bytes); moved = true; }
+//!     while let Some(bytes) = b.poll_transmit() { a.handle_input(now, &bytes); moved = true; }
+//!     if !moved { break; }
+//! };
+//! instance.connection_opened(now);
+//! websvr.connection_opened(now);
+//! pump(&mut websvr, &mut instance);
+//! assert!(matches!(websvr.poll_event(), Some(WebSvrEvent::LoggedIn { .. })));
+//!
+//! let unlock = Unlock {
+//!     dev_id: 1001, dev_type: 1, timestamp: 0, usr_id: 42, allow_time: 30, lowest_soc_p: 20, farthest_dist: 5000,
+//! };
+//! let id = websvr.handle_command(now, WebSvrCommand::from(unlock)).unwrap().unwrap();
+//! pump(&mut websvr, &mut instance);
+//! assert_eq!(websvr.poll_reply(), Some((id, Ok(Reply::Unlock(RespCode::Ok)))));
+//! ```
+
+mod instance;
+mod websvr;
+
+pub use instance::{
+    DeviceCommand, Dispatch, InstanceCommand, InstanceConfig, InstanceEvent, InstanceHandler,
+    InstanceSession, LoginRefusal,
+};
+pub use websvr::{WebSvrCommand, WebSvrConfig, WebSvrEvent, WebSvrSession};
+
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use kingxun_proto::{
+    decode_frame, CodecConfig, ConnectSession, Frame, Header, LinkCipher, MsgId, Packet, HEADER_LEN,
+};
+
+/// WebSvr heartbeat interval (kingxun.md / DECISIONS.md 9002: "WebSvr sends one every 30 s").
+pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(30);
+
+/// Silence after which a link is declared dead (DECISIONS.md 9002: "svrInstance closes a link silent for
+/// 90 s"); the WebSvr applies the same limit to the instance.
+pub const PEER_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// Default time a connection may take to complete its 9001 (devproto's choice; the spec sets none).
+pub const DEFAULT_LOGIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Default time a device command waits for its reply at the WebSvr (devproto's choice).
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Default time the svrInstance application has to answer a deferred command before the session answers
+/// `RespCode` 0xFF itself; shorter than [`DEFAULT_REQUEST_TIMEOUT`] so the WebSvr gets an answer, not a timeout.
+pub const DEFAULT_ANSWER_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Debug stand-in for a key or an IV.
+const REDACTED: &str = "<redacted>";
+
+/// Largest body a first frame may have: the sealed 9001 request (DECISIONS.md: `timestamp u64, svrHost[32]`)
+/// or the 9001 reply (`RespCode`, then sealed `sessionId u32, newIV[16], timestamp u64`). Nothing larger is
+/// buffered before the link is verified.
+fn login_body_limit() -> u32 {
+    let request = LinkCipher::sealed_len(CONNECT_FIELDS_LEN).unwrap_or(0);
+    let reply = LinkCipher::sealed_len(SESSION_FIELDS_LEN)
+        .and_then(|l| l.checked_add(1))
+        .unwrap_or(0);
+    u32::try_from(request.max(reply)).unwrap_or(u32::MAX)
+}
+
+/// Plaintext length of the 9001 reply's sealed part: `sessionId u32, newIV[16], timestamp u64`.
+const SESSION_FIELDS_LEN: usize = 4 + 16 + 8;
+
+/// Plaintext length of a 9001 request: `timestamp u64, svrHost[32]`.
+const CONNECT_FIELDS_LEN: usize = 8 + kingxun_proto::SVR_HOST_LEN;
+
+/// One step of reading the receive buffer.
+enum Step {
+    /// A whole frame (its body not yet opened).
+    Frame(Frame),
+    /// More bytes are needed.
+    NeedMore,
+    /// The framing broke, or the first frame is not the one the link must start with; the connection closes.
+    Fatal(String),
+}
+
+/// Takes the next frame off `rx`.
+///
+/// Before the link is verified (`first` is `Some(reply)`), only a 9001 request (`reply == false`) or a 9001 reply
+/// (`reply == true`) may come, and no body larger than a 9001's is buffered: the header is judged as soon as it
+/// is in.
+fn next_frame(config: &CodecConfig, rx: &mut BytesMut, first: Option<bool>) -> Step {
+    let Some(reply) = first else {
+        return match decode_frame(config, rx) {
+            Ok(Some(frame)) => Step::Frame(frame),
+            Ok(None) => Step::NeedMore,
+            Err(e) => Step::Fatal(e.to_string()),
+        };
+    };
+    let limit = login_body_limit().min(config.max_body_len);
+    if let Some(head) = rx.first_chunk::<HEADER_LEN>() {
+        match Header::parse(head, limit) {
+            Ok((header, _)) if header.msg_id == MsgId::Connect && header.reply == reply => {}
+            Ok((header, _)) => {
+                let kind = if header.reply { "reply" } else { "request" };
+                return Step::Fatal(format!(
+                    "{kind} with MsgId {} before a successful 9001",
+                    header.msg_id
+                ));
+            }
+            Err(e) => return Step::Fatal(format!("before a successful 9001: {e}")),
+        }
+    }
+    match decode_frame(&CodecConfig::default().max_body_len(limit), rx) {
+        Ok(Some(frame)) => Step::Frame(frame),
+        Ok(None) => Step::NeedMore,
+        Err(e) => Step::Fatal(format!("before a successful 9001: {e}")),
+    }
+}
+
+/// Encodes one packet as a whole frame, sealing with `cipher` where its MsgId requires it.
+fn encode_packet(
+    config: &CodecConfig,
+    cipher: &LinkCipher,
+    packet: &Packet,
+) -> Result<Bytes, crate::SendError> {
+    let mut buf = BytesMut::new();
+    packet
+        .encode(Some(cipher), config, &mut buf)
+        .map_err(|e| crate::SendError::Encode(e.to_string()))?;
+    Ok(buf.freeze())
+}
+
+/// Reads a session id and a new IV from the random source (sessionId from the high half of one draw, the IV
+/// from the next two).
+fn draw_session(rng: &mut dyn crate::RandomSource, timestamp: u64) -> ConnectSession {
+    let [a, b, c, d, ..] = rng.next_u64().to_be_bytes();
+    let mut new_iv = [0u8; 16];
+    new_iv[..8].copy_from_slice(&rng.next_u64().to_be_bytes());
+    new_iv[8..].copy_from_slice(&rng.next_u64().to_be_bytes());
+    ConnectSession {
+        session_id: u32::from_be_bytes([a, b, c, d]),
+        new_iv,
+        timestamp,
+    }
+}

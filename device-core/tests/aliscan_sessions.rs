@@ -1,0 +1,940 @@
+//! Aliscan in memory, with virtual time: one station, several pads, every station rule.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use aliscan_proto::{
+    CalibrationStep, ErrorCode, OutcomeStatus, PadMessage, ScanRecord, Sex, StationMessage,
+    StationState, StationStatus, WifiList,
+};
+use device_core::aliscan::{
+    HardwareReport, MemoryStore, PadCommand, PadConfig, PadConnection, PadEvent, PadReply,
+    PadSession, RecordStore as _, ScannerCall, SimulatedScanner, Station, StationCommand,
+    StationConfig, StationEvent, UploadQueue, DEFAULT_BOOK_PERIOD,
+};
+use device_core::{
+    CloseReason, ManualClock, RequestError, RequestId, SendError, Session, SplitMix64,
+};
+
+/// One station and its pads, wired in memory; `now` only moves when the test says so.
+struct Rig {
+    station: Station,
+    pads: Vec<(PadSession, PadConnection)>,
+    pad_events: Vec<Vec<PadEvent>>,
+    replies: Vec<Vec<(RequestId, Result<PadReply, RequestError>)>>,
+    events: Vec<StationEvent>,
+    closed: Vec<(PadConnection, CloseReason)>,
+    now: Instant,
+    clock: ManualClock,
+    scanner: SimulatedScanner,
+    store: MemoryStore,
+    uploads: UploadQueue,
+}
+
+impl Rig {
+    /// A station in `free` with no pads.
+    fn new() -> Self {
+        Self::with(StationConfig::new("DEV1"), StationStatus::Free)
+    }
+
+    fn with(config: StationConfig, status: StationStatus) -> Self {
+        let clock = support::clock();
+        let scanner = SimulatedScanner::new();
+        let store = MemoryStore::new(100);
+        let uploads = UploadQueue::new();
+        let config = config.clock(support::shared(&clock)).initial_status(status);
+        let station = Station::new(
+            config,
+            Box::new(scanner.clone()),
+            Box::new(store.clone()),
+            Box::new(uploads.clone()),
+        );
+        Self {
+            station,
+            pads: Vec::new(),
+            pad_events: Vec::new(),
+            replies: Vec::new(),
+            events: Vec::new(),
+            closed: Vec::new(),
+            now: Instant::now(),
+            clock,
+            scanner,
+            store,
+            uploads,
+        }
+    }
+
+    /// Connects a pad and lets it reach the established state.
+    fn add_pad(&mut self, pad_id: &str) -> usize {
+        self.add_pad_with(PadConfig::new(pad_id))
+    }
+
+    fn add_pad_with(&mut self, config: PadConfig) -> usize {
+        let mut pad = PadSession::with_rng(config, Box::new(SplitMix64::seeded(7)));
+        let conn = self.station.connection_opened(self.now);
+        pad.connection_opened(self.now);
+        self.pads.push((pad, conn));
+        self.pad_events.push(Vec::new());
+        self.replies.push(Vec::new());
+        self.pump();
+        let i = self.pads.len() - 1;
+        assert!(
+            self.pads[i].0.is_established(),
+            "pad {pad_id_of} not established",
+            pad_id_of = i
+        );
+        i
+    }
+
+    fn pad_index(&self, conn: PadConnection) -> Option<usize> {
+        self.pads.iter().position(|(_, c)| *c == conn)
+    }
+
+    fn pump(&mut self) {
+        loop {
+            let mut moved = false;
+            for (pad, conn) in &mut self.pads {
+                while let Some(bytes) = pad.poll_transmit() {
+                    moved = true;
+                    self.station.handle_input(self.now, *conn, &bytes);
+                }
+            }
+            while let Some((conn, bytes)) = self.station.poll_transmit() {
+                moved = true;
+                if let Some(i) = self.pad_index(conn) {
+                    self.pads[i].0.handle_input(self.now, &bytes);
+                }
+            }
+            while let Some((conn, reason)) = self.station.poll_close() {
+                moved = true;
+                // The driver writes what is queued, then closes both ends.
+                while let Some(bytes) = self.station.poll_transmit_for(conn) {
+                    if let Some(i) = self.pad_index(conn) {
+                        self.pads[i].0.handle_input(self.now, &bytes);
+                    }
+                }
+                self.station.connection_closed(self.now, conn);
+                if let Some(i) = self.pad_index(conn) {
+                    self.pads[i].0.connection_lost(self.now);
+                }
+                self.closed.push((conn, reason));
+            }
+            for (i, (pad, _)) in self.pads.iter_mut().enumerate() {
+                while let Some(e) = pad.poll_event() {
+                    self.pad_events[i].push(e);
+                }
+                while let Some(r) = pad.poll_reply() {
+                    self.replies[i].push(r);
+                }
+            }
+            while let Some(e) = self.station.poll_event() {
+                self.events.push(e);
+            }
+            if !moved {
+                break;
+            }
+        }
+    }
+
+    fn command(&mut self, i: usize, command: PadCommand) -> Result<Option<RequestId>, SendError> {
+        let r = self.pads[i].0.handle_command(self.now, command);
+        self.pump();
+        r
+    }
+
+    /// Runs a request and returns its outcome, which must have arrived.
+    fn request(&mut self, i: usize, command: PadCommand) -> Result<PadReply, RequestError> {
+        let id = self.command(i, command).unwrap().unwrap();
+        self.outcome(i, id).expect("the request ended")
+    }
+
+    fn outcome(&mut self, i: usize, id: RequestId) -> Option<Result<PadReply, RequestError>> {
+        let at = self.replies[i].iter().position(|(r, _)| *r == id)?;
+        Some(self.replies[i].remove(at).1)
+    }
+
+    fn hardware(&mut self, report: HardwareReport) {
+        self.station
+            .handle_command(self.now, StationCommand::Hardware(report))
+            .unwrap();
+        self.pump();
+    }
+
+    fn set_status(&mut self, status: StationStatus) {
+        self.station
+            .handle_command(
+                self.now,
+                StationCommand::SetStatus {
+                    status,
+                    error: Default::default(),
+                },
+            )
+            .unwrap();
+        self.pump();
+    }
+
+    /// Advances virtual time by `by`, firing every timeout on the way in order.
+    fn advance(&mut self, by: Duration) {
+        let target = self.now + by;
+        loop {
+            let next = self
+                .pads
+                .iter()
+                .filter_map(|(p, _)| p.poll_timeout())
+                .chain(self.station.poll_timeout())
+                .min();
+            match next {
+                Some(at) if at <= target => {
+                    self.clock.advance(at.saturating_duration_since(self.now));
+                    self.now = at.max(self.now);
+                    if self.station.poll_timeout().is_some_and(|t| t <= self.now) {
+                        self.station.handle_timeout(self.now);
+                    }
+                    for (pad, _) in &mut self.pads {
+                        if pad.poll_timeout().is_some_and(|t| t <= self.now) {
+                            pad.handle_timeout(self.now);
+                        }
+                    }
+                    self.pump();
+                }
+                _ => break,
+            }
+        }
+        self.clock
+            .advance(target.saturating_duration_since(self.now));
+        self.now = target;
+    }
+
+    /// The statuses pad `i` was pushed so far, and forgets them.
+    fn statuses(&mut self, i: usize) -> Vec<StationStatus> {
+        let out = self.pad_events[i]
+            .iter()
+            .filter_map(|e| match e {
+                PadEvent::Status(s) => Some(s.status.clone()),
+                _ => None,
+            })
+            .collect();
+        self.pad_events[i].retain(|e| !matches!(e, PadEvent::Status(_)));
+        out
+    }
+
+    /// Starts a scan from pad `i`; returns the scan id.
+    fn start_scan(&mut self, i: usize) -> String {
+        match self.request(i, PadCommand::Scan { sex: Sex::Female }) {
+            Ok(PadReply::ScanStarted(s)) if !s.failed() => s.scan_id,
+            other => panic!("scan not started: {other:?}"),
+        }
+    }
+
+    fn finish_scan(&mut self) {
+        self.hardware(HardwareReport::ScanDone(Ok(())));
+        let record = ScanRecord {
+            advise2: Some("42".into()),
+            ..ScanRecord::default()
+        };
+        self.hardware(HardwareReport::ComputeDone(Ok(Box::new(record))));
+    }
+}
+
+fn refused(reply: Result<PadReply, RequestError>) -> StationState {
+    match reply {
+        Ok(PadReply::Refused(state)) => state,
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+fn status(reply: Result<PadReply, RequestError>) -> StationState {
+    match reply {
+        Ok(PadReply::Status(state)) => state,
+        other => panic!("expected a status, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_pad_is_established_once_the_station_answers_its_status_query() {
+    let mut rig = Rig::new();
+    let a = rig.add_pad("pad-a");
+    assert!(matches!(
+        &rig.pad_events[a][..],
+        [PadEvent::Status(_), PadEvent::Connected(s), PadEvent::Status(_)] if s.status == StationStatus::Free
+    ));
+    assert_eq!(rig.station.pad_id(rig.pads[a].1), Some("pad-a"));
+    assert!(matches!(rig.events[0], StationEvent::Connected(_)));
+}
+
+#[test]
+fn commands_before_the_station_answered_are_not_ready() {
+    let mut pad = PadSession::with_rng(PadConfig::new("p"), Box::new(SplitMix64::seeded(1)));
+    let now = Instant::now();
+    assert_eq!(
+        pad.handle_command(now, PadCommand::Status),
+        Err(SendError::NotReady)
+    );
+    pad.connection_opened(now);
+    assert_eq!(
+        pad.handle_command(now, PadCommand::Book),
+        Err(SendError::NotReady)
+    );
+    // The connect query goes out anyway.
+    let query = pad.poll_transmit().unwrap();
+    assert_eq!(
+        &query[..],
+        br#"{"topic":"equipment/scan/action","padId":"p","data":{"action":"status"}}"#
+    );
+}
+
+#[test]
+fn a_scan_runs_from_new_to_the_record_and_every_pad_sees_the_statuses() {
+    let mut rig = Rig::new();
+    let a = rig.add_pad("pad-a");
+    let b = rig.add_pad("pad-b");
+    rig.statuses(a);
+    rig.statuses(b);
+    let scan_id = rig.start_scan(a);
+    // DEVICEID-YYYYMMDD-HHmmss in the station's local time (the manual clock stands at 08:00 +08:00).
+    assert_eq!(scan_id, "DEV1-20261122-080000");
+    assert_eq!(
+        rig.scanner.calls(),
+        vec![ScannerCall::Scan(scan_id.clone())]
+    );
+    rig.finish_scan();
+    let seen = vec![
+        StationStatus::Scanning,
+        StationStatus::Computing,
+        StationStatus::Free,
+    ];
+    assert_eq!(rig.statuses(a), seen);
+    assert_eq!(rig.statuses(b), seen);
+    // Only the requesting pad gets files/scan/result.
+    let record = rig.pad_events[a]
+        .iter()
+        .find_map(|e| match e {
+            PadEvent::ScanFinished(r) => Some(r.clone()),
+            _ => None,
+        })
+        .expect("the record reached pad a");
+    assert_eq!(record.scan_id, scan_id);
+    assert_eq!(record.data.scan_id.as_deref(), Some(scan_id.as_str()));
+    assert_eq!(record.data.create_pad_id.as_deref(), Some("pad-a"));
+    assert_eq!(record.data.sex, Some(Sex::Female));
+    assert_eq!(record.data.advise2.as_deref(), Some("42"));
+    assert_eq!(
+        record.data.create_time.map(|t| t.to_string()).as_deref(),
+        Some("2026-11-22 08:00:00")
+    );
+    assert!(!rig.pad_events[b]
+        .iter()
+        .any(|e| matches!(e, PadEvent::ScanFinished(_))));
+    // Stored, queued for upload, and fetchable by its requestId.
+    assert_eq!(rig.store.len(), 1);
+    assert_eq!(rig.uploads.queued(), vec![scan_id.clone()]);
+    let request_id = record.data.request_id.clone().unwrap();
+    let fetched = rig.request(b, PadCommand::FetchRecord { request_id });
+    assert!(matches!(fetched, Ok(PadReply::Record(r)) if r.scan_id == scan_id));
+    let page = rig.request(
+        b,
+        PadCommand::ListRecords {
+            page: 1,
+            page_size: 10,
+        },
+    );
+    assert!(matches!(page, Ok(PadReply::Records(p)) if p.count == 1 && p.list.len() == 1));
+    assert!(rig
+        .events
+        .iter()
+        .any(|e| matches!(e, StationEvent::ScanFinished(r) if r.scan_id.as_deref() == Some(scan_id.as_str()))));
+}
+
+#[test]
+fn commands_are_refused_with_the_status_while_the_station_is_not_ready() {
+    let mut rig = Rig::with(StationConfig::new("DEV1"), StationStatus::WaitBinding);
+    let a = rig.add_pad("pad-a");
+    let state = refused(rig.request(a, PadCommand::Scan { sex: Sex::Male }));
+    assert_eq!(state.status, StationStatus::WaitBinding);
+    let state = refused(rig.request(a, PadCommand::Calibrate(CalibrationStep::Left)));
+    assert_eq!(state.status, StationStatus::WaitBinding);
+    assert_eq!(
+        status(rig.request(a, PadCommand::Book)).status,
+        StationStatus::WaitBinding
+    );
+    assert!(rig.scanner.calls().is_empty());
+    // Once the deployment reports the station ready, everyone is told and scans go through.
+    rig.set_status(StationStatus::Free);
+    assert_eq!(rig.statuses(a).last(), Some(&StationStatus::Free));
+    rig.start_scan(a);
+}
+
+#[test]
+fn while_scanning_other_commands_are_refused_with_the_current_status() {
+    let mut rig = Rig::new();
+    let a = rig.add_pad("pad-a");
+    let b = rig.add_pad("pad-b");
+    rig.start_scan(a);
+    let state = refused(rig.request(b, PadCommand::Scan { sex: Sex::Male }));
+    assert_eq!(state.status, StationStatus::Scanning);
+    assert_eq!(state.current_pad.as_deref(), Some("pad-a"));
+    let state = refused(rig.request(a, PadCommand::Calibrate(CalibrationStep::Left)));
+    assert_eq!(state.status, StationStatus::Scanning);
+}
+
+#[test]
+fn only_the_booking_pad_may_scan_or_reset() {
+    let mut rig = Rig::new();
+    let a = rig.add_pad("pad-a");
+    let b = rig.add_pad("pad-b");
+    let booked = status(rig.request(a, PadCommand::Book));
+    assert_eq!(booked.status, StationStatus::Booking);
+    assert_eq!(booked.current_pad.as_deref(), Some("pad-a"));
+    // pad-b is told too (a broadcast).
+    assert_eq!(rig.statuses(b).last(), Some(&StationStatus::Booking));
+    let state = refused(rig.request(b, PadCommand::Scan { sex: Sex::Male }));
+    assert_eq!(
+        (state.status, state.current_pad.as_deref()),
+        (StationStatus::Booking, Some("pad-a"))
+    );
+    let state = status(rig.request(b, PadCommand::Reset));
+    assert_eq!(state.status, StationStatus::Booking);
+    let state = status(rig.request(b, PadCommand::Book));
+    assert_eq!(state.current_pad.as_deref(), Some("pad-a"));
+    // The booking pad scans; the finished scan resets the station and ends the booking.
+    rig.start_scan(a);
+    rig.finish_scan();
+    assert_eq!(rig.station.state().status, StationStatus::Free);
+    assert_eq!(rig.station.state().current_pad, None);
+    // Booking again and resetting frees it.
+    status(rig.request(a, PadCommand::Book));
+    let state = status(rig.request(a, PadCommand::Reset));
+    assert_eq!(
+        (state.status, state.current_pad),
+        (StationStatus::Free, None)
+    );
+}
+
+#[test]
+fn a_booking_expires_after_the_book_period() {
+    let mut rig = Rig::new();
+    let a = rig.add_pad("pad-a");
+    let b = rig.add_pad("pad-b");
+    status(rig.request(a, PadCommand::Book));
+    rig.statuses(b);
+    rig.advance(DEFAULT_BOOK_PERIOD - Duration::from_secs(1));
+    assert_eq!(rig.station.state().status, StationStatus::Booking);
+    rig.advance(Duration::from_secs(1));
+    assert_eq!(rig.station.state().status, StationStatus::Free);
+    assert_eq!(rig.statuses(b), vec![StationStatus::Free]);
+    rig.start_scan(b);
+}
+
+#[test]
+fn the_booking_pad_leaving_releases_the_station() {
+    let mut rig = Rig::new();
+    let a = rig.add_pad("pad-a");
+    let b = rig.add_pad("pad-b");
+    status(rig.request(a, PadCommand::Book));
+    let conn = rig.pads[a].1;
+    rig.pads[a].0.connection_lost(rig.now);
+    rig.station.connection_closed(rig.now, conn);
+    rig.pump();
+    assert_eq!(rig.station.state().status, StationStatus::Free);
+    assert!(rig.events.iter().any(|e| matches!(
+        e,
+        StationEvent::Disconnected { pad_id: Some(p), .. } if p == "pad-a"
+    )));
+    rig.start_scan(b);
+}
+
+#[test]
+fn debug_mode_is_locked_to_its_pad() {
+    let mut rig = Rig::new();
+    let a = rig.add_pad("pad-a");
+    let b = rig.add_pad("pad-b");
+    let state = status(rig.request(a, PadCommand::Debug(true)));
+    assert_eq!(
+        (state.status, state.current_pad.as_deref()),
+        (StationStatus::Debug, Some("pad-a"))
+    );
+    assert_eq!(rig.statuses(b).last(), Some(&StationStatus::Debug));
+    // Everything from another pad is answered with the status and not served.
+    let state = refused(rig.request(b, PadCommand::Scan { sex: Sex::Male }));
+    assert_eq!(state.status, StationStatus::Debug);
+    assert_eq!(
+        status(rig.request(b, PadCommand::Debug(false))).status,
+        StationStatus::Debug
+    );
+    assert_eq!(
+        status(rig.request(b, PadCommand::Reset)).status,
+        StationStatus::Debug
+    );
+    let id = rig
+        .command(
+            b,
+            PadCommand::ListRecords {
+                page: 1,
+                page_size: 10,
+            },
+        )
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        rig.outcome(b, id),
+        None,
+        "files/scan/list is not served to another pad"
+    );
+    rig.command(
+        b,
+        PadCommand::Send(PadMessage::WifiList(aliscan_proto::Envelope::new(
+            "x",
+            aliscan_proto::Empty,
+        ))),
+    )
+    .unwrap();
+    assert!(!rig
+        .events
+        .iter()
+        .any(|e| matches!(e, StationEvent::Message { .. })));
+    // The debug pad may calibrate and scan.
+    let id = rig
+        .command(a, PadCommand::Calibrate(CalibrationStep::Left))
+        .unwrap()
+        .unwrap();
+    assert_eq!(rig.station.state().status, StationStatus::Calibrating);
+    rig.hardware(HardwareReport::CalibrationDone(Ok(())));
+    assert!(matches!(
+        rig.outcome(a, id),
+        Some(Ok(PadReply::Calibration(r))) if r.status == OutcomeStatus::Success
+    ));
+    assert_eq!(rig.station.state().status, StationStatus::Debug);
+    // Leaving debug frees the station for everyone.
+    assert_eq!(
+        status(rig.request(a, PadCommand::Debug(false))).status,
+        StationStatus::Free
+    );
+    rig.start_scan(b);
+}
+
+#[test]
+fn calibration_steps_run_in_order_and_report_per_step() {
+    let mut rig = Rig::new();
+    let a = rig.add_pad("pad-a");
+    let b = rig.add_pad("pad-b");
+    let step = |rig: &mut Rig, s: CalibrationStep, outcome: Result<(), ErrorCode>| {
+        let id = rig
+            .command(a, PadCommand::Calibrate(s.clone()))
+            .unwrap()
+            .unwrap();
+        if rig.station.state().status == StationStatus::Calibrating {
+            assert_eq!(
+                rig.outcome(a, id),
+                None,
+                "the result waits for the hardware"
+            );
+            rig.hardware(HardwareReport::CalibrationDone(outcome));
+        }
+        match rig.outcome(a, id) {
+            Some(Ok(PadReply::Calibration(r))) => {
+                assert_eq!(r.step, s);
+                r
+            }
+            other => panic!("{other:?}"),
+        }
+    };
+    // Out of order: refused with 800000, the device is not touched.
+    let r = step(&mut rig, CalibrationStep::Right, Ok(()));
+    assert_eq!(
+        (r.status, r.error.code),
+        (OutcomeStatus::Fail, ErrorCode::BAD_PARAMETER)
+    );
+    let r = step(&mut rig, CalibrationStep::Compute, Ok(()));
+    assert_eq!(r.status, OutcomeStatus::Fail);
+    assert!(rig.scanner.calls().is_empty());
+    // left -> right -> compute, with a failed right retried.
+    assert_eq!(
+        step(&mut rig, CalibrationStep::Left, Ok(())).status,
+        OutcomeStatus::Success
+    );
+    assert!(rig.statuses(b).contains(&StationStatus::Calibrating));
+    let r = step(
+        &mut rig,
+        CalibrationStep::Right,
+        Err(ErrorCode::IMAGE_CAPTURE_FAILED),
+    );
+    assert_eq!(
+        (r.status, r.error.code),
+        (OutcomeStatus::Fail, ErrorCode::IMAGE_CAPTURE_FAILED)
+    );
+    assert_eq!(r.error.message.msg_en, "image capture failed");
+    assert_eq!(
+        step(&mut rig, CalibrationStep::Right, Ok(())).status,
+        OutcomeStatus::Success
+    );
+    assert_eq!(
+        step(&mut rig, CalibrationStep::Compute, Ok(())).status,
+        OutcomeStatus::Success
+    );
+    // A finished series starts over.
+    assert_eq!(
+        step(&mut rig, CalibrationStep::Right, Ok(())).status,
+        OutcomeStatus::Fail
+    );
+    // c1..c8 -> 8compute; skipping a position is refused; a device refusing at once fails that step.
+    assert_eq!(
+        step(&mut rig, CalibrationStep::C2, Ok(())).status,
+        OutcomeStatus::Fail
+    );
+    rig.scanner.refuse_next(ErrorCode::PROJECTION_FAILED);
+    let r = step(&mut rig, CalibrationStep::C1, Ok(()));
+    assert_eq!(
+        (r.status, r.error.code),
+        (OutcomeStatus::Fail, ErrorCode::PROJECTION_FAILED)
+    );
+    use CalibrationStep::*;
+    for s in [C1, C2, C3, C4, C5, C6, C7, C8] {
+        assert_eq!(
+            step(&mut rig, s.clone(), Ok(())).status,
+            OutcomeStatus::Success,
+            "{s}"
+        );
+    }
+    assert_eq!(step(&mut rig, C3, Ok(())).status, OutcomeStatus::Fail);
+    let r = step(
+        &mut rig,
+        Compute8,
+        Err(ErrorCode::CALIBRATION_COMPUTE_FAILED),
+    );
+    assert_eq!(r.error.code, ErrorCode::CALIBRATION_COMPUTE_FAILED);
+    assert_eq!(
+        step(&mut rig, Compute8, Ok(())).status,
+        OutcomeStatus::Success
+    );
+    assert_eq!(rig.station.state().status, StationStatus::Free);
+    // Reset clears the progress (the spec sends reset when calibration is left).
+    assert_eq!(step(&mut rig, Left, Ok(())).status, OutcomeStatus::Success);
+    status(rig.request(a, PadCommand::Reset));
+    assert_eq!(step(&mut rig, Right, Ok(())).status, OutcomeStatus::Fail);
+}
+
+#[test]
+fn a_scan_the_device_refuses_answers_with_an_empty_scan_id() {
+    let mut rig = Rig::new();
+    let a = rig.add_pad("pad-a");
+    rig.scanner.refuse_next(ErrorCode::DEVICE_FAULT);
+    match rig.request(a, PadCommand::Scan { sex: Sex::Male }) {
+        Ok(PadReply::ScanStarted(s)) => assert!(s.failed()),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(rig.station.state().status, StationStatus::Free);
+    assert!(rig.events.iter().any(
+        |e| matches!(e, StationEvent::ScanFailed { error, .. } if *error == ErrorCode::DEVICE_FAULT)
+    ));
+}
+
+#[test]
+fn a_failed_computation_is_pushed_with_its_code_and_the_station_is_free_again() {
+    let mut rig = Rig::new();
+    let a = rig.add_pad("pad-a");
+    status(rig.request(a, PadCommand::Book));
+    rig.start_scan(a);
+    rig.hardware(HardwareReport::ScanDone(Ok(())));
+    rig.pad_events[a].clear();
+    rig.hardware(HardwareReport::ComputeDone(Err(
+        ErrorCode::MODEL_BUILD_FAILED,
+    )));
+    let pushed: Vec<_> = rig.pad_events[a]
+        .iter()
+        .filter_map(|e| match e {
+            PadEvent::Status(s) => Some(s.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(pushed.len(), 1);
+    assert_eq!(pushed[0].status, StationStatus::Free);
+    assert_eq!(pushed[0].error.code, ErrorCode::MODEL_BUILD_FAILED);
+    assert!(rig.store.is_empty());
+    assert!(rig.uploads.queued().is_empty());
+    // A late report for the gone scan changes nothing.
+    rig.hardware(HardwareReport::ComputeDone(Ok(Box::default())));
+    assert!(rig.store.is_empty());
+}
+
+#[test]
+fn silent_hardware_fails_the_scan_after_the_hardware_timeout() {
+    let config = StationConfig::new("DEV1").hardware_timeout(Duration::from_secs(60));
+    let mut rig = Rig::with(config, StationStatus::Free);
+    let a = rig.add_pad("pad-a");
+    rig.start_scan(a);
+    rig.advance(Duration::from_secs(59));
+    assert_eq!(rig.station.state().status, StationStatus::Scanning);
+    rig.advance(Duration::from_secs(1));
+    assert_eq!(rig.station.state().status, StationStatus::Free);
+    assert_eq!(rig.scanner.calls().last(), Some(&ScannerCall::Reset));
+    assert!(rig.events.iter().any(
+        |e| matches!(e, StationEvent::ScanFailed { error, .. } if *error == ErrorCode::DEVICE_FAULT)
+    ));
+}
+
+#[test]
+fn a_reset_aborts_a_running_scan() {
+    let mut rig = Rig::new();
+    let a = rig.add_pad("pad-a");
+    rig.start_scan(a);
+    let state = rig.request(a, PadCommand::Reset);
+    // The scanning push caused by the reset answers it.
+    assert_eq!(status(state).status, StationStatus::Free);
+    assert_eq!(rig.scanner.calls().last(), Some(&ScannerCall::Reset));
+    rig.hardware(HardwareReport::ScanDone(Ok(())));
+    assert_eq!(rig.station.state().status, StationStatus::Free);
+}
+
+#[test]
+fn a_malformed_frame_closes_only_its_own_link() {
+    let mut rig = Rig::new();
+    let a = rig.add_pad("pad-a");
+    let b = rig.add_pad("pad-b");
+    let conn = rig.pads[a].1;
+    let id = rig.command(a, PadCommand::DeviceInfo).unwrap().unwrap();
+    rig.station.handle_input(
+        rig.now,
+        conn,
+        b"{\"topic\":\"equipment/scan/new\",\"data\":{\"sex\":[]}}",
+    );
+    rig.pump();
+    assert!(
+        matches!(&rig.closed[..], [(c, CloseReason::Protocol(why))] if *c == conn && why.contains("scan/new"))
+    );
+    assert!(matches!(
+        rig.outcome(a, id),
+        Some(Err(RequestError::ConnectionLost))
+    ));
+    assert!(rig.pad_events[a]
+        .iter()
+        .any(|e| matches!(e, PadEvent::Disconnected(_))));
+    assert_eq!(rig.station.connections(), vec![rig.pads[b].1]);
+    rig.start_scan(b);
+}
+
+#[test]
+fn a_malformed_frame_at_the_pad_closes_the_link() {
+    let mut pad = PadSession::with_rng(PadConfig::new("p"), Box::new(SplitMix64::seeded(1)));
+    let now = Instant::now();
+    pad.connection_opened(now);
+    pad.handle_input(now, b"[1,2");
+    assert!(matches!(pad.close_reason(), Some(CloseReason::Protocol(_))));
+}
+
+#[test]
+fn messages_the_station_does_not_handle_pass_through_and_the_deployment_answers() {
+    let mut rig = Rig::new();
+    let a = rig.add_pad("pad-a");
+    rig.command(
+        a,
+        PadCommand::Send(PadMessage::WifiList(aliscan_proto::Envelope::new(
+            "ignored",
+            aliscan_proto::Empty,
+        ))),
+    )
+    .unwrap();
+    let conn = match rig.events.iter().find_map(|e| match e {
+        StationEvent::Message {
+            conn,
+            message: PadMessage::WifiList(env),
+        } => Some((*conn, env.pad_id.clone())),
+        _ => None,
+    }) {
+        Some((conn, pad)) => {
+            // The pad session stamps its own padId on what it sends.
+            assert_eq!(pad.as_deref(), Some("pad-a"));
+            conn
+        }
+        None => panic!("no pass-through: {:?}", rig.events),
+    };
+    // An unknown topic passes through too.
+    rig.station.handle_input(
+        rig.now,
+        conn,
+        br#"{"topic":"equipment/new/thing","padId":"pad-a","data":{"x":1}}"#,
+    );
+    rig.pump();
+    assert!(rig.events.iter().any(|e| matches!(
+        e,
+        StationEvent::Message { message: PadMessage::Unknown(u), .. } if u.topic == "equipment/new/thing"
+    )));
+    let answer =
+        StationMessage::WifiResult(aliscan_proto::Envelope::new("pad-a", WifiList::default()));
+    rig.station
+        .handle_command(
+            rig.now,
+            StationCommand::Send {
+                to: conn,
+                message: answer.clone(),
+            },
+        )
+        .unwrap();
+    rig.pump();
+    assert!(rig.pad_events[a]
+        .iter()
+        .any(|e| *e == PadEvent::Message(Box::new(answer.clone()))));
+}
+
+#[test]
+fn application_messages_are_bounded_per_connection() {
+    let config = StationConfig::new("DEV1").outbox_capacity(2);
+    let mut rig = Rig::with(config, StationStatus::Free);
+    let a = rig.add_pad("pad-a");
+    let conn = rig.pads[a].1;
+    let msg = StationMessage::NetResult(aliscan_proto::Envelope::new("pad-a", true));
+    for _ in 0..2 {
+        rig.station
+            .handle_command(rig.now, StationCommand::Broadcast(msg.clone()))
+            .unwrap();
+    }
+    assert_eq!(
+        rig.station.handle_command(
+            rig.now,
+            StationCommand::Send {
+                to: conn,
+                message: msg.clone()
+            }
+        ),
+        Err(SendError::Full { capacity: 2 })
+    );
+    // The station's own traffic still goes out.
+    rig.set_status(StationStatus::Abnormal);
+    rig.pump();
+    assert_eq!(rig.station.state().status, StationStatus::Abnormal);
+    assert_eq!(rig.statuses(a).last(), Some(&StationStatus::Abnormal));
+    assert!(matches!(
+        rig.station.handle_command(
+            rig.now,
+            StationCommand::SetStatus {
+                status: StationStatus::Booking,
+                error: Default::default()
+            }
+        ),
+        Err(SendError::Refused(_))
+    ));
+}
+
+#[test]
+fn pad_requests_time_out_and_late_answers_are_counted() {
+    let mut rig = Rig::new();
+    let cfg = PadConfig::new("pad-a").request_timeout(Duration::from_secs(5));
+    let a = rig.add_pad_with(cfg);
+    let id = rig.command(a, PadCommand::DeviceInfo).unwrap().unwrap();
+    assert_eq!(
+        rig.command(a, PadCommand::DeviceInfo),
+        Err(SendError::DuplicateKey {
+            key: "device info".into()
+        })
+    );
+    rig.advance(Duration::from_secs(5));
+    assert_eq!(
+        rig.outcome(a, id),
+        Some(Err(RequestError::TimedOut(Duration::from_secs(5))))
+    );
+    let conn = rig.pads[a].1;
+    let info = aliscan_proto::DeviceInfo {
+        status: OutcomeStatus::Success,
+        error: Default::default(),
+        model_name: None,
+        sn: Some("SN1".into()),
+        ssid: None,
+        ap: None,
+        device_id: None,
+        versions: Default::default(),
+        prev: None,
+    };
+    let late =
+        StationMessage::DeviceInfoResult(aliscan_proto::Envelope::new("pad-a", info.clone()));
+    rig.station
+        .handle_command(
+            rig.now,
+            StationCommand::Send {
+                to: conn,
+                message: late.clone(),
+            },
+        )
+        .unwrap();
+    rig.pump();
+    assert!(rig.replies[a].is_empty());
+    // Answered in time, the next one completes with the data.
+    let id = rig.command(a, PadCommand::DeviceInfo).unwrap().unwrap();
+    rig.station
+        .handle_command(
+            rig.now,
+            StationCommand::Send {
+                to: conn,
+                message: late,
+            },
+        )
+        .unwrap();
+    rig.pump();
+    assert_eq!(
+        rig.outcome(a, id),
+        Some(Ok(PadReply::DeviceInfo(Box::new(info))))
+    );
+}
+
+#[test]
+fn a_lost_connection_fails_waiting_requests_and_a_closed_pad_never_comes_back() {
+    let mut rig = Rig::new();
+    let a = rig.add_pad("pad-a");
+    let id = rig.command(a, PadCommand::NetQuery).unwrap().unwrap();
+    let now = rig.now;
+    rig.pads[a].0.connection_lost(now);
+    rig.pump();
+    assert_eq!(rig.outcome(a, id), Some(Err(RequestError::ConnectionLost)));
+    assert!(rig.pad_events[a]
+        .iter()
+        .any(|e| matches!(e, PadEvent::Disconnected(None))));
+    assert!(!rig.pads[a].0.is_established());
+    // Reconnect: established again after the status answer.
+    let conn = rig.station.connection_opened(now);
+    rig.pads[a].1 = conn;
+    rig.pads[a].0.connection_opened(now);
+    rig.pump();
+    assert!(rig.pads[a].0.is_established());
+    rig.pads[a].0.close(now);
+    assert_eq!(rig.pads[a].0.close_reason(), Some(&CloseReason::Requested));
+    assert_eq!(
+        rig.pads[a].0.handle_command(now, PadCommand::Status),
+        Err(SendError::Closed)
+    );
+    rig.pads[a].0.connection_lost(now);
+    rig.pads[a].0.connection_opened(now);
+    assert!(
+        rig.pads[a].0.poll_transmit().is_none(),
+        "a closed pad sends nothing"
+    );
+    assert!(!rig.pads[a].0.is_established());
+}
+
+#[test]
+fn the_memory_store_pages_newest_first() {
+    let mut store = MemoryStore::new(3);
+    for i in 0..4 {
+        let r = ScanRecord {
+            scan_id: Some(format!("S{i}")),
+            request_id: Some(format!("R{i}")),
+            ..ScanRecord::default()
+        };
+        store.save(&r).unwrap();
+    }
+    assert_eq!(store.len(), 3, "the oldest was dropped");
+    let page = store.page(1, 2);
+    let ids: Vec<_> = page
+        .list
+        .iter()
+        .map(|r| r.scan_id.clone().unwrap())
+        .collect();
+    assert_eq!(
+        (page.count, ids),
+        (3, vec!["S3".to_owned(), "S2".to_owned()])
+    );
+    assert_eq!(store.page(2, 2).list.len(), 1);
+    assert!(store.get("S0").is_none());
+    assert_eq!(
+        store.find_by_request("R1").and_then(|r| r.scan_id),
+        Some("S1".into())
+    );
+}

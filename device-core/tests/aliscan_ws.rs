@@ -1,0 +1,269 @@
+//! Aliscan over real WebSocket connections on 127.0.0.1:0: a station server and pad clients.
+#![cfg(feature = "tokio")]
+
+mod support;
+
+use std::time::Duration;
+
+use aliscan_proto::{ScanRecord, Sex, StationStatus};
+use device_core::aliscan::{
+    HardwareReport, MemoryStore, PadCommand, PadConfig, PadEvent, PadReply, PadSession,
+    SimulatedScanner, Station, StationCommand, StationConfig, StationEvent, StationServer,
+    UploadQueue,
+};
+use device_core::runtime::client::{Client, ClientConfig, ClientEvent};
+use device_core::runtime::{CommandError, WsConfig};
+use device_core::{CloseReason, SplitMix64};
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc::Receiver;
+use tokio::time::timeout;
+use tokio_tungstenite::tungstenite::Message;
+
+const T: Duration = Duration::from_secs(10);
+
+async fn station() -> (StationServer, Receiver<StationEvent>, String, MemoryStore) {
+    station_with(StationConfig::new("DEV9")).await
+}
+
+async fn station_with(
+    config: StationConfig,
+) -> (StationServer, Receiver<StationEvent>, String, MemoryStore) {
+    let clock = support::clock();
+    let store = MemoryStore::default();
+    let station = Station::new(
+        config
+            .clock(support::shared(&clock))
+            .initial_status(StationStatus::Free),
+        Box::new(SimulatedScanner::new()),
+        Box::new(store.clone()),
+        Box::new(UploadQueue::new()),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (server, events) =
+        StationServer::spawn_ws(listener, station, WsConfig::default(), Some("/aliscan")).unwrap();
+    (server, events, format!("ws://{addr}/aliscan"), store)
+}
+
+type Pad = (Client<PadSession>, Receiver<ClientEvent<PadEvent>>);
+
+async fn pad(url: &str, id: &str) -> Pad {
+    let session = PadSession::with_rng(PadConfig::new(id), Box::new(SplitMix64::seeded(3)));
+    let (client, mut events) = Client::connect_ws(
+        session,
+        url.to_owned(),
+        WsConfig::default(),
+        ClientConfig::default(),
+    );
+    timeout(T, async {
+        loop {
+            if let Some(ClientEvent::Session(PadEvent::Connected(_))) = events.recv().await {
+                break;
+            }
+        }
+    })
+    .await
+    .expect("the pad connected");
+    (client, events)
+}
+
+/// Waits for a pad event matching `f`.
+async fn wait_for<R>(
+    events: &mut Receiver<ClientEvent<PadEvent>>,
+    f: impl Fn(&PadEvent) -> Option<R>,
+) -> R {
+    timeout(T, async {
+        loop {
+            if let Some(ClientEvent::Session(e)) = events.recv().await {
+                if let Some(r) = f(&e) {
+                    return r;
+                }
+            }
+        }
+    })
+    .await
+    .expect("the event arrived")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_pads_book_scan_and_see_every_status_over_websocket() {
+    let (server, mut station_events, url, store) = station().await;
+    let (a, mut a_events) = pad(&url, "pad-a").await;
+    let (b, mut b_events) = pad(&url, "pad-b").await;
+
+    let booked = timeout(T, a.handle().call(PadCommand::Book)).await.unwrap();
+    assert!(matches!(booked, Ok(Some(PadReply::Status(s))) if s.status == StationStatus::Booking));
+    // pad-b, idle, is pushed the booking at once.
+    let who = wait_for(&mut b_events, |e| match e {
+        PadEvent::Status(s) if s.status == StationStatus::Booking => s.current_pad.clone(),
+        _ => None,
+    })
+    .await;
+    assert_eq!(who, "pad-a");
+    // pad-b may not scan: refused with the current status.
+    let refused = timeout(T, b.handle().call(PadCommand::Scan { sex: Sex::Male }))
+        .await
+        .unwrap();
+    assert!(
+        matches!(refused, Ok(Some(PadReply::Refused(s))) if s.status == StationStatus::Booking)
+    );
+
+    let started = timeout(T, a.handle().call(PadCommand::Scan { sex: Sex::Female }))
+        .await
+        .unwrap();
+    let scan_id = match started {
+        Ok(Some(PadReply::ScanStarted(s))) => s.scan_id,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(scan_id, "DEV9-20261122-080000");
+    // The deployment learns of the scan and reports the hardware's progress.
+    timeout(T, async {
+        while let Some(e) = station_events.recv().await {
+            if matches!(e, StationEvent::ScanStarted { .. }) {
+                break;
+            }
+        }
+    })
+    .await
+    .unwrap();
+    server
+        .command(StationCommand::Hardware(HardwareReport::ScanDone(Ok(()))))
+        .await
+        .unwrap();
+    wait_for(&mut b_events, |e| {
+        matches!(e, PadEvent::Status(s) if s.status == StationStatus::Computing).then_some(())
+    })
+    .await;
+    server
+        .command(StationCommand::Hardware(HardwareReport::ComputeDone(Ok(
+            Box::new(ScanRecord::default()),
+        ))))
+        .await
+        .unwrap();
+    let record = wait_for(&mut a_events, |e| match e {
+        PadEvent::ScanFinished(r) => Some(r.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(record.scan_id, scan_id);
+    assert_eq!(record.data.create_pad_id.as_deref(), Some("pad-a"));
+    wait_for(&mut b_events, |e| {
+        matches!(e, PadEvent::Status(s) if s.status == StationStatus::Free).then_some(())
+    })
+    .await;
+    assert_eq!(store.len(), 1);
+    // Now pad-b may scan.
+    let started = timeout(T, b.handle().call(PadCommand::Scan { sex: Sex::Male }))
+        .await
+        .unwrap();
+    assert!(matches!(started, Ok(Some(PadReply::ScanStarted(_)))));
+
+    a.shutdown().await.unwrap();
+    b.shutdown().await.unwrap();
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_frame_closes_only_its_own_connection() {
+    let (server, mut events, url, _) = station().await;
+    let (good, _good_events) = pad(&url, "pad-good").await;
+    let (mut raw, _) = tokio_tungstenite::connect_async(url.as_str())
+        .await
+        .unwrap();
+    raw.send(Message::text(
+        "{\"topic\":\"equipment/scan/new\",\"padId\":\"x\",\"data\":{\"sex\":{}}}",
+    ))
+    .await
+    .unwrap();
+    let closed = timeout(T, async {
+        loop {
+            match events.recv().await {
+                Some(StationEvent::Malformed { conn, .. }) => return conn,
+                Some(_) => {}
+                None => panic!("events ended"),
+            }
+        }
+    })
+    .await
+    .unwrap();
+    // The raw client sees its connection end.
+    let ended = timeout(T, async { while let Some(Ok(_)) = raw.next().await {} }).await;
+    assert!(ended.is_ok());
+    timeout(T, async {
+        while server.connections().contains(&closed) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .unwrap();
+    // The other pad is still served.
+    let status = timeout(T, good.handle().call(PadCommand::Status))
+        .await
+        .unwrap();
+    assert!(matches!(status, Ok(Some(PadReply::Status(s))) if s.status == StationStatus::Free));
+    good.shutdown().await.unwrap();
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_path_is_refused_and_a_station_shutdown_fails_waiting_requests() {
+    let (server, _events, url, _) = station().await;
+    let wrong = url.replace("/aliscan", "/other");
+    let err = tokio_tungstenite::connect_async(wrong).await.unwrap_err();
+    assert!(err.to_string().contains("404"), "{err}");
+
+    let (a, mut a_events) = pad(&url, "pad-a").await;
+    // Nobody answers device info (the deployment does not read its events here), so it waits ...
+    let handle = a.handle();
+    let waiting = tokio::spawn(async move { handle.call(PadCommand::DeviceInfo).await });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    // ... until the station goes away.
+    server.shutdown().await.unwrap();
+    let outcome = timeout(T, waiting).await.unwrap().unwrap();
+    assert!(
+        matches!(
+            outcome,
+            Err(CommandError::Failed(
+                device_core::RequestError::ConnectionLost
+            ))
+        ),
+        "{outcome:?}"
+    );
+    let reason = wait_for(&mut a_events, |e| match e {
+        PadEvent::Disconnected(r) => Some(r.clone()),
+        _ => None,
+    })
+    .await;
+    assert!(!matches!(reason, Some(CloseReason::Requested)));
+    a.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_station_timer_expires_a_booking_and_pushes_it_to_idle_pads() {
+    let config = StationConfig::new("DEV9").book_period(Some(Duration::from_millis(300)));
+    let (server, _events, url, _) = station_with(config).await;
+    let (a, _a_events) = pad(&url, "pad-a").await;
+    let (b, mut b_events) = pad(&url, "pad-b").await;
+    let started = tokio::time::Instant::now();
+    let booked = timeout(T, a.handle().call(PadCommand::Book)).await.unwrap();
+    assert!(matches!(booked, Ok(Some(PadReply::Status(s))) if s.status == StationStatus::Booking));
+    wait_for(&mut b_events, |e| {
+        matches!(e, PadEvent::Status(s) if s.status == StationStatus::Booking).then_some(())
+    })
+    .await;
+    // Nobody sends anything: the station's own timer frees it and every pad is told.
+    wait_for(&mut b_events, |e| {
+        matches!(e, PadEvent::Status(s) if s.status == StationStatus::Free).then_some(())
+    })
+    .await;
+    assert!(
+        started.elapsed() >= Duration::from_millis(300),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(server.state().status, StationStatus::Free);
+    a.shutdown().await.unwrap();
+    b.shutdown().await.unwrap();
+    server.shutdown().await.unwrap();
+}

@@ -1,0 +1,283 @@
+//! BEST device and platform sessions over real WebSocket connections on 127.0.0.1:0 (path `/best`).
+#![cfg(feature = "tokio")]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use best_proto::{CmdResponse, Command, DeviceMessage, FileId, PlatformMessage, Report, Response};
+use bytes::Bytes;
+use device_core::best::{
+    DeviceCommand, DeviceConfig, DeviceEvent, DeviceRecord, DeviceSession, MemoryRegistry,
+    PlatformCommand, PlatformConfig, PlatformEvent, PlatformSession,
+};
+use device_core::runtime::client::{Client, ClientConfig, ClientEvent};
+use device_core::runtime::server::{Server, ServerConfig, ServerEvent};
+use device_core::runtime::WsConfig;
+use device_core::{BackoffConfig, SplitMix64};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use tokio::time::timeout;
+
+const T: Duration = Duration::from_secs(10);
+const SN: &str = "WS0001";
+const PRODUCT: &str = "5d9b11e1a3f448ae81f9f920e976d852";
+const SECRET_KEY: &str = "123456";
+
+type Platform = Server<PlatformSession<Arc<MemoryRegistry>>>;
+
+fn report() -> Report {
+    serde_json::from_value(serde_json::json!({
+        "fwVer": "1.1.21", "devModel": "TDB08Z", "commType": "ethernet", "ip": "192.168.1.5",
+        "netmask": "255.255.255.0", "gateway": "192.168.1.1", "mac": "00:17:61:12:e5:07",
+        "lockCount": "1", "userCount": "50", "maxUserCount": "30000", "transactionCount": "115",
+        "maxTransactionCount": "50000", "multiBioDataSupport": "0:1:1:0:0:0:0:0:0:0",
+        "multiBioVer": "0:10.0:7.0:0:0:0:0:0:0:0", "multiBioDataCount": "0:100:200:0:0:0:0:0:0:0",
+        "maxMultiBioDataCount": "0:10000:2000:0:0:0:0:0:0:0", "verifyStyles": "100000000010",
+        "maxPendingCmdCount": "2", "maxPackageSize": "8", "funcIds": []
+    }))
+    .unwrap()
+}
+
+async fn platform(
+    listener: TcpListener,
+    registry: Arc<MemoryRegistry>,
+) -> (Arc<Platform>, mpsc::Receiver<ServerEvent<PlatformEvent>>) {
+    let (server, events) = Server::spawn_ws(
+        listener,
+        move || {
+            PlatformSession::new(
+                PlatformConfig::default(),
+                registry.clone(),
+                Box::new(SplitMix64::from_entropy()),
+            )
+        },
+        WsConfig::default(),
+        Some("/best"),
+        ServerConfig::default(),
+    )
+    .unwrap();
+    (Arc::new(server), events)
+}
+
+fn registry() -> Arc<MemoryRegistry> {
+    let r = Arc::new(MemoryRegistry::new());
+    r.insert(SN, DeviceRecord::new(PRODUCT, SECRET_KEY));
+    r
+}
+
+/// Waits for the platform event `want` picks out, answering device requests on the way.
+async fn platform_event<F, X>(
+    server: &Platform,
+    events: &mut mpsc::Receiver<ServerEvent<PlatformEvent>>,
+    mut want: F,
+) -> X
+where
+    F: FnMut(&PlatformEvent) -> Option<X>,
+{
+    timeout(T, async {
+        loop {
+            if let ServerEvent::Session {
+                device, event: e, ..
+            } = events.recv().await.unwrap()
+            {
+                if let (Some(d), PlatformEvent::Request { mid, .. }) = (&device, &e) {
+                    let response = Response::ok(None);
+                    let mid = mid.clone();
+                    server
+                        .call(d, PlatformCommand::Respond { mid, response })
+                        .await
+                        .unwrap();
+                }
+                if let Some(x) = want(&e) {
+                    return x;
+                }
+            }
+        }
+    })
+    .await
+    .unwrap()
+}
+
+/// Runs the device application: answers every platform command with success; reports logins.
+fn device_app(
+    client: &Client<DeviceSession>,
+    mut events: mpsc::Receiver<ClientEvent<DeviceEvent>>,
+) -> (
+    tokio::task::JoinHandle<()>,
+    mpsc::UnboundedReceiver<DeviceEvent>,
+) {
+    let handle = client.handle();
+    let (tx, rx) = mpsc::unbounded_channel();
+    let task = tokio::spawn(async move {
+        while let Some(event) = events.recv().await {
+            let ClientEvent::Session(event) = event else {
+                continue;
+            };
+            if let DeviceEvent::Command { command, .. } = &event {
+                let cmd_id = command.cmd_id().unwrap().to_owned();
+                handle
+                    .call(DeviceCommand::Respond(CmdResponse::ok(cmd_id)))
+                    .await
+                    .unwrap();
+            }
+            let _ = tx.send(event);
+        }
+    });
+    (task, rx)
+}
+
+async fn logged_in(rx: &mut mpsc::UnboundedReceiver<DeviceEvent>) -> Vec<DeviceEvent> {
+    timeout(T, async {
+        let mut seen = Vec::new();
+        loop {
+            let e = rx.recv().await.unwrap();
+            let done = matches!(e, DeviceEvent::LoggedIn(_));
+            seen.push(e);
+            if done {
+                return seen;
+            }
+        }
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn onboarding_commands_requests_and_uploads_over_websocket() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (server, mut server_events) = platform(listener, registry()).await;
+    let session = DeviceSession::new(
+        DeviceConfig::new(SN, PRODUCT, SECRET_KEY, report()),
+        Box::new(SplitMix64::from_entropy()),
+    );
+    let (client, client_events) = Client::connect_ws(
+        session,
+        format!("ws://{addr}/best"),
+        WsConfig::default(),
+        ClientConfig::default(),
+    );
+    let (app, mut device_events) = device_app(&client, client_events);
+    let steps = logged_in(&mut device_events).await;
+    assert!(matches!(steps[0], DeviceEvent::Registered { .. }));
+    assert!(matches!(steps[1], DeviceEvent::Accredited(_)));
+    platform_event(&server, &mut server_events, |e| {
+        matches!(e, PlatformEvent::Reported(_)).then_some(())
+    })
+    .await;
+    assert_eq!(server.devices(), [SN]);
+
+    // Three commands at once: the device allows two in flight; every one is answered by cmdId.
+    let calls: Vec<_> = (0..3)
+        .map(|i| {
+            let server = server.clone();
+            tokio::spawn(async move {
+                let cmd = PlatformMessage::ClearUsers(Command {
+                    cmd_id: format!("w{i}"),
+                });
+                server.call(SN, PlatformCommand::Send(cmd)).await
+            })
+        })
+        .collect();
+    for (i, call) in calls.into_iter().enumerate() {
+        let answer = timeout(T, call).await.unwrap().unwrap().unwrap().unwrap();
+        assert_eq!(answer.cmd_id, format!("w{i}"));
+        assert!(answer.code.is_success());
+    }
+
+    // A device request answered by the platform application.
+    let handle = client.handle();
+    let request = tokio::spawn(async move {
+        handle
+            .call(DeviceCommand::Request(DeviceMessage::SyncTime))
+            .await
+    });
+    platform_event(&server, &mut server_events, |e| {
+        matches!(e, PlatformEvent::Request { .. }).then_some(())
+    })
+    .await;
+    let reply = timeout(T, request).await.unwrap().unwrap().unwrap();
+    assert_eq!(reply, Some(Response::ok(None)));
+
+    // A 40 KB file in 8 KB chunks, one text frame each.
+    let data: Bytes = (0..40 * 1024)
+        .map(|i: u32| u8::try_from(i % 253).unwrap())
+        .collect::<Vec<_>>()
+        .into();
+    let handle = client.handle();
+    let sent = data.clone();
+    let upload = tokio::spawn(async move {
+        handle
+            .call(DeviceCommand::Upload {
+                file_id: FileId::new("ws1").unwrap(),
+                data: sent,
+            })
+            .await
+    });
+    let got = platform_event(&server, &mut server_events, |e| match e {
+        PlatformEvent::FileReceived(f) => Some(f.data.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(got, data);
+    let reply = timeout(T, upload).await.unwrap().unwrap().unwrap();
+    assert_eq!(reply, Some(Response::ok(None)));
+
+    client.shutdown().await.unwrap();
+    server.shutdown().await.unwrap();
+    app.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_device_logs_in_again_after_the_platform_restarts() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let reg = registry();
+    let (server, mut server_events) = platform(listener, reg.clone()).await;
+    let session = DeviceSession::new(
+        DeviceConfig::new(SN, PRODUCT, SECRET_KEY, report()),
+        Box::new(SplitMix64::from_entropy()),
+    );
+    let backoff = BackoffConfig::default()
+        .initial(Duration::from_millis(50))
+        .max(Duration::from_millis(200));
+    let (client, client_events) = Client::connect_ws(
+        session,
+        format!("ws://{addr}/best"),
+        WsConfig::default(),
+        ClientConfig::default().backoff(backoff),
+    );
+    let (app, mut device_events) = device_app(&client, client_events);
+    let first = logged_in(&mut device_events).await;
+    assert!(matches!(first[0], DeviceEvent::Registered { .. }));
+    platform_event(&server, &mut server_events, |e| {
+        matches!(e, PlatformEvent::Reported(_)).then_some(())
+    })
+    .await;
+    server.shutdown().await.unwrap();
+
+    // The platform comes back on the same address (it was picked by the OS above); the device reconnects
+    // with backoff and runs login only: no register, no accredit.
+    let listener = TcpListener::bind(addr).await.unwrap();
+    let (server, mut server_events) = platform(listener, reg).await;
+    let again = logged_in(&mut device_events).await;
+    assert!(
+        again.iter().all(|e| !matches!(
+            e,
+            DeviceEvent::Registered { .. } | DeviceEvent::Accredited(_)
+        )),
+        "{again:?}"
+    );
+    assert!(again
+        .iter()
+        .any(|e| matches!(e, DeviceEvent::Disconnected(_))));
+    let first_platform_event =
+        platform_event(&server, &mut server_events, |e| Some(e.clone())).await;
+    assert_eq!(
+        first_platform_event,
+        PlatformEvent::LoggedIn { sn: SN.into() }
+    );
+    client.shutdown().await.unwrap();
+    server.shutdown().await.unwrap();
+    app.abort();
+}
