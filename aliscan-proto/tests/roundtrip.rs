@@ -651,6 +651,8 @@ proptest! {
     #[test]
     fn station_messages_round_trip(m in station_message()) {
         let text = StationCodec::default().encode(&m).unwrap();
+        // The codec writes exactly serde_json's bytes of the message.
+        prop_assert_eq!(&text, &serde_json::to_string(&m).unwrap());
         prop_assert_eq!(&PadCodec::default().decode(text.as_bytes()).unwrap(), &m);
         let any = Message::from_json(text.as_bytes()).unwrap();
         match (&m, &any) {

@@ -7,6 +7,7 @@ pub mod codec;
 pub mod config;
 pub mod crypto;
 pub mod error;
+pub mod exchange;
 pub mod message;
 pub mod sign;
 #[cfg(feature = "tokio-util")]

@@ -7,7 +7,6 @@
 use std::fmt;
 use std::marker::PhantomData;
 
-use base64::Engine as _;
 use bytes::Bytes;
 use chrono::{DateTime, FixedOffset, SecondsFormat};
 use serde::de::{self, Deserializer, Unexpected, Visitor};
@@ -464,14 +463,13 @@ impl WireValue for Bytes {
     const EXPECTING: &'static str = "standard base64 text";
 
     fn from_wire(s: &str) -> Option<Self> {
-        base64::engine::general_purpose::STANDARD
-            .decode(s)
-            .ok()
-            .map(Bytes::from)
+        // Strict RFC 4648 with padding, non-zero trailing bits refused, as the `base64` crate's STANDARD engine;
+        // vectorised, which matters for 64 KiB upload chunks.
+        base64_simd::STANDARD.decode_to_vec(s).ok().map(Bytes::from)
     }
 
     fn fmt_wire(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&base64::engine::general_purpose::STANDARD.encode(self))
+        f.write_str(&base64_simd::STANDARD.encode_to_string(self))
     }
 }
 

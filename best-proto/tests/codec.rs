@@ -245,3 +245,52 @@ fn replies_carry_code_message_and_results() {
     };
     assert_eq!(r.code, Code::UnknownFileId);
 }
+
+#[test]
+fn upload_chunks_decode_the_same_in_every_spelling() {
+    let package = |content: &str, extra: &str| {
+        format!(
+            r#"{{"funcId":"dev.file.upload.package","mid":"1"{extra},"payload":{{"params":{{"fileId":"f1","offset":"0","content":{content}}}}}}}"#
+        )
+    };
+    let chunk: Vec<u8> = (0..64 * 1024u32)
+        .map(|i| (i * 7 % 256).to_le_bytes()[0])
+        .collect();
+    let env = Envelope::<DeviceMessage>::new(
+        "1",
+        DeviceMessage::FileUploadPackage(FileUploadPackage {
+            file_id: FileId::new("f1").unwrap(),
+            offset: 0,
+            content: chunk.into(),
+        }),
+    );
+    let wire = encode(&env, &config()).unwrap();
+    assert_eq!(decode::<DeviceMessage>(&wire, &config()).unwrap(), env);
+    // Escaped symbols, a trailing comma and another key order read the same bytes.
+    let abc = |wire: &str| match decode::<DeviceMessage>(wire.as_bytes(), &config())
+        .unwrap()
+        .message
+    {
+        DeviceMessage::FileUploadPackage(p) => p.content,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(abc(&package(r#""QUJD""#, "")), &b"ABC"[..]);
+    assert_eq!(abc(&package(r#""QUJ\u0044""#, "")), &b"ABC"[..]);
+    assert_eq!(abc(&package(r#""QUJD""#, r#","sn":"x""#)), &b"ABC"[..]);
+    assert_eq!(
+        abc(&package(r#""QUJD""#, "").replace("}}}", ",}}}")),
+        &b"ABC"[..]
+    );
+    let moved = r#"{"mid":"1","payload":{"params":{"content":"QUJD","fileId":"f1","offset":0}},"funcId":"dev.file.upload.package"}"#;
+    assert_eq!(abc(moved), &b"ABC"[..]);
+    // Invalid base64 is named as such, with the field; so is a chunk that is not a string.
+    for content in [r#""QUJ""#, r#""QUJ=""#, r#""QU=D""#, r#""QUJ\"""#, "7"] {
+        let e = decode::<DeviceMessage>(package(content, "").as_bytes(), &config()).unwrap_err();
+        let text = e.to_string();
+        assert!(text.contains("dev.file.upload.package"), "{text}");
+        assert!(
+            text.contains("content") && text.contains("base64"),
+            "{text}"
+        );
+    }
+}

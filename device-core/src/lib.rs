@@ -19,5 +19,5 @@ pub mod session;
 
 pub use backoff::{Backoff, BackoffConfig};
 pub use clock::{ManualClock, SystemClock, WallClock};
-pub use rng::{RandomSource, SplitMix64};
+pub use rng::{OsRandom, RandomSource, SplitMix64};
 pub use session::{CloseReason, RequestError, RequestId, SendError, Session};

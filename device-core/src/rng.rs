@@ -1,4 +1,8 @@
-//! Injectable randomness, for backoff jitter and generated ids.
+//! Injectable randomness: backoff jitter and generated ids, and the secrets some sessions issue.
+//!
+//! Sessions take a [`RandomSource`] so tests can make them deterministic ([`SplitMix64`]). Sessions that draw
+//! secrets from it (the BEST platform's `authCode` and `secret`, X25519 keys and factors of the BEST key
+//! exchange, the kingxun `newIV`) must be given [`OsRandom`] in production: `SplitMix64` is predictable.
 
 use std::hash::{BuildHasher, Hasher};
 
@@ -11,6 +15,28 @@ pub trait RandomSource: Send {
     fn next_f64(&mut self) -> f64 {
         // 53 random mantissa bits.
         (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// Fills `out` from `rng`, eight bytes per draw.
+pub(crate) fn fill_bytes(rng: &mut dyn RandomSource, out: &mut [u8]) {
+    for chunk in out.chunks_mut(8) {
+        let bytes = rng.next_u64().to_le_bytes();
+        chunk.copy_from_slice(&bytes[..chunk.len()]);
+    }
+}
+
+/// The operating system's cryptographic random source (`getrandom`): for sessions that issue secrets.
+///
+/// The OS source does not fail once the system has booted; if it ever does, the draw panics rather than hand
+/// out a predictable secret.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OsRandom;
+
+impl RandomSource for OsRandom {
+    fn next_u64(&mut self) -> u64 {
+        getrandom::u64()
+            .unwrap_or_else(|e| panic!("the operating system's random source failed: {e}"))
     }
 }
 
@@ -58,6 +84,16 @@ mod tests {
         let ys: Vec<u64> = (0..4).map(|_| b.next_u64()).collect();
         assert_eq!(xs, ys);
         assert_ne!(xs[0], xs[1]);
+        let mut os = OsRandom;
+        let mut bytes = [0u8; 20];
+        fill_bytes(&mut os, &mut bytes);
+        assert_ne!(bytes, [0u8; 20]);
+        assert_ne!(os.next_u64(), os.next_u64());
+        let mut again = SplitMix64::seeded(7);
+        let mut filled = [0u8; 12];
+        fill_bytes(&mut again, &mut filled);
+        assert_eq!(filled[..8], xs[0].to_le_bytes());
+        assert_eq!(filled[8..], xs[1].to_le_bytes()[..4]);
         let mut r = SplitMix64::from_entropy();
         for _ in 0..1000 {
             let f = r.next_f64();

@@ -131,11 +131,27 @@ async fn the_terminal_reconnects_with_exponential_backoff_after_the_server_vanis
         .collect();
     assert_eq!(gaps, [2, 4, 8]);
 
-    // The terminal is established on connect, so the backoff starts again from 1 s.
+    // The terminal is established on connect; a connection that stays up for `stable_after` (5 s) resets the
+    // backoff, so the next loss is retried after 1 s.
+    *script.plan.lock().unwrap() = vec![true];
+    tokio::time::sleep(Duration::from_secs(6)).await;
     script.kill_servers();
     loop {
         if let ClientEvent::Reconnecting { delay, attempt } = events.recv().await.unwrap() {
             assert_eq!((delay, attempt), (Duration::from_secs(1), 1));
+            break;
+        }
+    }
+    // A server that accepts and drops the link at once does not reset it: the delay grows.
+    loop {
+        if let ClientEvent::Session(TerminalEvent::Connected) = events.recv().await.unwrap() {
+            break;
+        }
+    }
+    script.kill_servers();
+    loop {
+        if let ClientEvent::Reconnecting { delay, attempt } = events.recv().await.unwrap() {
+            assert_eq!((delay, attempt), (Duration::from_secs(2), 2));
             break;
         }
     }

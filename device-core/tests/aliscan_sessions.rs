@@ -5,13 +5,16 @@ mod support;
 use std::time::{Duration, Instant};
 
 use aliscan_proto::{
-    CalibrationStep, ErrorCode, OutcomeStatus, PadMessage, ScanRecord, Sex, StationMessage,
-    StationState, StationStatus, WifiList,
+    CalibrationStep, Envelope, ErrorCode, FileAction, OutcomeStatus, PadMessage, Rssi, ScanRecord,
+    Sex, StationMessage, StationState, StationStatus, Statistics, StoreBind, StoreGet,
+    StoreListQuery, UDiskInfo, UpgradeInform, UpgradeOffer, UpgradeResponse, UpgradeSource,
+    Upgrading, UserInfoUpdate, WifiConnect, WifiList, WifiState, WifiStatus,
 };
 use device_core::aliscan::{
     HardwareReport, MemoryStore, PadCommand, PadConfig, PadConnection, PadEvent, PadReply,
-    PadSession, RecordStore as _, ScannerCall, SimulatedScanner, Station, StationCommand,
-    StationConfig, StationEvent, UploadQueue, DEFAULT_BOOK_PERIOD,
+    PadSession, RecordStore as _, ScannerCall, SimulatedDirectory, SimulatedMaintenance,
+    SimulatedScanner, SimulatedWifi, Station, StationCommand, StationConfig, StationEvent,
+    UploadQueue, DEFAULT_BOOK_PERIOD,
 };
 use device_core::{
     CloseReason, ManualClock, RequestError, RequestId, SendError, Session, SplitMix64,
@@ -39,17 +42,26 @@ impl Rig {
     }
 
     fn with(config: StationConfig, status: StationStatus) -> Self {
+        Self::plugged(config, status, |s| s)
+    }
+
+    /// A station whose services `plug` adds.
+    fn plugged(
+        config: StationConfig,
+        status: StationStatus,
+        plug: impl FnOnce(Station) -> Station,
+    ) -> Self {
         let clock = support::clock();
         let scanner = SimulatedScanner::new();
         let store = MemoryStore::new(100);
         let uploads = UploadQueue::new();
         let config = config.clock(support::shared(&clock)).initial_status(status);
-        let station = Station::new(
+        let station = plug(Station::new(
             config,
             Box::new(scanner.clone()),
             Box::new(store.clone()),
             Box::new(uploads.clone()),
-        );
+        ));
         Self {
             station,
             pads: Vec::new(),
@@ -937,4 +949,604 @@ fn the_memory_store_pages_newest_first() {
         store.find_by_request("R1").and_then(|r| r.scan_id),
         Some("S1".into())
     );
+}
+
+// ---- Wi-Fi, store, user info, statistics, USB drive, logs and upgrade requests ----
+
+/// Every request helper added for the spec's remaining request/notification pairs.
+fn service_requests() -> Vec<PadCommand> {
+    vec![
+        PadCommand::WifiNetworks,
+        PadCommand::WifiStatus,
+        PadCommand::WifiConnect(WifiConnect {
+            ssid: "shop".into(),
+            pwd: "secret".into(),
+        }),
+        PadCommand::WifiDisconnect,
+        PadCommand::Brand,
+        PadCommand::RefreshInfo,
+        PadCommand::ListStores(StoreListQuery {
+            province: "Zhejiang".into(),
+            city: "Hangzhou".into(),
+            region: "Xihu".into(),
+            page: Some(1),
+            page_size: Some(10),
+            environment: Some(1),
+        }),
+        PadCommand::GetStore(StoreGet {
+            number: "S-1".into(),
+            environment: None,
+        }),
+        PadCommand::BindStore(StoreBind {
+            store_id: "S-1".into(),
+            store_name: "West Lake".into(),
+        }),
+        PadCommand::UnbindStore,
+        PadCommand::UpdateUserInfo(UserInfoUpdate {
+            scan_id: "DEV1-20261122-080000".into(),
+            telephone: Some("13800000000".into()),
+            member_num: None,
+            operator: None,
+            birthday: None,
+            name: Some("Li".into()),
+        }),
+        PadCommand::Statistics,
+        PadCommand::CheckUDisk,
+        PadCommand::CopyLog,
+        PadCommand::UploadLog,
+        PadCommand::UpgradeResponse(UpgradeResponse {
+            id: "u-1".into(),
+            source: UpgradeSource::Ota,
+            upgrade: true,
+        }),
+    ]
+}
+
+/// A station that answers nothing itself: every request of [`service_requests`] reaches the deployment, which
+/// does not answer. (User info is always answered by the station, so that one uses an unreachable station.)
+#[test]
+fn every_service_request_times_out_when_nobody_answers() {
+    let mut rig = Rig::new();
+    let cfg = PadConfig::new("pad-a").request_timeout(Duration::from_secs(5));
+    let a = rig.add_pad_with(cfg);
+    for command in service_requests() {
+        let label = format!("{command:?}");
+        let id = rig.pads[a]
+            .0
+            .handle_command(rig.now, command)
+            .unwrap()
+            .unwrap();
+        // What the pad sent never comes back: the station is cut off.
+        while rig.pads[a].0.poll_transmit().is_some() {}
+        rig.advance(Duration::from_secs(4));
+        assert_eq!(rig.outcome(a, id), None, "{label} ended early");
+        rig.advance(Duration::from_secs(1));
+        assert_eq!(
+            rig.outcome(a, id),
+            Some(Err(RequestError::TimedOut(Duration::from_secs(5)))),
+            "{label}"
+        );
+    }
+}
+
+#[test]
+fn every_service_request_ends_when_the_connection_is_lost() {
+    let mut rig = Rig::new();
+    let a = rig.add_pad("pad-a");
+    for command in service_requests() {
+        let label = format!("{command:?}");
+        let id = rig.pads[a]
+            .0
+            .handle_command(rig.now, command)
+            .unwrap()
+            .unwrap();
+        let now = rig.now;
+        rig.pads[a].0.connection_lost(now);
+        rig.pump();
+        assert_eq!(
+            rig.outcome(a, id),
+            Some(Err(RequestError::ConnectionLost)),
+            "{label}"
+        );
+        // Back again for the next one.
+        let old = rig.pads[a].1;
+        rig.station.connection_closed(now, old);
+        let conn = rig.station.connection_opened(now);
+        rig.pads[a].1 = conn;
+        rig.pads[a].0.connection_opened(now);
+        rig.pump();
+        assert!(rig.pads[a].0.is_established());
+    }
+}
+
+fn wifi_state(reply: Result<PadReply, RequestError>) -> WifiState {
+    match reply {
+        Ok(PadReply::Wifi(state)) => state,
+        other => panic!("expected a Wi-Fi state, got {other:?}"),
+    }
+}
+
+#[test]
+fn wifi_requests_are_answered_by_the_plugged_adapter() {
+    let wifi = SimulatedWifi::new()
+        .network("shop", "secret", -50, true)
+        .network("guest", "open", -70, false);
+    let plug = wifi.clone();
+    let mut rig = Rig::plugged(StationConfig::new("DEV1"), StationStatus::Free, |s| {
+        s.wifi(Box::new(plug))
+    });
+    let a = rig.add_pad("pad-a");
+    let b = rig.add_pad("pad-b");
+
+    match rig.request(a, PadCommand::WifiNetworks) {
+        Ok(PadReply::WifiNetworks(list)) => {
+            assert_eq!(list.count, 2);
+            assert_eq!(list.list[0].ssid, "shop");
+            assert_eq!(list.list[0].rssi, Rssi(-50));
+            assert!(!list.list[0].is_current);
+        }
+        other => panic!("{other:?}"),
+    }
+    let state = wifi_state(rig.request(a, PadCommand::WifiStatus));
+    assert_eq!(state.status, WifiStatus::Unconnected);
+
+    let wrong = WifiConnect {
+        ssid: "shop".into(),
+        pwd: "nope".into(),
+    };
+    let state = wifi_state(rig.request(a, PadCommand::WifiConnect(wrong)));
+    assert_eq!(
+        (state.status, state.error.code),
+        (WifiStatus::Unconnected, ErrorCode::WIFI_WRONG_PASSWORD)
+    );
+    let right = WifiConnect {
+        ssid: "shop".into(),
+        pwd: "secret".into(),
+    };
+    let state = wifi_state(rig.request(a, PadCommand::WifiConnect(right)));
+    assert_eq!(
+        (state.status, state.error.code),
+        (WifiStatus::Connected, ErrorCode::OK)
+    );
+    assert_eq!(wifi.current().as_deref(), Some("shop"));
+    // The other pad is told too, as a push naming the pad that asked.
+    assert!(rig.pad_events[b].iter().any(|e| matches!(
+        e,
+        PadEvent::Message(m) if matches!(&**m, StationMessage::WifiStatus(env)
+            if env.pad_id.as_deref() == Some("pad-a") && env.data.status == WifiStatus::Connected)
+    )));
+    // ... and that push does not answer pad-b's own waiting query (it is addressed to pad-a).
+    let guest = WifiConnect {
+        ssid: "guest".into(),
+        pwd: "open".into(),
+    };
+    let id = rig.command(b, PadCommand::WifiStatus).unwrap().unwrap();
+    assert!(matches!(
+        rig.outcome(b, id),
+        Some(Ok(PadReply::Wifi(s))) if s.status == WifiStatus::Connected
+    ));
+    let state = wifi_state(rig.request(b, PadCommand::WifiConnect(guest)));
+    assert_eq!(state.status, WifiStatus::NoInternet);
+    let state = wifi_state(rig.request(a, PadCommand::WifiDisconnect));
+    assert_eq!(state.status, WifiStatus::Unconnected);
+    assert_eq!(wifi.current(), None);
+    // The station answered every request itself: nothing reached the deployment.
+    assert!(!rig
+        .events
+        .iter()
+        .any(|e| matches!(e, StationEvent::Message { .. })));
+}
+
+#[test]
+fn store_requests_are_answered_by_the_plugged_directory() {
+    let directory = SimulatedDirectory::new("Acme")
+        .store("West Lake", "S-1")
+        .store("Riverside", "S-2")
+        .store("Old Town", "S-3");
+    let plug = directory.clone();
+    let mut rig = Rig::plugged(
+        StationConfig::new("DEV1"),
+        StationStatus::WaitBinding,
+        |s| s.stores(Box::new(plug)),
+    );
+    let a = rig.add_pad("pad-a");
+    let brand = |r: Result<PadReply, RequestError>| match r {
+        Ok(PadReply::Brand(b)) => *b,
+        other => panic!("expected a brand, got {other:?}"),
+    };
+    let binding = |r: Result<PadReply, RequestError>| match r {
+        Ok(PadReply::StoreBinding(o)) => o,
+        other => panic!("expected a binding outcome, got {other:?}"),
+    };
+    // Not bound yet: the brand is unknown (the spec's 600104).
+    let unbound = brand(rig.request(a, PadCommand::Brand));
+    assert_eq!(
+        (unbound.status, unbound.error.code),
+        (OutcomeStatus::Fail, ErrorCode::REPORT_NETWORK_DOWN)
+    );
+    let query = StoreListQuery {
+        province: "Zhejiang".into(),
+        city: "Hangzhou".into(),
+        region: "Xihu".into(),
+        page: Some(2),
+        page_size: Some(2),
+        environment: None,
+    };
+    match rig.request(a, PadCommand::ListStores(query.clone())) {
+        Ok(PadReply::Stores(list)) => {
+            assert_eq!(
+                (list.count, list.page, list.list.len()),
+                (Some(3), Some(2), 1)
+            );
+            assert_eq!(list.list[0].number, "S-3");
+        }
+        other => panic!("{other:?}"),
+    }
+    let get = |number: &str| {
+        PadCommand::GetStore(StoreGet {
+            number: number.into(),
+            environment: Some(1),
+        })
+    };
+    match rig.request(a, get("S-2")) {
+        Ok(PadReply::Store(s)) => assert_eq!(s.name.as_deref(), Some("Riverside")),
+        other => panic!("{other:?}"),
+    }
+    match rig.request(a, get("S-9")) {
+        Ok(PadReply::Store(s)) => assert_eq!(s.status, OutcomeStatus::Fail),
+        other => panic!("{other:?}"),
+    }
+    let bind = PadCommand::BindStore(StoreBind {
+        store_id: "S-1".into(),
+        store_name: "West Lake".into(),
+    });
+    assert_eq!(binding(rig.request(a, bind)).status, OutcomeStatus::Success);
+    assert_eq!(directory.bound().map(|s| s.number), Some("S-1".into()));
+    let bound = brand(rig.request(a, PadCommand::Brand));
+    assert_eq!(
+        (
+            bound.brand_name.as_str(),
+            bound.store_name.as_str(),
+            bound.logo
+        ),
+        ("Acme", "West Lake", None)
+    );
+    directory.set_logo("/f/logo.png");
+    let refreshed = brand(rig.request(a, PadCommand::RefreshInfo));
+    assert_eq!(refreshed.logo.as_deref(), Some("/f/logo.png"));
+    assert_eq!(
+        binding(rig.request(a, PadCommand::UnbindStore)).status,
+        OutcomeStatus::Success
+    );
+    assert_eq!(directory.bound(), None);
+    // Off line, every answer says so.
+    directory.set_online(false);
+    match rig.request(a, PadCommand::ListStores(query)) {
+        Ok(PadReply::Stores(list)) => {
+            assert_eq!(list.error.code, ErrorCode::REPORT_NETWORK_DOWN);
+            assert!(list.list.is_empty());
+        }
+        other => panic!("{other:?}"),
+    }
+    // Binding leaves the status to the deployment's license check.
+    assert_eq!(rig.station.state().status, StationStatus::WaitBinding);
+}
+
+#[test]
+fn usb_drive_and_log_requests_are_answered_by_the_plugged_maintenance() {
+    let maintenance = SimulatedMaintenance::new();
+    let plug = maintenance.clone();
+    let mut rig = Rig::plugged(StationConfig::new("DEV1"), StationStatus::Free, |s| {
+        s.maintenance(Box::new(plug))
+    });
+    let a = rig.add_pad("pad-a");
+    let outcome = |r: Result<PadReply, RequestError>| match r {
+        Ok(PadReply::CopyLog(o) | PadReply::UploadLog(o)) => (o.status, o.error.code),
+        other => panic!("expected a log outcome, got {other:?}"),
+    };
+    match rig.request(a, PadCommand::CheckUDisk) {
+        Ok(PadReply::UDisk(d)) => assert_eq!(d.error.code, ErrorCode::UDISK_ERROR),
+        other => panic!("{other:?}"),
+    }
+    maintenance.plug("KINGSTON", 8_000, 500);
+    match rig.request(a, PadCommand::CheckUDisk) {
+        Ok(PadReply::UDisk(d)) => assert_eq!(
+            (d.status, d.name.as_deref(), d.size, d.free, d.log_size),
+            (
+                OutcomeStatus::Success,
+                Some("KINGSTON"),
+                Some(8_000),
+                Some(500),
+                Some(0)
+            )
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        outcome(rig.request(a, PadCommand::CopyLog)),
+        (OutcomeStatus::Fail, ErrorCode::NO_LOGS)
+    );
+    maintenance.set_log_size(400);
+    assert_eq!(
+        outcome(rig.request(a, PadCommand::CopyLog)),
+        (OutcomeStatus::Success, ErrorCode::OK)
+    );
+    assert_eq!(
+        outcome(rig.request(a, PadCommand::CopyLog)),
+        (OutcomeStatus::Fail, ErrorCode::UDISK_FULL)
+    );
+    assert!(matches!(
+        rig.request(a, PadCommand::UploadLog),
+        Ok(PadReply::UploadLog(o)) if o.status == OutcomeStatus::Success
+    ));
+    maintenance.set_online(false);
+    assert_eq!(
+        outcome(rig.request(a, PadCommand::UploadLog)),
+        (OutcomeStatus::Fail, ErrorCode::UPLOAD_NETWORK_DOWN)
+    );
+    assert_eq!(maintenance.done(), (1, 1));
+}
+
+#[test]
+fn user_info_goes_into_the_stored_record_and_is_queued_for_upload() {
+    let mut rig = Rig::new();
+    let a = rig.add_pad("pad-a");
+    let b = rig.add_pad("pad-b");
+    let scan_id = rig.start_scan(a);
+    rig.finish_scan();
+    assert_eq!(rig.uploads.queued(), vec![scan_id.clone()]);
+    rig.clock.advance(Duration::from_secs(61));
+    let update = UserInfoUpdate {
+        scan_id: scan_id.clone(),
+        telephone: Some("13800000000".into()),
+        member_num: Some("M7".into()),
+        operator: None,
+        birthday: Some("1990-01-01".into()),
+        name: Some("Li".into()),
+    };
+    match rig.request(b, PadCommand::UpdateUserInfo(update.clone())) {
+        Ok(PadReply::UserInfo(o)) => assert_eq!(o.status, OutcomeStatus::Success),
+        other => panic!("{other:?}"),
+    }
+    let record = rig.store.get(&scan_id).unwrap();
+    let info = record.user_info.clone().unwrap();
+    assert_eq!(
+        (
+            info.telephone.as_deref(),
+            info.member_num.as_deref(),
+            info.name.as_deref()
+        ),
+        (Some("13800000000"), Some("M7"), Some("Li"))
+    );
+    assert_eq!(info.status, Some(aliscan_proto::SubmitStatus::Init));
+    assert_eq!(record.update_pad_id.as_deref(), Some("pad-b"));
+    assert_eq!(
+        record.update_time.map(|t| t.to_string()),
+        Some("2026-11-22 08:01:01".to_owned())
+    );
+    assert_eq!(rig.uploads.queued(), vec![scan_id.clone(), scan_id.clone()]);
+    // A field left out keeps its value.
+    let partial = UserInfoUpdate {
+        telephone: None,
+        member_num: None,
+        birthday: None,
+        name: Some("Wang".into()),
+        ..update
+    };
+    rig.request(b, PadCommand::UpdateUserInfo(partial)).unwrap();
+    let info = rig.store.get(&scan_id).unwrap().user_info.unwrap();
+    assert_eq!(
+        (info.telephone.as_deref(), info.name.as_deref()),
+        (Some("13800000000"), Some("Wang"))
+    );
+    // An unknown scan: a parameter error, nothing stored.
+    let unknown = UserInfoUpdate {
+        scan_id: "DEV1-20000101-000000".into(),
+        telephone: None,
+        member_num: None,
+        operator: None,
+        birthday: None,
+        name: None,
+    };
+    match rig.request(b, PadCommand::UpdateUserInfo(unknown)) {
+        Ok(PadReply::UserInfo(o)) => assert_eq!(
+            (o.status, o.error.code),
+            (OutcomeStatus::Fail, ErrorCode::BAD_PARAMETER)
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(rig.store.len(), 1);
+}
+
+/// The deployment's connection and message for the last pass-through `matches` picked.
+fn passed_through(rig: &Rig, matches: impl Fn(&PadMessage) -> bool) -> (PadConnection, PadMessage) {
+    rig.events
+        .iter()
+        .rev()
+        .find_map(|e| match e {
+            StationEvent::Message { conn, message } if matches(message) => {
+                Some((*conn, message.clone()))
+            }
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("not passed through: {:?}", rig.events))
+}
+
+fn send(rig: &mut Rig, to: PadConnection, message: StationMessage) {
+    rig.station
+        .handle_command(rig.now, StationCommand::Send { to, message })
+        .unwrap();
+    rig.pump();
+}
+
+#[test]
+fn statistics_and_upgrades_are_answered_by_the_deployment() {
+    let mut rig = Rig::new();
+    let a = rig.add_pad("pad-a");
+    let id = rig.command(a, PadCommand::Statistics).unwrap().unwrap();
+    let (conn, asked) = passed_through(&rig, |m| matches!(m, PadMessage::FilesAction(_)));
+    assert!(matches!(
+        asked,
+        PadMessage::FilesAction(env) if env.data.action == FileAction::Statistics && env.data.scan_ids.is_none()
+    ));
+    let stats = Statistics {
+        total: 10,
+        uncomplete: 2,
+        ..Statistics::default()
+    };
+    send(
+        &mut rig,
+        conn,
+        StationMessage::FilesStatistics(Envelope::new("pad-a", stats)),
+    );
+    assert_eq!(rig.outcome(a, id), Some(Ok(PadReply::Statistics(stats))));
+
+    // An upgrade offer goes to every pad; the pad accepts and waits for `inform/upgrading` of that offer.
+    let offer = StationMessage::UpgradeInform(UpgradeInform {
+        pad_id: Some(String::new()),
+        source: UpgradeSource::Online,
+        data: UpgradeOffer {
+            id: "u-7".into(),
+            info: Default::default(),
+        },
+    });
+    rig.station
+        .handle_command(rig.now, StationCommand::Broadcast(offer.clone()))
+        .unwrap();
+    rig.pump();
+    assert!(rig.pad_events[a]
+        .iter()
+        .any(|e| *e == PadEvent::Message(Box::new(offer.clone()))));
+    let accept = UpgradeResponse {
+        id: "u-7".into(),
+        source: UpgradeSource::Online,
+        upgrade: true,
+    };
+    let id = rig
+        .command(a, PadCommand::UpgradeResponse(accept))
+        .unwrap()
+        .unwrap();
+    let (conn, _) = passed_through(&rig, |m| matches!(m, PadMessage::UpgradeResponse(_)));
+    // Another offer's progress does not answer it.
+    let other = Upgrading {
+        id: "u-8".into(),
+        source: UpgradeSource::Online,
+    };
+    send(
+        &mut rig,
+        conn,
+        StationMessage::Upgrading(Envelope::new("", other)),
+    );
+    assert_eq!(rig.outcome(a, id), None);
+    let started = Upgrading {
+        id: "u-7".into(),
+        source: UpgradeSource::Online,
+    };
+    send(
+        &mut rig,
+        conn,
+        StationMessage::Upgrading(Envelope::new("", started.clone())),
+    );
+    assert_eq!(rig.outcome(a, id), Some(Ok(PadReply::Upgrading(started))));
+    // Declining has no answer: done once queued.
+    let decline = UpgradeResponse {
+        id: "u-9".into(),
+        source: UpgradeSource::Ota,
+        upgrade: false,
+    };
+    assert_eq!(
+        rig.command(a, PadCommand::UpgradeResponse(decline)),
+        Ok(None)
+    );
+    let (_, declined) = passed_through(&rig, |m| matches!(m, PadMessage::UpgradeResponse(_)));
+    assert!(matches!(
+        declined,
+        PadMessage::UpgradeResponse(env) if env.data.id == "u-9" && env.pad_id.as_deref() == Some("pad-a")
+    ));
+}
+
+#[test]
+fn an_answer_addressed_to_another_pad_does_not_end_a_request() {
+    let mut rig = Rig::new();
+    let a = rig.add_pad("pad-a");
+    let id = rig.command(a, PadCommand::CheckUDisk).unwrap().unwrap();
+    let (conn, _) = passed_through(&rig, |m| matches!(m, PadMessage::CheckUDisk(_)));
+    let drive = |name: &str| UDiskInfo {
+        status: OutcomeStatus::Success,
+        error: Default::default(),
+        name: Some(name.into()),
+        size: None,
+        free: None,
+        log_size: None,
+    };
+    let theirs = StationMessage::CheckUDiskResult(Envelope::new("pad-x", drive("X")));
+    send(&mut rig, conn, theirs.clone());
+    assert_eq!(rig.outcome(a, id), None);
+    assert!(rig.pad_events[a]
+        .iter()
+        .any(|e| *e == PadEvent::Message(Box::new(theirs.clone()))));
+    // The spec prints this answer's padId empty: that one is for whoever asked.
+    send(
+        &mut rig,
+        conn,
+        StationMessage::CheckUDiskResult(Envelope::new("", drive("MINE"))),
+    );
+    assert_eq!(rig.outcome(a, id), Some(Ok(PadReply::UDisk(drive("MINE")))));
+}
+
+#[test]
+fn the_debug_lock_refuses_service_requests_of_other_pads() {
+    let wifi = SimulatedWifi::new().network("shop", "secret", -50, true);
+    let mut rig = Rig::plugged(StationConfig::new("DEV1"), StationStatus::Free, |s| {
+        s.wifi(Box::new(wifi))
+    });
+    let a = rig.add_pad("pad-a");
+    let b = rig.add_pad("pad-b");
+    assert_eq!(
+        status(rig.request(b, PadCommand::Debug(true))).status,
+        StationStatus::Debug
+    );
+    let state = refused(rig.request(a, PadCommand::WifiNetworks));
+    assert_eq!(
+        (state.status, state.current_pad.as_deref()),
+        (StationStatus::Debug, Some("pad-b"))
+    );
+    let state = refused(rig.request(a, PadCommand::CopyLog));
+    assert_eq!(state.status, StationStatus::Debug);
+    // The debug pad itself is served.
+    assert!(matches!(
+        rig.request(b, PadCommand::WifiNetworks),
+        Ok(PadReply::WifiNetworks(l)) if l.count == 1
+    ));
+}
+
+#[test]
+fn one_request_per_kind_waits_at_a_time() {
+    let mut rig = Rig::new();
+    let a = rig.add_pad("pad-a");
+    rig.command(a, PadCommand::WifiStatus).unwrap().unwrap();
+    assert_eq!(
+        rig.command(a, PadCommand::WifiDisconnect),
+        Err(SendError::DuplicateKey {
+            key: "wifi status".into()
+        })
+    );
+    rig.command(
+        a,
+        PadCommand::BindStore(StoreBind {
+            store_id: "S".into(),
+            store_name: "S".into(),
+        }),
+    )
+    .unwrap()
+    .unwrap();
+    assert_eq!(
+        rig.command(a, PadCommand::UnbindStore),
+        Err(SendError::DuplicateKey {
+            key: "store binding".into()
+        })
+    );
+    // Different kinds wait side by side.
+    rig.command(a, PadCommand::WifiNetworks).unwrap().unwrap();
+    rig.command(a, PadCommand::CopyLog).unwrap().unwrap();
 }

@@ -5,11 +5,11 @@ mod support;
 
 use std::time::Duration;
 
-use aliscan_proto::{ScanRecord, Sex, StationStatus};
+use aliscan_proto::{CodecConfig, ScanRecord, Sex, StationStatus};
 use device_core::aliscan::{
     HardwareReport, MemoryStore, PadCommand, PadConfig, PadEvent, PadReply, PadSession,
     SimulatedScanner, Station, StationCommand, StationConfig, StationEvent, StationServer,
-    UploadQueue,
+    StationServerConfig, UploadQueue,
 };
 use device_core::runtime::client::{Client, ClientConfig, ClientEvent};
 use device_core::runtime::{CommandError, WsConfig};
@@ -29,6 +29,13 @@ async fn station() -> (StationServer, Receiver<StationEvent>, String, MemoryStor
 async fn station_with(
     config: StationConfig,
 ) -> (StationServer, Receiver<StationEvent>, String, MemoryStore) {
+    station_server(config, StationServerConfig::default()).await
+}
+
+async fn station_server(
+    config: StationConfig,
+    server_config: StationServerConfig,
+) -> (StationServer, Receiver<StationEvent>, String, MemoryStore) {
     let clock = support::clock();
     let store = MemoryStore::default();
     let station = Station::new(
@@ -41,8 +48,14 @@ async fn station_with(
     );
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let (server, events) =
-        StationServer::spawn_ws(listener, station, WsConfig::default(), Some("/aliscan")).unwrap();
+    let (server, events) = StationServer::spawn_ws(
+        listener,
+        station,
+        WsConfig::default(),
+        Some("/aliscan"),
+        server_config,
+    )
+    .unwrap();
     (server, events, format!("ws://{addr}/aliscan"), store)
 }
 
@@ -265,5 +278,130 @@ async fn the_station_timer_expires_a_booking_and_pushes_it_to_idle_pads() {
     assert_eq!(server.state().status, StationStatus::Free);
     a.shutdown().await.unwrap();
     b.shutdown().await.unwrap();
+    server.shutdown().await.unwrap();
+}
+
+/// Waits for a station event matching `f`.
+async fn station_event<R>(
+    events: &mut Receiver<StationEvent>,
+    f: impl Fn(&StationEvent) -> Option<R>,
+) -> R {
+    timeout(T, async {
+        loop {
+            match events.recv().await {
+                Some(e) => {
+                    if let Some(r) = f(&e) {
+                        return r;
+                    }
+                }
+                None => panic!("station events ended"),
+            }
+        }
+    })
+    .await
+    .expect("the station event arrived")
+}
+
+async fn status_of(client: &Client<PadSession>) -> StationStatus {
+    match timeout(T, client.handle().call(PadCommand::Status))
+        .await
+        .unwrap()
+    {
+        Ok(Some(PadReply::Status(s))) => s.status,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pads_over_the_connection_cap_are_refused_until_one_leaves() {
+    let cap = StationServerConfig::default().max_connections(2);
+    let (server, mut events, url, _) = station_server(StationConfig::new("DEV9"), cap).await;
+    let (a, _a_events) = pad(&url, "pad-a").await;
+    let (b, _b_events) = pad(&url, "pad-b").await;
+
+    // A third pad: closed at accept, before the handshake.
+    let third = timeout(T, tokio_tungstenite::connect_async(url.as_str()))
+        .await
+        .unwrap();
+    assert!(third.is_err(), "a third pad got in");
+    station_event(&mut events, |e| {
+        matches!(e, StationEvent::Refused { .. }).then_some(())
+    })
+    .await;
+    // It never reached the station; the first two keep working.
+    assert_eq!(server.connections().len(), 2);
+    assert_eq!(status_of(&a).await, StationStatus::Free);
+    assert_eq!(status_of(&b).await, StationStatus::Free);
+
+    // One leaves: its slot is free once the station reports the disconnection.
+    b.shutdown().await.unwrap();
+    station_event(&mut events, |e| match e {
+        StationEvent::Disconnected { pad_id, .. } if pad_id.as_deref() == Some("pad-b") => Some(()),
+        _ => None,
+    })
+    .await;
+    let (c, _c_events) = pad(&url, "pad-c").await;
+    assert_eq!(status_of(&c).await, StationStatus::Free);
+    assert_eq!(status_of(&a).await, StationStatus::Free);
+    assert_eq!(server.connections().len(), 2);
+
+    a.shutdown().await.unwrap();
+    c.shutdown().await.unwrap();
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_frame_limit_follows_the_station_codec_and_never_reaches_the_station() {
+    let config = StationConfig::new("DEV9").codec(CodecConfig::default().max_message_len(1024));
+    let (server, mut events, url, _) = station_with(config).await;
+    let (mut raw, _) = tokio_tungstenite::connect_async(url.as_str())
+        .await
+        .unwrap();
+    let conn = station_event(&mut events, |e| match e {
+        StationEvent::Connected(c) => Some(*c),
+        _ => None,
+    })
+    .await;
+    // Within the WebSocket default (1 MiB) but over the codec's 1 KiB: refused by the WebSocket layer.
+    let big = format!(
+        "{{\"topic\":\"equipment/scan/action\",\"padId\":\"{}\",\"data\":{{\"action\":\"status\"}}}}",
+        "p".repeat(2000)
+    );
+    let _ = raw.send(Message::text(big)).await;
+    let ended = timeout(T, async { while let Some(Ok(_)) = raw.next().await {} }).await;
+    assert!(ended.is_ok());
+    let malformed = station_event(&mut events, |e| match e {
+        StationEvent::Malformed { conn: c, .. } if *c == conn => Some(true),
+        StationEvent::Disconnected { conn: c, .. } if *c == conn => Some(false),
+        _ => None,
+    })
+    .await;
+    assert!(
+        !malformed,
+        "the oversized frame reached the station's decoder"
+    );
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_connection_is_closed_after_the_idle_timeout() {
+    let idle = StationServerConfig::default().idle_timeout(Some(Duration::from_millis(300)));
+    let (server, mut events, url, _) = station_server(StationConfig::new("DEV9"), idle).await;
+    let (mut raw, _) = tokio_tungstenite::connect_async(url.as_str())
+        .await
+        .unwrap();
+    let started = tokio::time::Instant::now();
+    let ended = timeout(T, async { while let Some(Ok(_)) = raw.next().await {} }).await;
+    assert!(ended.is_ok());
+    assert!(
+        started.elapsed() >= Duration::from_millis(250),
+        "{:?}",
+        started.elapsed()
+    );
+    station_event(&mut events, |e| {
+        matches!(e, StationEvent::Disconnected { .. }).then_some(())
+    })
+    .await;
+    assert!(server.connections().is_empty());
     server.shutdown().await.unwrap();
 }

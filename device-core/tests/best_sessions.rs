@@ -661,21 +661,146 @@ fn unknown_and_malformed_platform_messages_are_events_and_the_link_goes_on() {
     assert!(pair.b.close_reason().is_none());
 }
 
+fn exchange_pair(platform_config: PlatformConfig) -> (BestPair, Arc<MemoryRegistry>) {
+    let reg = registry();
+    let c = clock();
+    let platform = platform(&reg, platform_config.clock(shared(&c)));
+    let device =
+        device(DeviceConfig::new(SN, PRODUCT, SECRET_KEY, report(1, 64)).key_exchange(true));
+    let mut pair = Pair::new(device, platform, c);
+    pair.connect();
+    (pair, reg)
+}
+
 #[test]
-fn key_exchange_is_answered_unsupported() {
-    let (mut pair, _) = onboarded(report(1, 64), PlatformConfig::default());
-    let now = pair.now;
-    pair.b.handle_input(
-        now,
-        br#"{"funcId":"device.exchange.publicKey","mid":"k1","payload":{"params":{"publicKey":"AAAA"}}}"#,
+fn the_key_exchange_runs_before_onboarding_and_both_sides_hold_one_secret() {
+    let (mut pair, reg) = exchange_pair(PlatformConfig::default());
+    assert!(pair.a.is_established(), "{:?}", pair.a_events);
+    let DeviceEvent::KeyExchanged(on_device) = &pair.a_events[0] else {
+        panic!("{:?}", pair.a_events)
+    };
+    let PlatformEvent::KeyExchanged {
+        sn,
+        secret: on_platform,
+    } = &pair.b_events[0]
+    else {
+        panic!("{:?}", pair.b_events)
+    };
+    assert_eq!(sn.as_deref(), Some(SN));
+    assert_eq!(on_device, on_platform);
+    assert_ne!(on_device.shared(), &[0u8; 32]);
+    assert_ne!(on_device.device_factor(), on_device.platform_factor());
+    assert_eq!(pair.a.shared_secret(), Some(on_device));
+    assert_eq!(pair.b.shared_secret(), Some(on_platform));
+    // Onboarding follows the exchange as usual.
+    assert!(matches!(pair.a_events[1], DeviceEvent::Registered { .. }));
+    assert!(matches!(pair.b_events[1], PlatformEvent::Registered { .. }));
+    let first = on_device.clone();
+
+    // A new connection agrees on a new secret, and logs in directly.
+    pair.disconnect();
+    assert_eq!(pair.a.shared_secret(), None);
+    pair.b = PlatformSession::new(
+        PlatformConfig::default(),
+        reg.clone(),
+        Box::new(SplitMix64::seeded(10)),
     );
+    pair.a_events.clear();
+    pair.b_events.clear();
+    pair.connect();
+    assert!(pair.a.is_established());
+    let DeviceEvent::KeyExchanged(second) = &pair.a_events[0] else {
+        panic!("{:?}", pair.a_events)
+    };
+    assert_ne!(second, &first);
+    assert!(matches!(pair.a_events[1], DeviceEvent::LoggedIn(_)));
+    assert!(matches!(
+        &pair.b_events[0],
+        PlatformEvent::KeyExchanged { secret, .. } if secret == second
+    ));
+}
+
+#[test]
+fn a_platform_without_key_exchange_refuses_it_and_the_device_stops() {
+    let (pair, _) = exchange_pair(PlatformConfig::default().key_exchange(false));
+    assert!(matches!(
+        &pair.a_events[0],
+        DeviceEvent::HandshakeRejected { step: HandshakeStep::ExchangePublicKey, response }
+            if response.code == Code::UnsupportedFuncId
+    ));
+    assert!(matches!(
+        pair.a.close_reason(),
+        Some(CloseReason::LoginRejected(_))
+    ));
+    assert!(!pair.a.is_established());
+}
+
+fn platform_answer(pair: &mut BestPair, input: &[u8]) -> Response {
+    let now = pair.now;
+    pair.b.handle_input(now, input);
     let reply = pair.b.poll_transmit().unwrap();
     let reply: Envelope<PlatformMessage> = best_proto::decode(&reply, &Default::default()).unwrap();
     assert_eq!(reply.mid, "k1");
-    assert!(
-        matches!(reply.message, PlatformMessage::Response(r) if r.code == Code::UnsupportedFuncId)
+    match reply.message {
+        PlatformMessage::Response(r) => r,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn the_platform_refuses_bad_exchange_values_and_exchanges_after_login() {
+    let reg = registry();
+    let c = clock();
+    let mut pair = Pair::new(
+        device(DeviceConfig::new(SN, PRODUCT, SECRET_KEY, report(1, 64))),
+        platform(&reg, PlatformConfig::default()),
+        c,
     );
+    pair.b.connection_opened(pair.now);
+    // A factor before any public key.
+    let r = platform_answer(
+        &mut pair,
+        br#"{"funcId":"device.exchange.factor","mid":"k1","payload":{"params":{"factor":"00112233445566778899aabbccddeeff"}}}"#,
+    );
+    assert_eq!(r.code, Code::MalformedParams);
+    assert!(r.message.unwrap().contains("before"));
+    // A key that is not 32 bytes of base64, and the all-zero (low-order) point.
+    let r = platform_answer(
+        &mut pair,
+        br#"{"funcId":"device.exchange.publicKey","mid":"k1","payload":{"params":{"publicKey":"AAAA"}}}"#,
+    );
+    assert_eq!(r.code, Code::MalformedParams);
+    assert!(r.message.unwrap().contains("32"));
+    let r = platform_answer(
+        &mut pair,
+        br#"{"funcId":"device.exchange.publicKey","mid":"k1","payload":{"params":{"publicKey":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}}}"#,
+    );
+    assert_eq!(r.code, Code::MalformedParams);
+    assert!(r.message.unwrap().contains("low-order"));
+    // A good key, then a factor that is not 16 bytes: refused, the exchange must start over.
+    let good = best_proto::exchange::KeyPair::from_secret_bytes([5; 32]).public_key_message();
+    let msg = format!(
+        r#"{{"funcId":"device.exchange.publicKey","mid":"k1","payload":{{"params":{{"publicKey":"{}"}}}}}}"#,
+        good.public_key
+    );
+    let r = platform_answer(&mut pair, msg.as_bytes());
+    assert!(r.code.is_success(), "{r:?}");
+    let r = platform_answer(
+        &mut pair,
+        br#"{"funcId":"device.exchange.factor","mid":"k1","payload":{"params":{"factor":"0011"}}}"#,
+    );
+    assert_eq!(r.code, Code::MalformedParams);
+    assert!(pair.b.shared_secret().is_none());
     assert!(pair.b.close_reason().is_none());
+
+    // After login an exchange is a protocol error.
+    let (mut pair, _) = onboarded(report(1, 64), PlatformConfig::default());
+    let now = pair.now;
+    pair.b.handle_input(now, msg.as_bytes());
+    assert!(matches!(
+        pair.b.close_reason(),
+        Some(CloseReason::Protocol(why)) if why.contains("after login")
+    ));
 }
 
 fn file(len: usize) -> Bytes {

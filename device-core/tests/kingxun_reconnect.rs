@@ -169,7 +169,8 @@ async fn the_websvr_reconnects_with_backoff_after_the_instance_vanishes() {
         Ok(Some(Reply::Unlock(RespCode::Ok)))
     );
 
-    // After a successful verification the backoff starts again from 1 s.
+    // After a verified link that stays up for `stable_after` (5 s), the backoff starts again from 1 s.
+    tokio::time::sleep(Duration::from_secs(6)).await;
     script.kill();
     loop {
         if let ClientEvent::Reconnecting { delay, attempt } = events.recv().await.unwrap() {

@@ -131,7 +131,8 @@ async fn reconnects_with_exponential_backoff_and_resets_after_login() {
         .collect();
     assert_eq!(gaps, [2, 4, 8]);
 
-    // After a successful login the backoff starts again from 1 s.
+    // After a login that stays up for `stable_after` (5 s) the backoff starts again from 1 s.
+    tokio::time::sleep(Duration::from_secs(6)).await;
     script.kill_servers();
     loop {
         if let ClientEvent::Reconnecting { delay, attempt } = events.recv().await.unwrap() {

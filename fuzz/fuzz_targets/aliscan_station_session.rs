@@ -1,5 +1,6 @@
-//! An aliscan station shared by three pad connections, fed arbitrary frames, well-formed commands from random
-//! pads, hardware reports, status changes, time and reconnects.
+//! An aliscan station shared by three pad connections, with Wi-Fi, store directory and maintenance services
+//! plugged in, fed arbitrary frames, well-formed commands and service requests from random pads, hardware
+//! reports, status changes, time and reconnects.
 //!
 //! The input is a script: each step's first byte picks an action, the next byte is its argument's length.
 //! Invariants: no panic; every transmit is a station message a pad decodes; the state is coherent (`booking`
@@ -12,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use aliscan_proto::{ErrorCode, ErrorInfo, PadCodec, ScanRecord, StationStatus};
 use device_core::aliscan::{
-    HardwareReport, MemoryStore, PadConnection, SimulatedScanner, Station, StationCommand,
-    StationConfig, UploadQueue,
+    HardwareReport, MemoryStore, PadConnection, SimulatedDirectory, SimulatedMaintenance,
+    SimulatedScanner, SimulatedWifi, Station, StationCommand, StationConfig, UploadQueue,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -28,7 +29,7 @@ const ACTIONS: [&str; 7] = [
 fn pad_message(arg: &[u8]) -> String {
     let b = |i: usize| arg.get(i).copied().unwrap_or(0);
     let pad = format!("p{}", b(2) % 3);
-    let (topic, data) = match b(0) % 7 {
+    let (topic, data) = match b(0) % 16 {
         0 => (
             "equipment/scan/new",
             format!(r#"{{"sex":{},"requestId":"r{}"}}"#, b(1) % 3, b(3)),
@@ -49,21 +50,76 @@ fn pad_message(arg: &[u8]) -> String {
             "files/scan/list",
             format!(r#"{{"page":{},"pageSize":{}}}"#, b(1), b(3)),
         ),
-        _ => (
+        6 => (
             "files/scan/request",
             format!(r#"{{"requestId":"r{}"}}"#, b(1)),
+        ),
+        7 => (
+            [
+                "equipment/wifi/list",
+                "equipment/wifi/qst",
+                "equipment/wifi/disconnect",
+                "equipment/checkUDisk",
+                "equipment/copyLog",
+                "equipment/uploadLog",
+                "equipment/info/update",
+            ][usize::from(b(1)) % 7],
+            "{}".to_owned(),
+        ),
+        8 => (
+            "equipment/wifi/connect",
+            format!(r#"{{"ssid":"n{}","pwd":"k{}"}}"#, b(1) % 3, b(3) % 3),
+        ),
+        9 => ("equipment/store/brand", "{}".to_owned()),
+        10 => ("equipment/store/unbind", "{}".to_owned()),
+        11 => (
+            "equipment/store/list",
+            format!(
+                r#"{{"province":"p","city":"c","region":"r","page":{},"pageSize":{}}}"#,
+                b(1),
+                b(3)
+            ),
+        ),
+        12 => (
+            "equipment/store/get",
+            format!(r#"{{"number":"S{}"}}"#, b(1) % 4),
+        ),
+        13 => (
+            "equipment/store/bind",
+            format!(r#"{{"storeId":"S{}","storeName":"x"}}"#, b(1) % 4),
+        ),
+        14 => (
+            "files/scan/uinfo",
+            // Scan ids of this run: FUZZ-<clock date>-<time>; mostly unknown, which is fine too.
+            format!(r#"{{"scanId":"FUZZ-{}","name":"n{}"}}"#, b(1), b(3)),
+        ),
+        _ => (
+            "files/scan/action",
+            format!(r#"{{"action":"statistics","scanId":["r{}"]}}"#, b(1)),
         ),
     };
     format!(r#"{{"topic":"{topic}","padId":"{pad}","data":{data}}}"#)
 }
 
 fuzz_target!(|data: &[u8]| {
+    let wifi = SimulatedWifi::new()
+        .network("n0", "k0", -40, true)
+        .network("n1", "k1", -60, false);
+    let stores = SimulatedDirectory::new("B")
+        .store("A", "S0")
+        .store("C", "S1");
+    let maintenance = SimulatedMaintenance::new();
+    maintenance.plug("U", 1000, 100);
+    maintenance.set_log_size(40);
     let mut station = Station::new(
         StationConfig::new("FUZZ").initial_status(StationStatus::Free),
         Box::new(SimulatedScanner::new()),
         Box::new(MemoryStore::new(16)),
         Box::new(UploadQueue::new()),
-    );
+    )
+    .wifi(Box::new(wifi))
+    .stores(Box::new(stores))
+    .maintenance(Box::new(maintenance));
     let pad_codec = PadCodec::default();
     let mut now = Instant::now();
     let mut open: Vec<PadConnection> = (0..3).map(|_| station.connection_opened(now)).collect();

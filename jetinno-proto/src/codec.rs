@@ -27,7 +27,20 @@ const PADDING: &[u8; 8] = b"00000000";
 ///
 /// # Errors
 /// [`DecodeError::BadLengthHead`] naming the bytes seen.
+#[inline]
 pub fn parse_length_head(head: [u8; 4]) -> Result<usize, DecodeError> {
+    // Zero-padded, as every encoder writes it: no per-byte state to keep.
+    if head.iter().all(u8::is_ascii_digit) {
+        return Ok(head
+            .iter()
+            .fold(0, |len, &b| len * 10 + usize::from(b - b'0')));
+    }
+    parse_padded_length_head(head)
+}
+
+/// [`parse_length_head`] for a head that is not four digits: leading spaces, or an error.
+#[cold]
+fn parse_padded_length_head(head: [u8; 4]) -> Result<usize, DecodeError> {
     let mut len = 0usize;
     let mut digits = 0;
     for b in head {
@@ -53,6 +66,7 @@ pub fn parse_length_head(head: [u8; 4]) -> Result<usize, DecodeError> {
 ///
 /// # Errors
 /// A fatal framing error ([`DecodeError::is_fatal`]).
+#[inline]
 pub fn complete_packet_len(
     config: &CodecConfig,
     src: &mut BytesMut,
@@ -181,7 +195,13 @@ impl<In: WireMessage, Out: WireMessage> Codec<In, Out> {
         };
         // Parse in place, then drop the packet: no copy and no shared-buffer allocation.
         let msg = In::from_json(&src[HEAD_LEN..len]);
-        src.advance(len);
+        if len == src.len() {
+            // The buffer held just this packet: clearing keeps the whole capacity at the front for the next
+            // read, where advancing would leave the next `reserve` to move the empty buffer back.
+            src.clear();
+        } else {
+            src.advance(len);
+        }
         msg.map(Some)
     }
 
@@ -215,5 +235,51 @@ impl<In: WireMessage, Out: WireMessage> Codec<In, Out> {
                 Err(e)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_all_digit_shortcut_reads_heads_as_the_general_parser_does() {
+        let alphabet = b" 0159x";
+        for &a in alphabet {
+            for &b in alphabet {
+                for &c in alphabet {
+                    for &d in alphabet {
+                        let head = [a, b, c, d];
+                        assert_eq!(
+                            format!("{:?}", parse_length_head(head)),
+                            format!("{:?}", parse_padded_length_head(head)),
+                            "{head:?}"
+                        );
+                    }
+                }
+            }
+        }
+        assert_eq!(parse_length_head(*b"0039").unwrap(), 39);
+        assert_eq!(parse_length_head(*b"9999").unwrap(), 9999);
+        assert_eq!(parse_length_head(*b"  45").unwrap(), 45);
+    }
+
+    #[test]
+    fn decoding_the_last_packet_empties_the_buffer_and_keeps_its_room() {
+        let mut codec = ServerCodec::default();
+        let frame = b"003900000000{\"cmd\":\"hb\",\"vmc_no\":33232}";
+        let mut buf = BytesMut::with_capacity(64);
+        buf.extend_from_slice(frame);
+        buf.extend_from_slice(frame);
+        buf.extend_from_slice(b"00");
+        assert!(codec.decode(&mut buf).unwrap().is_some());
+        assert_eq!(&buf[..], &[&frame[..], b"00"].concat()[..]);
+        assert!(codec.decode(&mut buf).unwrap().is_some());
+        assert_eq!(&buf[..], b"00");
+        let mut buf = BytesMut::with_capacity(64);
+        buf.extend_from_slice(frame);
+        assert!(codec.decode(&mut buf).unwrap().is_some());
+        assert!(buf.is_empty());
+        assert!(buf.capacity() >= 64);
     }
 }

@@ -39,6 +39,7 @@ impl CodecConfig {
     }
 
     /// The effective maximum, in range even if the public field was set out of range directly.
+    #[inline]
     pub(crate) fn effective_max(&self) -> usize {
         self.max_packet_len.clamp(HEAD_LEN, MAX_PACKET_LEN)
     }

@@ -221,6 +221,18 @@ pub fn encode_frame(
     Ok(())
 }
 
+/// Advances the read buffer past a frame when dropped, that is after the frame's result has been returned.
+struct Consume<'a> {
+    src: &'a mut BytesMut,
+    len: usize,
+}
+
+impl Drop for Consume<'_> {
+    fn drop(&mut self) {
+        self.src.advance(self.len);
+    }
+}
+
 /// The frame-level codec: bytes <-> [`Frame`], no cipher involved.
 ///
 /// With the `tokio-util` feature it is also a `tokio_util::codec::{Decoder, Encoder}`.
@@ -340,18 +352,23 @@ impl Codec {
         let Some((header, total)) = peek_frame(&self.config, src)? else {
             return Ok(None);
         };
-        let packet = if BodyRef::needed_for(&header) {
+        if BodyRef::needed_for(&header) {
             let frame = take_frame(src, header, total);
-            Packet::decode(&frame, self.cipher.as_ref())
-        } else {
-            // Decoded straight from the read buffer, then consumed: no refcounted split for small frames.
-            let body = BodyRef::Borrowed(&src[HEADER_LEN..total]);
-            let packet = Packet::decode_parts(&header, body, self.cipher.as_ref());
-            src.advance(total);
-            packet
-        }?;
-        self.follow(&packet);
-        Ok(Some(packet))
+            let result = Packet::decode(&frame, self.cipher.as_ref());
+            if let Ok(packet) = &result {
+                self.follow(packet);
+            }
+            return result.map(Some);
+        }
+        // Decoded straight from the read buffer (no refcounted split for small frames), which the guard consumes
+        // only once the packet is in the caller's hands: no call in between forces the packet through the stack.
+        let consume = Consume { src, len: total };
+        let body = BodyRef::Borrowed(&consume.src[HEADER_LEN..total]);
+        let result = Packet::decode_parts(&header, body, self.cipher.as_ref());
+        if let Ok(packet) = &result {
+            self.follow(packet);
+        }
+        result.map(Some)
     }
 
     /// Appends `packet` as one frame to `dst`.

@@ -186,6 +186,7 @@ impl LinkCipher {
     }
 
     /// Opens a sealed body and hands its plaintext to `f` (small plaintexts never touch the heap).
+    #[inline]
     pub(crate) fn open_with<R>(
         &self,
         sealed: &[u8],

@@ -47,6 +47,13 @@
 //! assert!(matches!(reply, Ok(PadReply::Status(s)) if s.status == StationStatus::Booking));
 //! ```
 //!
+//! Wi-Fi, the back end's store directory, and the USB drive and logs are optional services
+//! ([`Wifi`], [`StoreDirectory`], [`Maintenance`], with simulators): plugged into the station they answer the
+//! pads' `equipment/wifi/*`, `equipment/store/*`, `equipment/info/update`, `checkUDisk`, `copyLog` and
+//! `uploadLog` requests; left out, those requests reach the deployment as
+//! [`StationEvent::Message`]. The station answers `files/scan/uinfo` from its record store. Upgrade responses,
+//! statistics, device info and the network state are always the deployment's to answer.
+//!
 //! Liveness is the WebSocket's ping/pong ([`WsConfig`](crate::runtime::WsConfig)); the protocol has no
 //! heartbeat of its own.
 
@@ -54,6 +61,7 @@ mod hardware;
 mod pad;
 #[cfg(feature = "tokio")]
 mod server;
+mod services;
 mod station;
 
 pub use hardware::{
@@ -62,7 +70,10 @@ pub use hardware::{
 };
 pub use pad::{PadCommand, PadConfig, PadEvent, PadReply, PadSession};
 #[cfg(feature = "tokio")]
-pub use server::StationServer;
+pub use server::{StationServer, StationServerConfig};
+pub use services::{
+    Maintenance, SimulatedDirectory, SimulatedMaintenance, SimulatedWifi, StoreDirectory, Wifi,
+};
 pub use station::{
     HardwareReport, PadConnection, Station, StationCommand, StationConfig, StationEvent,
     DEFAULT_BOOK_PERIOD, DEFAULT_HARDWARE_TIMEOUT,

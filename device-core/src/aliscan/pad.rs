@@ -5,9 +5,12 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use aliscan_proto::{
-    CalibrationNew, CalibrationResult, CalibrationStep, CodecConfig, DebugEnable, DeviceInfo,
-    Empty, Envelope, EquipmentAction, FilesList, FilesRequest, PadCodec, PadMessage, RecordPush,
-    ScanAction, ScanNew, ScanPage, ScanStarted, Sex, StationMessage, StationState, StationStatus,
+    Bare, BrandInfo, CalibrationNew, CalibrationResult, CalibrationStep, CodecConfig, DebugEnable,
+    DeviceInfo, Empty, Envelope, EquipmentAction, FileAction, FilesAction, FilesList, FilesRequest,
+    Outcome, PadCodec, PadMessage, RecordPush, ScanAction, ScanNew, ScanPage, ScanStarted, Sex,
+    StationMessage, StationState, StationStatus, Statistics, StoreBind, StoreGet, StoreInfo,
+    StoreList, StoreListQuery, UDiskInfo, UpgradeResponse, Upgrading, UserInfoUpdate, WifiConnect,
+    WifiList, WifiState,
 };
 use bytes::Bytes;
 
@@ -122,6 +125,43 @@ pub enum PadCommand {
     DeviceInfo,
     /// `equipment/net/qst`: answered by `equipment/net/result`.
     NetQuery,
+    /// `equipment/wifi/list`: answered by `equipment/wifi/result` ([`PadReply::WifiNetworks`]).
+    WifiNetworks,
+    /// `equipment/wifi/qst`: answered by `equipment/wifi/status` ([`PadReply::Wifi`]).
+    WifiStatus,
+    /// `equipment/wifi/connect`: answered by `equipment/wifi/status` ([`PadReply::Wifi`]: `connected`,
+    /// `noInternet`, or `unconnected` with the reason). Shares its kind with the other Wi-Fi status requests.
+    WifiConnect(WifiConnect),
+    /// `equipment/wifi/disconnect`: answered by `equipment/wifi/status` ([`PadReply::Wifi`]).
+    WifiDisconnect,
+    /// `equipment/store/brand`: answered by `equipment/store/brandresult` ([`PadReply::Brand`]).
+    Brand,
+    /// `equipment/info/update`: the station refetches its brand, artwork and QR prefix and answers with
+    /// `equipment/store/brandresult` ([`PadReply::Brand`]). Shares its kind with [`PadCommand::Brand`].
+    RefreshInfo,
+    /// `equipment/store/list`: answered by `equipment/store/listresult` ([`PadReply::Stores`]).
+    ListStores(StoreListQuery),
+    /// `equipment/store/get`: answered by `equipment/store/getresult` ([`PadReply::Store`]).
+    GetStore(StoreGet),
+    /// `equipment/store/bind`: answered by `equipment/store/result` ([`PadReply::StoreBinding`]).
+    BindStore(StoreBind),
+    /// `equipment/store/unbind`: answered by `equipment/store/result` ([`PadReply::StoreBinding`]). Shares its
+    /// kind with [`PadCommand::BindStore`].
+    UnbindStore,
+    /// `files/scan/uinfo`: answered by `files/scan/uinforesult` ([`PadReply::UserInfo`]).
+    UpdateUserInfo(UserInfoUpdate),
+    /// `files/scan/action` `statistics`: answered by `files/scan/statistics` ([`PadReply::Statistics`]).
+    Statistics,
+    /// `equipment/checkUDisk`: answered by `equipment/checkUDiskResult` ([`PadReply::UDisk`]).
+    CheckUDisk,
+    /// `equipment/copyLog`: answered by `equipment/copyLogResult` ([`PadReply::CopyLog`]).
+    CopyLog,
+    /// `equipment/uploadLog`: answered by `equipment/uploadLogResult` ([`PadReply::UploadLog`]).
+    UploadLog,
+    /// `inform/upgradeResponse` to an `inform/upgradeInform` offer. Accepting (`upgrade: true`) waits for the
+    /// station's `inform/upgrading` with the same `id` ([`PadReply::Upgrading`]); declining has no answer in
+    /// the spec and completes once queued, like [`PadCommand::Send`].
+    UpgradeResponse(UpgradeResponse),
     /// Any other pad message, sent as is without waiting (its `padId` is set to this pad's).
     Send(PadMessage),
 }
@@ -147,6 +187,30 @@ pub enum PadReply {
     DeviceInfo(Box<DeviceInfo>),
     /// Whether the back end is reachable.
     Net(bool),
+    /// The Wi-Fi networks in range.
+    WifiNetworks(WifiList),
+    /// The Wi-Fi state (answer to status, connect and disconnect).
+    Wifi(WifiState),
+    /// Brand, store and artwork (answer to brand and info refresh; boxed, as it is large).
+    Brand(Box<BrandInfo>),
+    /// A page of the brand's stores.
+    Stores(StoreList),
+    /// The store looked up.
+    Store(StoreInfo),
+    /// The outcome of a bind or unbind.
+    StoreBinding(Outcome),
+    /// The outcome of a user-info update.
+    UserInfo(Outcome),
+    /// Record counts by upload state.
+    Statistics(Statistics),
+    /// The USB drive.
+    UDisk(UDiskInfo),
+    /// The outcome of the log copy to the USB drive.
+    CopyLog(Outcome),
+    /// The outcome of the log upload.
+    UploadLog(Outcome),
+    /// The upgrade the pad accepted has started.
+    Upgrading(Upgrading),
 }
 
 /// What the pad session tells its application.
@@ -176,7 +240,35 @@ enum Key {
     Records,
     DeviceInfo,
     Net,
+    WifiNetworks,
+    Wifi,
+    Brand,
+    Stores,
+    Store,
+    StoreBinding,
+    UserInfo,
+    Statistics,
+    UDisk,
+    CopyLog,
+    UploadLog,
+    Upgrade(String),
 }
+
+/// The kinds a station in debug mode refuses (with its status) when another pad asks; waiting ones of them end
+/// as [`PadReply::Refused`], one per refusal, in this order.
+const LOCKED_OUT: [Key; 11] = [
+    Key::WifiNetworks,
+    Key::Wifi,
+    Key::Brand,
+    Key::Stores,
+    Key::Store,
+    Key::StoreBinding,
+    Key::UserInfo,
+    Key::Statistics,
+    Key::UDisk,
+    Key::CopyLog,
+    Key::UploadLog,
+];
 
 impl fmt::Display for Key {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -188,6 +280,18 @@ impl fmt::Display for Key {
             Self::Records => f.write_str("records"),
             Self::DeviceInfo => f.write_str("device info"),
             Self::Net => f.write_str("net"),
+            Self::WifiNetworks => f.write_str("wifi networks"),
+            Self::Wifi => f.write_str("wifi status"),
+            Self::Brand => f.write_str("brand"),
+            Self::Stores => f.write_str("store list"),
+            Self::Store => f.write_str("store"),
+            Self::StoreBinding => f.write_str("store binding"),
+            Self::UserInfo => f.write_str("user info"),
+            Self::Statistics => f.write_str("statistics"),
+            Self::UDisk => f.write_str("usb drive"),
+            Self::CopyLog => f.write_str("log copy"),
+            Self::UploadLog => f.write_str("log upload"),
+            Self::Upgrade(id) => write!(f, "upgrade {id}"),
         }
     }
 }
@@ -197,8 +301,12 @@ impl fmt::Display for Key {
 /// On connect it asks for the station's status and is established once the answer arrives. Requests wait for
 /// their matching notification: a status addressed to this pad (`padId`) answers a waiting status-type request
 /// first, otherwise it is the station's refusal of a waiting scan or calibration (DECISIONS.md: refusals are
-/// answered with the current status). Only one request of each kind waits at a time
-/// ([`SendError::DuplicateKey`]). A frame that does not decode closes the link; every waiting request then
+/// answered with the current status). A `debug` status naming another pad, addressed to this one, is the debug
+/// lock refusing a waiting Wi-Fi, store, user-info, statistics, USB drive or log request. The answers to those
+/// requests complete them unless addressed to another pad (`padId` set and not this pad's: the spec leaves
+/// `padId` empty or optional on several of them). Only one request of each kind waits at a time
+/// ([`SendError::DuplicateKey`]); the three Wi-Fi status requests are one kind, as are brand and info refresh,
+/// and bind and unbind, since one notification answers each group. A frame that does not decode closes the link; every waiting request then
 /// ends with [`RequestError::ConnectionLost`].
 pub struct PadSession {
     config: PadConfig,
@@ -280,7 +388,55 @@ impl PadSession {
         true
     }
 
+    /// Whether a message with this `padId` may answer this pad's request: not addressed to another pad.
+    fn for_me(&self, pad_id: Option<&str>) -> bool {
+        pad_id.map_or(true, |p| p.is_empty() || p == self.config.pad_id)
+    }
+
     fn on_message(&mut self, msg: StationMessage) {
+        let (key, reply) = match &msg {
+            StationMessage::WifiResult(env) => {
+                (Key::WifiNetworks, PadReply::WifiNetworks(env.data.clone()))
+            }
+            StationMessage::WifiStatus(env) => (Key::Wifi, PadReply::Wifi(env.data.clone())),
+            StationMessage::StoreBrandResult(env) => {
+                (Key::Brand, PadReply::Brand(Box::new(env.data.clone())))
+            }
+            StationMessage::StoreListResult(env) => {
+                (Key::Stores, PadReply::Stores(env.data.clone()))
+            }
+            StationMessage::StoreGetResult(env) => (Key::Store, PadReply::Store(env.data.clone())),
+            StationMessage::StoreResult(env) => {
+                (Key::StoreBinding, PadReply::StoreBinding(env.data.clone()))
+            }
+            StationMessage::UserInfoResult(env) => {
+                (Key::UserInfo, PadReply::UserInfo(env.data.clone()))
+            }
+            StationMessage::FilesStatistics(env) => {
+                (Key::Statistics, PadReply::Statistics(env.data))
+            }
+            StationMessage::CheckUDiskResult(env) => {
+                (Key::UDisk, PadReply::UDisk(env.data.clone()))
+            }
+            StationMessage::CopyLogResult(env) => {
+                (Key::CopyLog, PadReply::CopyLog(env.data.clone()))
+            }
+            StationMessage::UploadLogResult(env) => {
+                (Key::UploadLog, PadReply::UploadLog(env.data.clone()))
+            }
+            StationMessage::Upgrading(env) => (
+                Key::Upgrade(env.data.id.clone()),
+                PadReply::Upgrading(env.data.clone()),
+            ),
+            _ => return self.on_session_message(msg),
+        };
+        // Finished when addressed to this pad (or to nobody); otherwise the message is an event.
+        if !(self.for_me(msg.pad_id()) && self.finish(&key, reply)) {
+            self.events.push_back(PadEvent::Message(Box::new(msg)));
+        }
+    }
+
+    fn on_session_message(&mut self, msg: StationMessage) {
         match msg {
             StationMessage::ScanStatus(env) => {
                 let state = env.data;
@@ -292,10 +448,17 @@ impl PadSession {
                 } else if mine {
                     // A running calibration is the accepted step's own push, not a refusal.
                     let calibrating = state.status == StationStatus::Calibrating;
+                    // Debug mode names its pad: naming another one, it is the lock refusing this pad.
+                    let locked_out = state.status == StationStatus::Debug
+                        && state.current_pad.as_deref() != Some(self.config.pad_id.as_str());
                     let _ = self.finish(&Key::Status, PadReply::Status(state.clone()))
                         || self.finish(&Key::Scan, PadReply::Refused(state.clone()))
                         || (!calibrating
-                            && self.finish(&Key::Calibration, PadReply::Refused(state.clone())));
+                            && self.finish(&Key::Calibration, PadReply::Refused(state.clone())))
+                        || (locked_out
+                            && LOCKED_OUT
+                                .iter()
+                                .any(|k| self.finish(k, PadReply::Refused(state.clone()))));
                 }
                 self.events.push_back(PadEvent::Status(state));
             }
@@ -438,6 +601,50 @@ impl Session for PadSession {
             ),
             PadCommand::DeviceInfo => (Key::DeviceInfo, PadMessage::DeviceInfo(self.env(Empty))),
             PadCommand::NetQuery => (Key::Net, PadMessage::NetQuery(self.env(Empty))),
+            PadCommand::WifiNetworks => (Key::WifiNetworks, PadMessage::WifiList(self.env(Empty))),
+            PadCommand::WifiStatus => (Key::Wifi, PadMessage::WifiQuery(self.env(Empty))),
+            PadCommand::WifiConnect(request) => {
+                (Key::Wifi, PadMessage::WifiConnect(self.env(request)))
+            }
+            PadCommand::WifiDisconnect => (Key::Wifi, PadMessage::WifiDisconnect(self.env(Empty))),
+            PadCommand::Brand => (
+                Key::Brand,
+                PadMessage::StoreBrand(Bare::new(self.config.pad_id.clone())),
+            ),
+            PadCommand::RefreshInfo => (Key::Brand, PadMessage::InfoUpdate(self.env(Empty))),
+            PadCommand::ListStores(query) => (Key::Stores, PadMessage::StoreList(self.env(query))),
+            PadCommand::GetStore(query) => (Key::Store, PadMessage::StoreGet(self.env(query))),
+            PadCommand::BindStore(request) => {
+                (Key::StoreBinding, PadMessage::StoreBind(self.env(request)))
+            }
+            PadCommand::UnbindStore => (
+                Key::StoreBinding,
+                PadMessage::StoreUnbind(Bare::new(self.config.pad_id.clone())),
+            ),
+            PadCommand::UpdateUserInfo(update) => {
+                (Key::UserInfo, PadMessage::UserInfoUpdate(self.env(update)))
+            }
+            PadCommand::Statistics => (
+                Key::Statistics,
+                PadMessage::FilesAction(self.env(FilesAction {
+                    action: FileAction::Statistics,
+                    scan_ids: None,
+                })),
+            ),
+            PadCommand::CheckUDisk => (Key::UDisk, PadMessage::CheckUDisk(self.env(Empty))),
+            PadCommand::CopyLog => (Key::CopyLog, PadMessage::CopyLog(self.env(Empty))),
+            PadCommand::UploadLog => (Key::UploadLog, PadMessage::UploadLog(self.env(Empty))),
+            PadCommand::UpgradeResponse(response) => {
+                let key = Key::Upgrade(response.id.clone());
+                let accepted = response.upgrade;
+                let msg = PadMessage::UpgradeResponse(self.env(response));
+                if !accepted {
+                    let bytes = self.encode(&msg)?;
+                    self.outbox.push_app(bytes)?;
+                    return Ok(None);
+                }
+                (key, msg)
+            }
         };
         let bytes = self.encode(&msg)?;
         if !self.outbox.has_room() {

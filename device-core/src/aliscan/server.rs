@@ -8,9 +8,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, watch, Notify};
+use tokio::sync::{mpsc, watch, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use super::station::{PadConnection, Station, StationCommand, StationEvent};
 use crate::runtime::{Received, Transport, WsConfig, WsTransport};
@@ -20,8 +21,55 @@ use aliscan_proto::StationState;
 /// How long a WebSocket handshake may take.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Capacity of the event channel; a full channel pauses the station's tasks instead of dropping events.
-const EVENT_CAPACITY: usize = 256;
+/// Settings of a [`StationServer`], the station's counterpart of
+/// [`ServerConfig`](crate::runtime::server::ServerConfig).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StationServerConfig {
+    /// Most pad connections at once; further ones are accepted and closed at once, before the WebSocket
+    /// handshake, so the station never sees them ([`StationEvent::Refused`], and a `tracing` warning). Default
+    /// 64 (devproto's choice: the spec sets no figure, and a station serves the pads of one shop).
+    pub max_connections: usize,
+    /// Close a connection that sent no message for this long (pongs do not count). Default none: the
+    /// WebSocket ping/pong of [`WsConfig`] is the liveness check, and a pad may stay silent while it waits.
+    pub idle_timeout: Option<Duration>,
+    /// Capacity of the event channel. Default 256; a full channel pauses the station's tasks instead of
+    /// dropping events.
+    pub event_capacity: usize,
+}
+
+impl Default for StationServerConfig {
+    fn default() -> Self {
+        Self {
+            max_connections: 64,
+            idle_timeout: None,
+            event_capacity: 256,
+        }
+    }
+}
+
+impl StationServerConfig {
+    /// Sets [`StationServerConfig::max_connections`] (at least 1).
+    #[must_use]
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.max_connections = n.max(1);
+        self
+    }
+
+    /// Sets [`StationServerConfig::idle_timeout`].
+    #[must_use]
+    pub fn idle_timeout(mut self, d: Option<Duration>) -> Self {
+        self.idle_timeout = d;
+        self
+    }
+
+    /// Sets [`StationServerConfig::event_capacity`] (at least 1).
+    #[must_use]
+    pub fn event_capacity(mut self, n: usize) -> Self {
+        self.event_capacity = n.max(1);
+        self
+    }
+}
 
 struct Shared {
     station: Mutex<Station>,
@@ -72,6 +120,11 @@ impl Shared {
 /// whenever any call queued something (a status broadcast reaches idle pads at once). A timer task fires the
 /// station's deadlines. The deployment talks to the station with [`StationServer::command`] and reads
 /// [`StationEvent`]s from the channel returned by [`StationServer::spawn_ws`].
+///
+/// Like [`runtime::server::Server`](crate::runtime::server::Server): connections over
+/// [`StationServerConfig::max_connections`] are closed at accept, an idle timeout closes silent connections,
+/// and each connection runs in a `tracing` span `pad` with its peer address, the station's connection number
+/// (`conn`) and, once a message named it, the pad's id (`pad`).
 pub struct StationServer {
     shared: Arc<Shared>,
     local_addr: SocketAddr,
@@ -89,7 +142,9 @@ impl std::fmt::Debug for StationServer {
 
 impl StationServer {
     /// Serves `listener`: WebSocket upgrades (only for `path` when set; others get HTTP 404), one station
-    /// message per text frame, the message limit and ping/pong liveness of `ws`.
+    /// message per text frame, the ping/pong liveness of `ws`, and a message limit of `ws`'s or the station's
+    /// codec limit ([`Station::codec_config`]), whichever is smaller, so a frame the codec would refuse is
+    /// refused before it is buffered.
     ///
     /// # Errors
     /// The listener has no local address.
@@ -98,9 +153,12 @@ impl StationServer {
         station: Station,
         ws: WsConfig,
         path: Option<&str>,
+        config: StationServerConfig,
     ) -> std::io::Result<(Self, mpsc::Receiver<StationEvent>)> {
         let local_addr = listener.local_addr()?;
-        let (events_tx, events_rx) = mpsc::channel(EVENT_CAPACITY);
+        let codec_max = station.codec_config().max_message_len;
+        let ws = ws.max_message_size(ws.max_message_size.min(codec_max));
+        let (events_tx, events_rx) = mpsc::channel(config.event_capacity.max(1));
         let shared = Arc::new(Shared {
             station: Mutex::new(station),
             wakers: Mutex::default(),
@@ -114,6 +172,7 @@ impl StationServer {
             shared.clone(),
             ws,
             path.map(str::to_owned),
+            config,
             shutdown_rx,
         ));
         Ok((
@@ -173,16 +232,30 @@ async fn accept_loop(
     shared: Arc<Shared>,
     ws: WsConfig,
     path: Option<String>,
+    config: StationServerConfig,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let slots = Arc::new(Semaphore::new(config.max_connections.max(1)));
     let mut tasks = JoinSet::new();
     tasks.spawn(timer_loop(shared.clone(), shutdown.clone()));
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                if let Ok((stream, _peer)) = accepted {
-                    tasks.spawn(serve(stream, shared.clone(), ws, path.clone(), shutdown.clone()));
-                }
+                let Ok((stream, peer)) = accepted else { continue };
+                let Ok(permit) = slots.clone().try_acquire_owned() else {
+                    tracing::warn!(%peer, max = config.max_connections, "pad connection refused: at max_connections");
+                    drop(stream);
+                    let _ = shared.events.send(StationEvent::Refused { peer }).await;
+                    continue;
+                };
+                let span = tracing::info_span!(
+                    "pad",
+                    %peer,
+                    conn = tracing::field::Empty,
+                    pad = tracing::field::Empty
+                );
+                let conn = Connection { shared: shared.clone(), ws, path: path.clone(), idle: config.idle_timeout };
+                tasks.spawn(serve(stream, conn, shutdown.clone(), permit).instrument(span));
             }
             _ = shutdown.changed() => break,
             // Reap finished connection tasks so the set does not grow.
@@ -249,15 +322,39 @@ async fn handshake(
     }
 }
 
+/// What a connection task needs besides its socket.
+struct Connection {
+    shared: Arc<Shared>,
+    ws: WsConfig,
+    path: Option<String>,
+    idle: Option<Duration>,
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
 async fn serve(
     stream: TcpStream,
-    shared: Arc<Shared>,
-    config: WsConfig,
-    path: Option<String>,
+    setup: Connection,
     mut shutdown: watch::Receiver<bool>,
+    permit: OwnedSemaphorePermit,
 ) {
-    let Ok(ws) = handshake(stream, config, path).await else {
-        return;
+    let Connection {
+        shared,
+        ws: config,
+        path,
+        idle,
+    } = setup;
+    let ws = match handshake(stream, config, path).await {
+        Ok(ws) => ws,
+        Err(why) => {
+            tracing::info!(error = %why, "websocket handshake failed");
+            return;
+        }
     };
     let mut transport = WsTransport::new(ws, config);
     let waker = Arc::new(Notify::new());
@@ -267,19 +364,44 @@ async fn serve(
         lock(&shared.wakers).insert(conn, waker.clone());
         conn
     };
+    let span = tracing::Span::current();
+    span.record("conn", conn.get());
+    tracing::info!("pad connected");
     shared.settle().await;
+    let mut named = false;
+    let mut last_rx = Instant::now();
     loop {
         let mut gone = false;
         let mut fed = false;
         tokio::select! {
             received = transport.recv() => match received {
                 Received::Data(frame) => {
-                    lock(&shared.station).handle_input(now(), conn, frame);
+                    last_rx = Instant::now();
+                    let mut station = lock(&shared.station);
+                    station.handle_input(now(), conn, frame);
+                    if !named {
+                        if let Some(pad) = station.pad_id(conn) {
+                            span.record("pad", pad);
+                            named = true;
+                        }
+                    }
                     fed = true;
                 }
-                Received::Closed | Received::Failed(_) => gone = true,
+                Received::Closed => {
+                    tracing::info!("connection closed by the pad");
+                    gone = true;
+                }
+                Received::Failed(e) => {
+                    tracing::info!(error = %e, "connection lost");
+                    gone = true;
+                }
             },
             () = waker.notified() => {}
+            () = sleep_until(idle.map(|d| last_rx + d)) => {
+                tracing::info!(after = ?idle.unwrap_or_default(), "closing idle connection");
+                transport.close().await;
+                gone = true;
+            }
             _ = shutdown.changed() => gone = true,
         }
         // Only a call into the station settles; a mere wake-up must not wake everyone again.
@@ -300,7 +422,9 @@ async fn serve(
         if failed || transport.flush().await.is_err() {
             gone = true;
         }
-        if lock(&shared.closing).remove(&conn).is_some() {
+        let closed_by_station = lock(&shared.closing).remove(&conn);
+        if let Some(reason) = closed_by_station {
+            tracing::info!(%reason, "station closed the connection");
             transport.close().await;
             gone = true;
         }
@@ -308,6 +432,8 @@ async fn serve(
             break;
         }
     }
+    // The slot is free before the station reports the disconnection, so a pad that sees it may connect.
+    drop(permit);
     lock(&shared.wakers).remove(&conn);
     lock(&shared.closing).remove(&conn);
     lock(&shared.station).connection_closed(now(), conn);

@@ -6,14 +6,15 @@ use std::time::{Duration, Instant};
 
 use aliscan_proto::{
     CalibrationNew, CalibrationResult, CalibrationStep, CodecConfig, Envelope, ErrorCode,
-    ErrorInfo, FileAction, OutcomeStatus, PadMessage, RecordPush, ScanAction, ScanId, ScanNew,
-    ScanRecord, ScanStarted, Sex, StationCodec, StationMessage, StationState, StationStatus,
-    StationTime,
+    ErrorInfo, FileAction, Outcome, OutcomeStatus, PadMessage, RecordPush, ScanAction, ScanId,
+    ScanNew, ScanRecord, ScanStarted, Sex, StationCodec, StationMessage, StationState,
+    StationStatus, StationTime, SubmitStatus, UserInfoUpdate,
 };
 use bytes::Bytes;
 use chrono::Timelike;
 
 use super::hardware::{RecordStore, Scanner, Uploader};
+use super::services::{Maintenance, StoreDirectory, Wifi};
 use crate::clock::{SystemClock, WallClock};
 use crate::outbox::Outbox;
 use crate::session::{CloseReason, SendError};
@@ -215,9 +216,10 @@ pub enum StationEvent {
     },
     /// A calibration step ended.
     CalibrationFinished(CalibrationResult),
-    /// A pad message the station does not handle itself (Wi-Fi, store, upgrade, device info, logs, USB drive,
-    /// user info, record actions other than `upload`, `open`/`license` actions, unknown topics): the deployment
-    /// answers with [`StationCommand::Send`].
+    /// A pad message the station does not handle itself (upgrade responses, device info, network state,
+    /// record actions other than `upload`, `open`/`license` actions, unknown topics; Wi-Fi, store and
+    /// USB drive/log requests when no such service is plugged in): the deployment answers with
+    /// [`StationCommand::Send`].
     Message {
         /// The connection it came on.
         conn: PadConnection,
@@ -230,6 +232,12 @@ pub enum StationEvent {
         conn: PadConnection,
         /// What was wrong.
         error: String,
+    },
+    /// A pad's connection was refused before it reached the station: the server was at its connection cap.
+    /// Only [`StationServer`](super::StationServer) reports it; the sans-io station never does.
+    Refused {
+        /// The peer's address.
+        peer: std::net::SocketAddr,
     },
 }
 
@@ -289,13 +297,19 @@ struct Link {
 /// an idle device; a booked station takes scans and resets only from the booking pad; in debug mode only the
 /// debug pad is served; every refused command is answered, to the asking connection only, with the current
 /// `equipment/scan/status` carrying that pad's `padId`. Status changes go to every pad, with the `padId` of the
-/// pad whose command caused them (`""` for changes the station or hardware caused).
+/// pad whose command caused them (`""` for changes the station or hardware caused). Wi-Fi, store and USB
+/// drive/log requests are answered by the services plugged in with [`Station::wifi`], [`Station::stores`] and
+/// [`Station::maintenance`], or passed to the deployment when none is; `files/scan/uinfo` updates the stored
+/// record.
 pub struct Station {
     config: StationConfig,
     codec: StationCodec,
     scanner: Box<dyn Scanner>,
     store: Box<dyn RecordStore>,
     uploader: Box<dyn Uploader>,
+    wifi: Option<Box<dyn Wifi>>,
+    stores: Option<Box<dyn StoreDirectory>>,
+    maintenance: Option<Box<dyn Maintenance>>,
     base: StationStatus,
     base_error: ErrorInfo,
     occupant: Occupant,
@@ -352,6 +366,9 @@ impl Station {
             scanner,
             store,
             uploader,
+            wifi: None,
+            stores: None,
+            maintenance: None,
             base_error: ErrorInfo::ok(),
             occupant: Occupant::None,
             activity: Activity::Idle,
@@ -362,6 +379,39 @@ impl Station {
             closes: VecDeque::new(),
             events: VecDeque::new(),
         }
+    }
+
+    /// Answers `equipment/wifi/*` with `wifi` instead of passing them to the deployment. `connect` and
+    /// `disconnect` change the station for every pad, so their `equipment/wifi/status` goes to every pad (with
+    /// the asking pad's `padId`); `list` and `qst` are answered to the asking connection only.
+    #[must_use]
+    pub fn wifi(mut self, wifi: Box<dyn Wifi>) -> Self {
+        self.wifi = Some(wifi);
+        self
+    }
+
+    /// Answers `equipment/store/*` and `equipment/info/update` with `stores` instead of passing them to the
+    /// deployment; every answer goes to the asking connection only. Binding does not change the status by
+    /// itself: the license check that follows is the deployment's ([`StationCommand::SetStatus`]).
+    #[must_use]
+    pub fn stores(mut self, stores: Box<dyn StoreDirectory>) -> Self {
+        self.stores = Some(stores);
+        self
+    }
+
+    /// Answers `equipment/checkUDisk`, `copyLog` and `uploadLog` with `maintenance` instead of passing them to
+    /// the deployment; every answer goes to the asking connection only.
+    #[must_use]
+    pub fn maintenance(mut self, maintenance: Box<dyn Maintenance>) -> Self {
+        self.maintenance = Some(maintenance);
+        self
+    }
+
+    /// The message size limits the station decodes and encodes with; a WebSocket server sets its frame limit
+    /// from them.
+    #[must_use]
+    pub fn codec_config(&self) -> CodecConfig {
+        self.config.codec
     }
 
     /// The status pads see now.
@@ -484,6 +534,9 @@ impl Station {
                 return;
             }
         }
+        let Some(message) = self.serve(conn, message) else {
+            return;
+        };
         match message {
             PadMessage::ScanNew(env) => self.scan_new(now, conn, pad, env.data),
             PadMessage::CalibrationNew(env) => self.calibration_new(now, conn, pad, env.data),
@@ -536,6 +589,16 @@ impl Station {
                         message: PadMessage::FilesRequest(env),
                     }),
                 }
+            }
+            PadMessage::UserInfoUpdate(env) => {
+                let outcome = self.update_user_info(pad, &env.data);
+                self.reply(
+                    conn,
+                    StationMessage::UserInfoResult(Envelope {
+                        pad_id: env.pad_id,
+                        data: outcome,
+                    }),
+                );
             }
             PadMessage::FilesAction(env) if env.data.action == FileAction::Upload => {
                 for scan_id in env.data.scan_ids.iter().flatten() {
@@ -722,6 +785,172 @@ impl Station {
             deadline: now + self.config.hardware_timeout,
         }));
         self.push_status(&pad);
+    }
+
+    /// Answers a request with a plugged-in service; gives the message back when no service takes it.
+    fn serve(&mut self, conn: PadConnection, message: PadMessage) -> Option<PadMessage> {
+        let (to_all, answer) = match message {
+            PadMessage::WifiList(env) if self.wifi.is_some() => {
+                let list = self.wifi.as_mut()?.networks();
+                (
+                    false,
+                    StationMessage::WifiResult(Envelope {
+                        pad_id: env.pad_id,
+                        data: list,
+                    }),
+                )
+            }
+            PadMessage::WifiQuery(env) if self.wifi.is_some() => {
+                let state = self.wifi.as_mut()?.state();
+                (
+                    false,
+                    StationMessage::WifiStatus(Envelope {
+                        pad_id: env.pad_id,
+                        data: state,
+                    }),
+                )
+            }
+            PadMessage::WifiConnect(env) if self.wifi.is_some() => {
+                let state = self.wifi.as_mut()?.connect(&env.data);
+                (
+                    true,
+                    StationMessage::WifiStatus(Envelope {
+                        pad_id: env.pad_id,
+                        data: state,
+                    }),
+                )
+            }
+            PadMessage::WifiDisconnect(env) if self.wifi.is_some() => {
+                let state = self.wifi.as_mut()?.disconnect();
+                (
+                    true,
+                    StationMessage::WifiStatus(Envelope {
+                        pad_id: env.pad_id,
+                        data: state,
+                    }),
+                )
+            }
+            PadMessage::StoreBrand(bare) if self.stores.is_some() => {
+                let brand = self.stores.as_mut()?.brand();
+                let env = Envelope {
+                    pad_id: bare.pad_id,
+                    data: brand,
+                };
+                (false, StationMessage::StoreBrandResult(env))
+            }
+            PadMessage::InfoUpdate(env) if self.stores.is_some() => {
+                let brand = self.stores.as_mut()?.refresh();
+                let env = Envelope {
+                    pad_id: env.pad_id,
+                    data: brand,
+                };
+                (false, StationMessage::StoreBrandResult(env))
+            }
+            PadMessage::StoreList(env) if self.stores.is_some() => {
+                let list = self.stores.as_mut()?.list(&env.data);
+                let env = Envelope {
+                    pad_id: env.pad_id,
+                    data: list,
+                };
+                (false, StationMessage::StoreListResult(env))
+            }
+            PadMessage::StoreGet(env) if self.stores.is_some() => {
+                let store = self.stores.as_mut()?.get(&env.data);
+                let env = Envelope {
+                    pad_id: env.pad_id,
+                    data: store,
+                };
+                (false, StationMessage::StoreGetResult(env))
+            }
+            PadMessage::StoreBind(env) if self.stores.is_some() => {
+                let outcome = self.stores.as_mut()?.bind(&env.data);
+                let env = Envelope {
+                    pad_id: env.pad_id,
+                    data: outcome,
+                };
+                (false, StationMessage::StoreResult(env))
+            }
+            PadMessage::StoreUnbind(bare) if self.stores.is_some() => {
+                let outcome = self.stores.as_mut()?.unbind();
+                let env = Envelope {
+                    pad_id: bare.pad_id,
+                    data: outcome,
+                };
+                (false, StationMessage::StoreResult(env))
+            }
+            PadMessage::CheckUDisk(env) if self.maintenance.is_some() => {
+                let info = self.maintenance.as_mut()?.check_udisk();
+                let env = Envelope {
+                    pad_id: env.pad_id,
+                    data: info,
+                };
+                (false, StationMessage::CheckUDiskResult(env))
+            }
+            PadMessage::CopyLog(env) if self.maintenance.is_some() => {
+                let outcome = self.maintenance.as_mut()?.copy_log();
+                let env = Envelope {
+                    pad_id: env.pad_id,
+                    data: outcome,
+                };
+                (false, StationMessage::CopyLogResult(env))
+            }
+            PadMessage::UploadLog(env) if self.maintenance.is_some() => {
+                let outcome = self.maintenance.as_mut()?.upload_log();
+                let env = Envelope {
+                    pad_id: env.pad_id,
+                    data: outcome,
+                };
+                (false, StationMessage::UploadLogResult(env))
+            }
+            other => return Some(other),
+        };
+        if to_all {
+            if let Ok(bytes) = self.encode(&answer) {
+                for link in self.links.values_mut().filter(|l| !l.closing) {
+                    link.outbox.push_control(bytes.clone());
+                }
+            }
+        } else {
+            self.reply(conn, answer);
+        }
+        None
+    }
+
+    /// `files/scan/uinfo`: the customer's details go into the stored record, which is queued for upload again
+    /// (its `userInfo.status` back to `init`, "not submitted yet").
+    fn update_user_info(&mut self, pad: Option<String>, update: &UserInfoUpdate) -> Outcome {
+        let fail = |code| Outcome {
+            status: OutcomeStatus::Fail,
+            error: ErrorInfo::from_code(code),
+        };
+        let Some(mut record) = self.store.get(&update.scan_id) else {
+            return fail(ErrorCode::BAD_PARAMETER);
+        };
+        let info = record.user_info.get_or_insert_with(Default::default);
+        let fields = [
+            (&mut info.telephone, &update.telephone),
+            (&mut info.member_num, &update.member_num),
+            (&mut info.operator, &update.operator),
+            (&mut info.birthday, &update.birthday),
+            (&mut info.name, &update.name),
+        ];
+        // Only the fields sent change; the spec marks all but `scanId` optional.
+        for (slot, value) in fields {
+            if value.is_some() {
+                slot.clone_from(value);
+            }
+        }
+        info.status = Some(SubmitStatus::Init);
+        if pad.is_some() {
+            record.update_pad_id = pad;
+        }
+        let t = self.config.clock.now().naive_local();
+        record.update_time = StationTime::new(t.with_nanosecond(0).unwrap_or(t));
+        if let Err(code) = self.store.save(&record) {
+            return fail(code);
+        }
+        self.uploader.enqueue(&record);
+        Outcome::success()
     }
 
     /// The device refused a scan: `equipment/scan/result` with an empty `scanId` (the spec's failure signal).

@@ -91,6 +91,15 @@ pub trait BrokerDirectory: Send + Sync {
     fn broker(&self, sn: &str, broker_type: &BrokerType) -> Option<BrokerInfo>;
 }
 
+impl<D: BrokerDirectory + ?Sized> BrokerDirectory for Arc<D> {
+    fn secret_key(&self, sn: &str) -> Option<String> {
+        (**self).secret_key(sn)
+    }
+    fn broker(&self, sn: &str, broker_type: &BrokerType) -> Option<BrokerInfo> {
+        (**self).broker(sn, broker_type)
+    }
+}
+
 /// The platform side: one query string in, one JSON reply out. Checks the sign, the 300 s timestamp window, the
 /// nonce length and nonce reuse per device ([`LookupVerifier`]); wall time from the injected clock.
 pub struct LookupHandler<D> {

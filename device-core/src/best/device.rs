@@ -3,6 +3,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
+use best_proto::exchange::{self, KeyPair, SharedSecret};
 use best_proto::upload::UploadSender;
 use best_proto::{
     crypto, Accredit, AccreditResults, CmdResponse, Code, CodecConfig, DevType, DeviceMessage,
@@ -11,7 +12,9 @@ use best_proto::{
 };
 use bytes::Bytes;
 
-use super::{encode, HandshakeStep, MidGen, DEFAULT_HEARTBEAT_INTERVAL, MISSED_HEARTBEATS};
+use super::{
+    encode, random_array, HandshakeStep, MidGen, DEFAULT_HEARTBEAT_INTERVAL, MISSED_HEARTBEATS,
+};
 use crate::correlation::Correlator;
 use crate::liveness::Liveness;
 use crate::outbox::Outbox;
@@ -44,6 +47,10 @@ pub struct DeviceConfig {
     pub auth_code: Option<String>,
     /// A `secret` from an earlier accreditation (with `auth_code`): the chain then starts at login.
     pub secret: Option<String>,
+    /// Runs the key exchange (X25519 public keys, then factors) at the start of every connection, before the
+    /// onboarding chain; the result arrives as [`DeviceEvent::KeyExchanged`]. Default off (the spec makes it
+    /// optional).
+    pub key_exchange: bool,
     /// How long each onboarding step waits for its reply. Default 30 s.
     pub handshake_timeout: Duration,
     /// How long a request (or one upload step) waits for its reply. Default 30 s.
@@ -69,6 +76,7 @@ impl std::fmt::Debug for DeviceConfig {
             .field("dev_type", &self.dev_type)
             .field("has_auth_code", &self.auth_code.is_some())
             .field("has_secret", &self.secret.is_some())
+            .field("key_exchange", &self.key_exchange)
             .field("handshake_timeout", &self.handshake_timeout)
             .field("request_timeout", &self.request_timeout)
             .finish_non_exhaustive()
@@ -93,6 +101,7 @@ impl DeviceConfig {
             report: Box::new(report),
             auth_code: None,
             secret: None,
+            key_exchange: false,
             handshake_timeout: Duration::from_secs(30),
             request_timeout: Duration::from_secs(30),
             max_in_flight: 16,
@@ -108,6 +117,13 @@ impl DeviceConfig {
     pub fn credentials(mut self, auth_code: impl Into<String>, secret: Option<String>) -> Self {
         self.auth_code = Some(auth_code.into());
         self.secret = secret;
+        self
+    }
+
+    /// Sets [`DeviceConfig::key_exchange`].
+    #[must_use]
+    pub fn key_exchange(mut self, on: bool) -> Self {
+        self.key_exchange = on;
         self
     }
 
@@ -193,6 +209,9 @@ pub enum DeviceCommand {
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum DeviceEvent {
+    /// The key exchange completed ([`DeviceConfig::key_exchange`]): the platform holds the same secret. A new
+    /// one is agreed on every connection.
+    KeyExchanged(SharedSecret),
     /// `dev.register` succeeded; keep the `authCode` to skip registration next time.
     Registered {
         /// The platform's authorisation code.
@@ -265,7 +284,13 @@ struct Upload {
 /// `supportHeartbeat` 0, no heartbeats are sent and liveness is left to the transport (WebSocket ping/pong).
 pub struct DeviceSession {
     config: DeviceConfig,
+    rng: Box<dyn RandomSource>,
     mids: MidGen,
+    /// This connection's key pair while the exchange runs, then its shared secret.
+    key_pair: Option<KeyPair>,
+    agreed: Option<[u8; exchange::KEY_LEN]>,
+    device_factor: Option<[u8; exchange::FACTOR_LEN]>,
+    shared_secret: Option<SharedSecret>,
     state: State,
     close: Option<CloseReason>,
     shutdown: bool,
@@ -290,11 +315,17 @@ impl std::fmt::Debug for DeviceSession {
 }
 
 impl DeviceSession {
-    /// A session that is not connected yet; `rng` seeds the message ids.
+    /// A session that is not connected yet; `rng` makes the message ids and, with
+    /// [`DeviceConfig::key_exchange`], the X25519 keys and factors (use [`crate::OsRandom`] then).
     #[must_use]
     pub fn new(config: DeviceConfig, mut rng: Box<dyn RandomSource>) -> Self {
         Self {
             mids: MidGen::new(&mut *rng),
+            rng,
+            key_pair: None,
+            agreed: None,
+            device_factor: None,
+            shared_secret: None,
             outbox: Outbox::new(config.outbox_capacity),
             requests: Correlator::new(config.request_timeout, config.max_in_flight),
             config,
@@ -317,6 +348,12 @@ impl DeviceSession {
             self.config.auth_code.as_deref(),
             self.config.secret.as_deref(),
         )
+    }
+
+    /// The secret agreed by this connection's key exchange, once done.
+    #[must_use]
+    pub fn shared_secret(&self) -> Option<&SharedSecret> {
+        self.shared_secret.as_ref()
     }
 
     /// Platform commands waiting for the application's answer.
@@ -365,6 +402,17 @@ impl DeviceSession {
         let product_id = Some(self.config.product_id.clone());
         let auth_code = self.config.auth_code.clone().unwrap_or_default();
         let message = match step {
+            HandshakeStep::ExchangePublicKey => {
+                let pair = KeyPair::from_secret_bytes(random_array(&mut *self.rng));
+                let message = DeviceMessage::ExchangePublicKey(pair.public_key_message());
+                self.key_pair = Some(pair);
+                message
+            }
+            HandshakeStep::ExchangeFactor => {
+                let factor = random_array(&mut *self.rng);
+                self.device_factor = Some(factor);
+                DeviceMessage::ExchangeFactor(exchange::factor_message(factor))
+            }
             HandshakeStep::Register => DeviceMessage::Register(Register {
                 prot_type: ProtType::BestW,
                 prot_ver: self.config.prot_ver.clone(),
@@ -410,6 +458,42 @@ impl DeviceSession {
             return;
         }
         match (step, response.results) {
+            (HandshakeStep::ExchangePublicKey, Some(Results::PublicKey(p))) => {
+                let agreed = self.key_pair.take().map(|pair| pair.agree(&p.public_key));
+                match agreed {
+                    Some(Ok(shared)) => {
+                        self.agreed = Some(shared);
+                        self.begin_step(now, HandshakeStep::ExchangeFactor);
+                    }
+                    Some(Err(e)) => {
+                        self.close_with(CloseReason::Protocol(format!("key exchange: {e}")));
+                    }
+                    None => self.close_with(CloseReason::Protocol(
+                        "key exchange: no key pair for the publicKey reply".into(),
+                    )),
+                }
+            }
+            (HandshakeStep::ExchangeFactor, Some(Results::Factor(f))) => {
+                match (
+                    exchange::parse_factor(&f.factor),
+                    self.agreed.take(),
+                    self.device_factor.take(),
+                ) {
+                    (Ok(platform_factor), Some(shared), Some(device_factor)) => {
+                        let secret = SharedSecret::new(shared, device_factor, platform_factor);
+                        self.shared_secret = Some(secret.clone());
+                        self.events.push_back(DeviceEvent::KeyExchanged(secret));
+                        let step = self.first_onboarding_step();
+                        self.begin_step(now, step);
+                    }
+                    (Err(e), ..) => {
+                        self.close_with(CloseReason::Protocol(format!("key exchange: {e}")));
+                    }
+                    _ => self.close_with(CloseReason::Protocol(
+                        "key exchange: factor reply before the publicKey one".into(),
+                    )),
+                }
+            }
             (HandshakeStep::Register, Some(Results::Register(r))) => {
                 self.config.auth_code = Some(r.auth_code.clone());
                 self.config.secret = None;
@@ -548,6 +632,15 @@ impl DeviceSession {
         }
     }
 
+    /// The first onboarding step the stored credentials allow.
+    fn first_onboarding_step(&self) -> HandshakeStep {
+        match (&self.config.auth_code, &self.config.secret) {
+            (Some(_), Some(_)) => HandshakeStep::Login,
+            (Some(_), None) => HandshakeStep::Accredit,
+            _ => HandshakeStep::Register,
+        }
+    }
+
     fn connected(&self) -> bool {
         self.state != State::Disconnected && self.close.is_none()
     }
@@ -566,10 +659,14 @@ impl Session for DeviceSession {
         self.close = None;
         self.liveness = None;
         self.heartbeats.clear();
-        let step = match (&self.config.auth_code, &self.config.secret) {
-            (Some(_), Some(_)) => HandshakeStep::Login,
-            (Some(_), None) => HandshakeStep::Accredit,
-            _ => HandshakeStep::Register,
+        self.key_pair = None;
+        self.agreed = None;
+        self.device_factor = None;
+        self.shared_secret = None;
+        let step = if self.config.key_exchange {
+            HandshakeStep::ExchangePublicKey
+        } else {
+            self.first_onboarding_step()
         };
         self.begin_step(now, step);
     }
@@ -577,6 +674,10 @@ impl Session for DeviceSession {
     fn connection_lost(&mut self, _now: Instant) {
         let reason = self.close.take();
         self.state = State::Disconnected;
+        self.key_pair = None;
+        self.agreed = None;
+        self.device_factor = None;
+        self.shared_secret = None;
         self.liveness = None;
         self.heartbeats.clear();
         self.outbox.clear();

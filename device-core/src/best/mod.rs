@@ -1,6 +1,6 @@
 //! BEST sessions over WebSocket (best-w): the meeting terminal ([`DeviceSession`], a client) and the platform
 //! ([`PlatformSession`], one per connection), plus the HTTP broker lookup ([`BrokerLookup`] for the device,
-//! [`LookupHandler`] for the platform).
+//! [`LookupHandler`] for the platform; carried over HTTP by the [`http`] module with the `http` feature).
 //!
 //! One BEST message is one WebSocket text frame: each [`crate::Session::handle_input`] call carries one message
 //! and each [`crate::Session::poll_transmit`] yields one, so the sessions run unchanged over
@@ -13,11 +13,17 @@
 //! command with `dev.cmd.response` (same `mid`, `cmdId` echoed). Liveness per DECISIONS.md: the platform marks a
 //! device offline after 3 missed heartbeat intervals; the device gives up on a platform silent for as long.
 //!
-//! Key exchange (`device.exchange.publicKey`, `device.exchange.factor`) is not implemented by these sessions:
-//! the platform answers both with `20000002` (unsupported funcId) and the device never sends them.
+//! Key exchange (best.md 2, DECISIONS.md): when [`DeviceConfig::key_exchange`] is on, the device starts every
+//! connection with `device.exchange.publicKey` (X25519, base64) and `device.exchange.factor` (16 random bytes,
+//! hex) before the onboarding chain; both sides then hold the same [`best_proto::exchange::SharedSecret`]
+//! ([`DeviceEvent::KeyExchanged`], [`PlatformEvent::KeyExchanged`]). The platform answers an exchange whenever
+//! a device starts one before login ([`PlatformConfig::key_exchange`], on by default). Keys and factors are
+//! drawn from the session's [`RandomSource`], which must be [`crate::OsRandom`] in production.
 
 mod broker;
 mod device;
+#[cfg(feature = "http")]
+pub mod http;
 mod platform;
 
 pub use broker::{BrokerDirectory, BrokerLookup, LookupHandler};
@@ -27,6 +33,7 @@ pub use platform::{
     PlatformSession,
 };
 
+use std::fmt::Write as _;
 use std::time::Duration;
 
 use best_proto::{Body, CodecConfig, Envelope};
@@ -48,6 +55,10 @@ pub const MAX_MID_LEN: usize = best_proto::config::MAX_MID_LEN;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum HandshakeStep {
+    /// `device.exchange.publicKey`: X25519 public keys both ways.
+    ExchangePublicKey,
+    /// `device.exchange.factor`: 16-byte factors both ways.
+    ExchangeFactor,
     /// `dev.register`: devKey in, `authCode` out.
     Register,
     /// `dev.accredit`: `authCode` in, `secret` out.
@@ -82,14 +93,21 @@ impl MidGen {
 
 /// `n` random bytes as lowercase hex.
 fn random_hex(rng: &mut dyn RandomSource, n: usize) -> String {
-    let mut out = String::with_capacity(n * 2);
-    while out.len() < n * 2 {
-        for b in rng.next_u64().to_le_bytes() {
-            if out.len() < n * 2 {
-                out.push_str(&format!("{b:02x}"));
-            }
-        }
-    }
+    let mut bytes = vec![0u8; n];
+    crate::rng::fill_bytes(rng, &mut bytes);
+    bytes
+        .iter()
+        .fold(String::with_capacity(n * 2), |mut out, b| {
+            // Writing to a String cannot fail.
+            let _ = write!(out, "{b:02x}");
+            out
+        })
+}
+
+/// An array of random bytes.
+fn random_array<const N: usize>(rng: &mut dyn RandomSource) -> [u8; N] {
+    let mut out = [0u8; N];
+    crate::rng::fill_bytes(rng, &mut out);
     out
 }
 

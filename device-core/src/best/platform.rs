@@ -4,6 +4,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use best_proto::exchange::{self, KeyPair, SharedSecret};
 use best_proto::upload::{CompletedFile, UploadError, UploadReceiver};
 use best_proto::{
     crypto, AccreditResults, CmdResponse, Code, CodecConfig, DeviceMessage, Envelope, Heartbeat,
@@ -13,8 +14,8 @@ use bytes::Bytes;
 use chrono::Offset;
 
 use super::{
-    encode, random_hex, same_secret, HandshakeStep, MidGen, DEFAULT_HEARTBEAT_INTERVAL,
-    MISSED_HEARTBEATS,
+    encode, random_array, random_hex, same_secret, HandshakeStep, MidGen,
+    DEFAULT_HEARTBEAT_INTERVAL, MISSED_HEARTBEATS,
 };
 use crate::clock::{SystemClock, WallClock};
 use crate::correlation::Correlator;
@@ -167,6 +168,9 @@ pub struct PlatformConfig {
     pub codec: CodecConfig,
     /// Source of the `timezone` in the report reply.
     pub clock: Arc<dyn WallClock>,
+    /// Answers a key exchange a device starts before login ([`PlatformEvent::KeyExchanged`]); when off, both
+    /// exchange messages are answered `20000002` (unsupported). Default on.
+    pub key_exchange: bool,
 }
 
 impl std::fmt::Debug for PlatformConfig {
@@ -177,6 +181,7 @@ impl std::fmt::Debug for PlatformConfig {
             .field("login_timeout", &self.login_timeout)
             .field("command_timeout", &self.command_timeout)
             .field("max_pending_commands", &self.max_pending_commands)
+            .field("key_exchange", &self.key_exchange)
             .finish_non_exhaustive()
     }
 }
@@ -197,6 +202,7 @@ impl Default for PlatformConfig {
             upload: UploadConfig::default(),
             codec: CodecConfig::default(),
             clock: Arc::new(SystemClock),
+            key_exchange: true,
         }
     }
 }
@@ -278,6 +284,13 @@ impl PlatformConfig {
         self
     }
 
+    /// Sets [`PlatformConfig::key_exchange`].
+    #[must_use]
+    pub fn key_exchange(mut self, on: bool) -> Self {
+        self.key_exchange = on;
+        self
+    }
+
     /// Sets [`PlatformConfig::clock`].
     #[must_use]
     pub fn clock(mut self, clock: Arc<dyn WallClock>) -> Self {
@@ -306,6 +319,13 @@ pub enum PlatformCommand {
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum PlatformEvent {
+    /// The device completed a key exchange: it holds the same secret.
+    KeyExchanged {
+        /// The device it says it is (envelope `sn`), not yet authenticated: login comes after the exchange.
+        sn: Option<String>,
+        /// The agreed secret and both factors.
+        secret: SharedSecret,
+    },
     /// `dev.register` succeeded: an `authCode` was issued and stored.
     Registered {
         /// The device.
@@ -382,6 +402,9 @@ pub struct PlatformSession<R> {
     registry: R,
     rng: Box<dyn RandomSource>,
     mids: MidGen,
+    /// The X25519 secret agreed by `device.exchange.publicKey`, waiting for the factors.
+    agreed: Option<[u8; exchange::KEY_LEN]>,
+    shared_secret: Option<SharedSecret>,
     sn: Option<String>,
     connected: bool,
     close: Option<CloseReason>,
@@ -411,12 +434,15 @@ impl<R> std::fmt::Debug for PlatformSession<R> {
 }
 
 impl<R: DeviceRegistry> PlatformSession<R> {
-    /// A session for one connection; `rng` makes message ids, `authCode`s and `secret`s.
+    /// A session for one connection; `rng` makes message ids, `authCode`s, `secret`s and key exchange keys:
+    /// give it [`crate::OsRandom`] in production.
     #[must_use]
     pub fn new(config: PlatformConfig, registry: R, mut rng: Box<dyn RandomSource>) -> Self {
         Self {
             mids: MidGen::new(&mut *rng),
             rng,
+            agreed: None,
+            shared_secret: None,
             // Only the session's own traffic goes here: commands wait in the bounded queue instead.
             outbox: Outbox::new(0),
             commands: Correlator::new(config.command_timeout, config.max_pending_commands),
@@ -443,6 +469,12 @@ impl<R: DeviceRegistry> PlatformSession<R> {
     #[must_use]
     pub fn sn(&self) -> Option<&str> {
         self.sn.as_deref()
+    }
+
+    /// The secret agreed by the device's key exchange on this connection, if it ran one.
+    #[must_use]
+    pub fn shared_secret(&self) -> Option<&SharedSecret> {
+        self.shared_secret.as_ref()
     }
 
     /// Commands sent and waiting for their answer.
@@ -584,6 +616,54 @@ impl<R: DeviceRegistry> PlatformSession<R> {
         }
     }
 
+    /// `device.exchange.publicKey` or `device.exchange.factor` before login. A bad key or factor is answered
+    /// `20000001` and the exchange starts over; the connection stays open (login does not depend on it).
+    fn on_exchange(&mut self, mid: String, sn: Option<String>, message: DeviceMessage) {
+        if !self.config.key_exchange {
+            return self.reply(
+                mid,
+                Response::error(Code::UnsupportedFuncId, "key exchange is not supported"),
+            );
+        }
+        let outcome = match message {
+            DeviceMessage::ExchangePublicKey(p) => {
+                let pair = KeyPair::from_secret_bytes(random_array(&mut *self.rng));
+                pair.agree(&p.public_key).map(|shared| {
+                    self.agreed = Some(shared);
+                    self.shared_secret = None;
+                    Results::PublicKey(pair.public_key_message())
+                })
+            }
+            DeviceMessage::ExchangeFactor(f) => match self.agreed.take() {
+                None => {
+                    return self.reply(
+                        mid,
+                        Response::error(
+                            Code::MalformedParams,
+                            "`device.exchange.factor` before `device.exchange.publicKey`",
+                        ),
+                    )
+                }
+                Some(shared) => exchange::parse_factor(&f.factor).map(|device_factor| {
+                    let platform_factor = random_array(&mut *self.rng);
+                    let secret = SharedSecret::new(shared, device_factor, platform_factor);
+                    self.shared_secret = Some(secret.clone());
+                    self.events
+                        .push_back(PlatformEvent::KeyExchanged { sn, secret });
+                    Results::Factor(exchange::factor_message(platform_factor))
+                }),
+            },
+            _ => return,
+        };
+        match outcome {
+            Ok(results) => self.reply(mid, Response::ok(Some(results))),
+            Err(e) => {
+                self.agreed = None;
+                self.reply(mid, Response::error(Code::MalformedParams, e.to_string()));
+            }
+        }
+    }
+
     fn heartbeat_interval(&self) -> Duration {
         Duration::from_secs(self.config.heartbeat_interval.as_secs().max(1))
     }
@@ -652,10 +732,16 @@ impl<R: DeviceRegistry> PlatformSession<R> {
             mid, sn, message, ..
         } = envelope;
         match message {
-            DeviceMessage::ExchangePublicKey(_) | DeviceMessage::ExchangeFactor(_) => self.reply(
-                mid,
-                Response::error(Code::UnsupportedFuncId, "key exchange is not supported"),
-            ),
+            m @ (DeviceMessage::ExchangePublicKey(_) | DeviceMessage::ExchangeFactor(_)) => {
+                if self.sn.is_some() {
+                    self.close_with(CloseReason::Protocol(format!(
+                        "`{}` after login on one connection",
+                        m.name()
+                    )));
+                } else {
+                    self.on_exchange(mid, sn, m);
+                }
+            }
             m @ (DeviceMessage::Register(_)
             | DeviceMessage::Accredit(_)
             | DeviceMessage::Login(_)) => {

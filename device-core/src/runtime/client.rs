@@ -22,8 +22,14 @@ use crate::session::{CloseReason, Session};
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[non_exhaustive]
 pub struct ClientConfig {
-    /// Reconnect backoff. Default 1 s to 60 s, doubling, 50 % jitter; reset after a successful login.
+    /// Reconnect backoff. Default 1 s to 60 s, doubling, 50 % jitter; reset after a connection that stayed
+    /// logged in for [`ClientConfig::stable_after`].
     pub backoff: BackoffConfig,
+    /// How long a connection must stay logged in before its end resets the backoff. A peer that accepts (or
+    /// logs in) and drops the link at once is then retried at a growing delay instead of in a tight loop; this
+    /// matters most for sessions that count as logged in as soon as they connect (the access terminal).
+    /// Default 5 s.
+    pub stable_after: Duration,
     /// How long one connection attempt may take. Default 10 s.
     pub connect_timeout: Duration,
     /// Driver settings.
@@ -34,6 +40,7 @@ impl Default for ClientConfig {
     fn default() -> Self {
         Self {
             backoff: BackoffConfig::default(),
+            stable_after: Duration::from_secs(5),
             connect_timeout: Duration::from_secs(10),
             driver: DriverConfig::default(),
         }
@@ -45,6 +52,13 @@ impl ClientConfig {
     #[must_use]
     pub fn backoff(mut self, backoff: BackoffConfig) -> Self {
         self.backoff = backoff;
+        self
+    }
+
+    /// Sets [`ClientConfig::stable_after`].
+    #[must_use]
+    pub fn stable_after(mut self, d: Duration) -> Self {
+        self.stable_after = d;
         self
     }
 
@@ -236,7 +250,10 @@ where
                 )
                 .await;
                 let _ = events.send(ClientEvent::Disconnected(end.reason)).await;
-                if end.established {
+                if end
+                    .established_for
+                    .is_some_and(|d| d >= config.stable_after)
+                {
                     backoff.reset();
                 }
                 if end.stop {

@@ -199,8 +199,8 @@ pub(crate) async fn deliver<S: Session, T>(
 pub(crate) struct ConnectionEnd {
     /// What the session said, if it closed the connection itself.
     pub reason: Option<CloseReason>,
-    /// Whether the session logged in during the connection.
-    pub established: bool,
+    /// How long the connection stayed up after the session logged in (`None`: it never did).
+    pub established_for: Option<std::time::Duration>,
     /// Whether the application asked to stop (close requested or every handle dropped).
     pub stop: bool,
 }
@@ -219,7 +219,7 @@ where
     S: Session,
     T: Transport,
 {
-    let mut established = false;
+    let mut established: Option<Instant> = None;
     let mut stop = false;
     let mut last_rx = Instant::now();
     session.connection_opened(now());
@@ -235,8 +235,8 @@ where
         if !write_failed && transport.flush().await.is_err() {
             write_failed = true;
         }
-        if !established && session.is_established() {
-            established = true;
+        if established.is_none() && session.is_established() {
+            established = Some(Instant::now());
             tracing::info!(
                 device = session.peer_id().as_deref().unwrap_or(""),
                 "logged in"
@@ -306,7 +306,7 @@ where
     }
     ConnectionEnd {
         reason,
-        established,
+        established_for: established.map(|at| at.elapsed()),
         stop,
     }
 }

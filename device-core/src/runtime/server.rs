@@ -386,7 +386,7 @@ where
                     reason: Some(CloseReason::Protocol(format!(
                         "websocket handshake failed: {why}"
                     ))),
-                    established: false,
+                    established_for: None,
                     stop: false,
                 }
             }

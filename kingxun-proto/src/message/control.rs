@@ -98,6 +98,7 @@ macro_rules! control_command {
                 $( dst.$put(<$repr>::from(self.$field)); )*
             }
 
+            #[inline]
             fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
                 Ok(Self {
                     dev_id: r.u32()?,

@@ -327,6 +327,7 @@ impl Request {
 
     /// The header devId this request requires: its body's `devId`, 0 for 9001/9002, `None` if unknown.
     #[must_use]
+    #[inline]
     pub fn expected_dev_id(&self) -> Option<u32> {
         match self {
             Self::Connect(_) | Self::Heartbeat(_) => Some(0),
@@ -416,6 +417,7 @@ impl Reply {
 
     /// The header devId this reply requires: 0 for 9001/9002, otherwise any (it echoes the request's).
     #[must_use]
+    #[inline]
     pub fn expected_dev_id(&self) -> Option<u32> {
         match self {
             Self::Connect(_) | Self::Heartbeat(_) => Some(0),
@@ -458,6 +460,7 @@ impl Message {
 
     /// The header devId this message requires, if it constrains it.
     #[must_use]
+    #[inline]
     pub fn expected_dev_id(&self) -> Option<u32> {
         match self {
             Self::Request(r) => r.expected_dev_id(),
@@ -643,6 +646,7 @@ impl Packet {
     }
 
     /// [`Packet::decode`] from a header and a body that may still sit in the read buffer.
+    #[inline]
     pub(crate) fn decode_parts(
         header: &Header,
         body: BodyRef<'_>,
@@ -761,6 +765,7 @@ impl Packet {
 }
 
 /// Opens a sealed part and parses it as exactly one `T`.
+#[inline]
 fn open_exact<T: FixedBody>(
     msg_id: MsgId,
     sealed: &[u8],
@@ -809,6 +814,7 @@ impl<'a> BodyRef<'a> {
     }
 }
 
+#[inline]
 fn decode_request(
     header: &Header,
     body_ref: BodyRef<'_>,

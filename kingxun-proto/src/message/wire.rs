@@ -15,6 +15,7 @@ pub(crate) struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
+    #[inline]
     pub(crate) fn new(bytes: &'a [u8], msg_id: MsgId, part: &'static str, expected: usize) -> Self {
         Self {
             rest: bytes,
@@ -34,6 +35,7 @@ impl<'a> Reader<'a> {
         }
     }
 
+    #[inline]
     pub(crate) fn array<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
         let (head, rest) = self
             .rest
@@ -43,18 +45,22 @@ impl<'a> Reader<'a> {
         Ok(*head)
     }
 
+    #[inline]
     pub(crate) fn u8(&mut self) -> Result<u8, DecodeError> {
         self.array::<1>().map(|[b]| b)
     }
 
+    #[inline]
     pub(crate) fn u16(&mut self) -> Result<u16, DecodeError> {
         self.array().map(u16::from_be_bytes)
     }
 
+    #[inline]
     pub(crate) fn u32(&mut self) -> Result<u32, DecodeError> {
         self.array().map(u32::from_be_bytes)
     }
 
+    #[inline]
     pub(crate) fn u64(&mut self) -> Result<u64, DecodeError> {
         self.array().map(u64::from_be_bytes)
     }
@@ -148,6 +154,7 @@ pub(crate) fn with_bytes<T: FixedBody, R>(body: &T, f: impl FnOnce(&[u8]) -> R) 
 }
 
 /// Decodes `bytes` as exactly one `T`, naming the MsgId and part when the length is wrong.
+#[inline]
 pub(crate) fn read_exact<T: FixedBody>(
     msg_id: MsgId,
     part: &'static str,
