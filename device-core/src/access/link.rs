@@ -169,8 +169,7 @@ impl Link {
     /// A fresh UUID (version 4) from the injected randomness.
     pub(super) fn new_session_id(&mut self) -> SessionId {
         let mut bytes = [0u8; 16];
-        bytes[..8].copy_from_slice(&self.rng.next_u64().to_le_bytes());
-        bytes[8..].copy_from_slice(&self.rng.next_u64().to_le_bytes());
+        crate::rng::fill_bytes(&mut *self.rng, &mut bytes);
         SessionId::from_random_bytes(bytes)
     }
 

@@ -255,6 +255,16 @@ enum State {
     Ready,
 }
 
+/// One connection's key exchange: the key pair until the platform's key arrives, the X25519 secret and our
+/// factor until the platform's factor arrives, then the agreed secret.
+#[derive(Debug, Default)]
+struct Exchange {
+    key_pair: Option<KeyPair>,
+    agreed: Option<[u8; exchange::KEY_LEN]>,
+    device_factor: Option<[u8; exchange::FACTOR_LEN]>,
+    secret: Option<SharedSecret>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     Start,
@@ -286,11 +296,8 @@ pub struct DeviceSession {
     config: DeviceConfig,
     rng: Box<dyn RandomSource>,
     mids: MidGen,
-    /// This connection's key pair while the exchange runs, then its shared secret.
-    key_pair: Option<KeyPair>,
-    agreed: Option<[u8; exchange::KEY_LEN]>,
-    device_factor: Option<[u8; exchange::FACTOR_LEN]>,
-    shared_secret: Option<SharedSecret>,
+    /// This connection's key exchange.
+    exchange: Exchange,
     state: State,
     close: Option<CloseReason>,
     shutdown: bool,
@@ -322,10 +329,7 @@ impl DeviceSession {
         Self {
             mids: MidGen::new(&mut *rng),
             rng,
-            key_pair: None,
-            agreed: None,
-            device_factor: None,
-            shared_secret: None,
+            exchange: Exchange::default(),
             outbox: Outbox::new(config.outbox_capacity),
             requests: Correlator::new(config.request_timeout, config.max_in_flight),
             config,
@@ -353,7 +357,7 @@ impl DeviceSession {
     /// The secret agreed by this connection's key exchange, once done.
     #[must_use]
     pub fn shared_secret(&self) -> Option<&SharedSecret> {
-        self.shared_secret.as_ref()
+        self.exchange.secret.as_ref()
     }
 
     /// Platform commands waiting for the application's answer.
@@ -405,12 +409,12 @@ impl DeviceSession {
             HandshakeStep::ExchangePublicKey => {
                 let pair = KeyPair::from_secret_bytes(random_array(&mut *self.rng));
                 let message = DeviceMessage::ExchangePublicKey(pair.public_key_message());
-                self.key_pair = Some(pair);
+                self.exchange.key_pair = Some(pair);
                 message
             }
             HandshakeStep::ExchangeFactor => {
                 let factor = random_array(&mut *self.rng);
-                self.device_factor = Some(factor);
+                self.exchange.device_factor = Some(factor);
                 DeviceMessage::ExchangeFactor(exchange::factor_message(factor))
             }
             HandshakeStep::Register => DeviceMessage::Register(Register {
@@ -459,10 +463,14 @@ impl DeviceSession {
         }
         match (step, response.results) {
             (HandshakeStep::ExchangePublicKey, Some(Results::PublicKey(p))) => {
-                let agreed = self.key_pair.take().map(|pair| pair.agree(&p.public_key));
+                let agreed = self
+                    .exchange
+                    .key_pair
+                    .take()
+                    .map(|pair| pair.agree(&p.public_key));
                 match agreed {
                     Some(Ok(shared)) => {
-                        self.agreed = Some(shared);
+                        self.exchange.agreed = Some(shared);
                         self.begin_step(now, HandshakeStep::ExchangeFactor);
                     }
                     Some(Err(e)) => {
@@ -476,12 +484,12 @@ impl DeviceSession {
             (HandshakeStep::ExchangeFactor, Some(Results::Factor(f))) => {
                 match (
                     exchange::parse_factor(&f.factor),
-                    self.agreed.take(),
-                    self.device_factor.take(),
+                    self.exchange.agreed.take(),
+                    self.exchange.device_factor.take(),
                 ) {
                     (Ok(platform_factor), Some(shared), Some(device_factor)) => {
                         let secret = SharedSecret::new(shared, device_factor, platform_factor);
-                        self.shared_secret = Some(secret.clone());
+                        self.exchange.secret = Some(secret.clone());
                         self.events.push_back(DeviceEvent::KeyExchanged(secret));
                         let step = self.first_onboarding_step();
                         self.begin_step(now, step);
@@ -659,10 +667,7 @@ impl Session for DeviceSession {
         self.close = None;
         self.liveness = None;
         self.heartbeats.clear();
-        self.key_pair = None;
-        self.agreed = None;
-        self.device_factor = None;
-        self.shared_secret = None;
+        self.exchange = Exchange::default();
         let step = if self.config.key_exchange {
             HandshakeStep::ExchangePublicKey
         } else {
@@ -674,10 +679,7 @@ impl Session for DeviceSession {
     fn connection_lost(&mut self, _now: Instant) {
         let reason = self.close.take();
         self.state = State::Disconnected;
-        self.key_pair = None;
-        self.agreed = None;
-        self.device_factor = None;
-        self.shared_secret = None;
+        self.exchange = Exchange::default();
         self.liveness = None;
         self.heartbeats.clear();
         self.outbox.clear();

@@ -113,8 +113,7 @@ fn random_array<const N: usize>(rng: &mut dyn RandomSource) -> [u8; N] {
 
 /// Compares two secrets without stopping at the first difference.
 fn same_secret(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    proto_common::crypto::ct_eq(a.as_bytes(), b.as_bytes())
 }
 
 /// Encodes one message.
