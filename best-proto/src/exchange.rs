@@ -27,6 +27,7 @@
 use std::fmt;
 
 use x25519_dalek::{PublicKey as X25519Public, StaticSecret};
+use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use crate::message::{Factor, PublicKey};
 
@@ -146,8 +147,9 @@ fn cut(text: &str) -> String {
 }
 
 /// What a completed exchange gives the application: the X25519 shared secret and both factors, as the spec
-/// leaves their use to the deployment. Equality is checked in constant time; `Debug` prints nothing secret.
-#[derive(Clone)]
+/// leaves their use to the deployment. Equality is checked in constant time, `Debug` prints nothing secret, and
+/// the bytes are zeroed when the value is dropped.
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
 pub struct SharedSecret {
     shared: [u8; KEY_LEN],
     device_factor: [u8; FACTOR_LEN],
@@ -190,14 +192,11 @@ impl SharedSecret {
 
 impl PartialEq for SharedSecret {
     fn eq(&self, other: &Self) -> bool {
-        let mut a = [0u8; KEY_LEN + 2 * FACTOR_LEN];
-        let mut b = [0u8; KEY_LEN + 2 * FACTOR_LEN];
-        for (out, s) in [(&mut a, self), (&mut b, other)] {
-            out[..KEY_LEN].copy_from_slice(&s.shared);
-            out[KEY_LEN..KEY_LEN + FACTOR_LEN].copy_from_slice(&s.device_factor);
-            out[KEY_LEN + FACTOR_LEN..].copy_from_slice(&s.platform_factor);
-        }
-        proto_common::crypto::ct_eq(&a, &b)
+        use proto_common::crypto::ct_eq;
+        // `&`, not `&&`: all three comparisons run whatever the first finds.
+        ct_eq(&self.shared, &other.shared)
+            & ct_eq(&self.device_factor, &other.device_factor)
+            & ct_eq(&self.platform_factor, &other.platform_factor)
     }
 }
 
@@ -222,6 +221,31 @@ mod tests {
 
     fn arr<const N: usize>(h: &str) -> [u8; N] {
         hex::decode(h).unwrap().try_into().unwrap()
+    }
+
+    #[test]
+    fn shared_secrets_compare_every_part_and_are_wiped() {
+        fn zeroed_on_drop<T: ZeroizeOnDrop>(_: &T) {}
+        let a = SharedSecret::new([7; KEY_LEN], [1; FACTOR_LEN], [2; FACTOR_LEN]);
+        zeroed_on_drop(&a);
+        assert_eq!(a, a.clone());
+        assert_ne!(
+            a,
+            SharedSecret::new([8; KEY_LEN], [1; FACTOR_LEN], [2; FACTOR_LEN])
+        );
+        assert_ne!(
+            a,
+            SharedSecret::new([7; KEY_LEN], [3; FACTOR_LEN], [2; FACTOR_LEN])
+        );
+        assert_ne!(
+            a,
+            SharedSecret::new([7; KEY_LEN], [1; FACTOR_LEN], [3; FACTOR_LEN])
+        );
+        let mut b = a.clone();
+        b.zeroize();
+        assert_eq!(b.shared(), &[0; KEY_LEN]);
+        assert_eq!(b.device_factor(), &[0; FACTOR_LEN]);
+        assert_eq!(b.platform_factor(), &[0; FACTOR_LEN]);
     }
 
     #[test]

@@ -11,12 +11,14 @@
 use std::fmt;
 
 use proto_common::crypto::{md5_hex, md5_hex_verify};
+use zeroize::{Zeroize, ZeroizeOnDrop};
 
 /// Length of a machine code (jetinno.md 3.2: "验证码 ... 8 位").
 pub const MACHINE_CODE_LEN: usize = 8;
 
-/// The machine's secret 8-character code, configured on the machine and the server. `Debug` hides it.
-#[derive(Clone, PartialEq, Eq)]
+/// The machine's secret 8-character code, configured on the machine and the server. `Debug` hides it, and the
+/// characters are zeroed when the value is dropped.
+#[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
 pub struct MachineCode(String);
 
 /// A machine code that is not 8 printable ASCII characters.
@@ -79,6 +81,16 @@ pub fn verify_login_sign(timestamp: u32, code: &MachineCode, sign: &str) -> bool
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_code_is_wiped_by_zeroize_and_on_drop() {
+        fn zeroed_on_drop<T: ZeroizeOnDrop>(_: &T) {}
+        let mut code = MachineCode::new("12345678").unwrap();
+        zeroed_on_drop(&code);
+        code.zeroize();
+        assert_eq!(code.expose(), "");
+        assert_eq!(format!("{code:?}"), "MachineCode(<redacted>)");
+    }
 
     #[test]
     fn decisions_vector() {

@@ -59,7 +59,7 @@ pub struct OpenError;
 /// reply's `newIV` with [`LinkCipher::set_iv`] ([`crate::Codec`] does it by itself). Every sealed body is
 /// encrypted from the same IV: the protocol chains nothing across frames.
 ///
-/// `Debug` never prints the key or the IV.
+/// `Debug` never prints the key or the IV, and the expanded key is zeroed when the cipher is dropped.
 ///
 /// ```
 /// use kingxun_proto::LinkCipher;
@@ -239,6 +239,13 @@ mod tests {
             std::array::from_fn(|i| u8::try_from(i).unwrap()),
             std::array::from_fn(|i| u8::try_from(16 + i).unwrap()),
         )
+    }
+
+    #[test]
+    fn the_expanded_key_is_zeroed_on_drop() {
+        fn zeroed_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+        zeroed_on_drop::<Aes128Enc>();
+        zeroed_on_drop::<Aes128Dec>();
     }
 
     #[test]
