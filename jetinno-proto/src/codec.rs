@@ -14,7 +14,7 @@
 
 use std::marker::PhantomData;
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::config::{CodecConfig, HEAD_LEN};
 use crate::error::{DecodeError, EncodeError};
@@ -194,15 +194,7 @@ impl<In: WireMessage, Out: WireMessage> Codec<In, Out> {
             return Ok(None);
         };
         // Parse in place, then drop the packet: no copy and no shared-buffer allocation.
-        let msg = In::from_json(&src[HEAD_LEN..len]);
-        if len == src.len() {
-            // The buffer held just this packet: clearing keeps the whole capacity at the front for the next
-            // read, where advancing would leave the next `reserve` to move the empty buffer back.
-            src.clear();
-        } else {
-            src.advance(len);
-        }
-        msg.map(Some)
+        In::take_packet(src, len).map(Some)
     }
 
     /// Appends `msg` as one packet to `dst`, serializing straight into the buffer.
