@@ -2,11 +2,13 @@
 //! WebSocket at the broker the lookup returned.
 #![cfg(feature = "http")]
 
+mod support;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use best_proto::broker::{BrokerInfo, BrokerType};
-use best_proto::{Code, LookupConfig, Report};
+use best_proto::{Code, LookupConfig};
 use device_core::best::http::{lookup, LookupError, LookupServer, MAX_REPLY_BYTES};
 use device_core::best::{
     BrokerDirectory, BrokerLookup, DeviceConfig, DeviceEvent, DeviceRecord, DeviceSession,
@@ -19,6 +21,8 @@ use device_core::{ManualClock, OsRandom, SystemClock, WallClock};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::time::timeout;
+
+use support::best_report;
 
 const T: Duration = Duration::from_secs(10);
 const SN: &str = "HTTP0001";
@@ -49,19 +53,6 @@ async fn lookup_server(directory: Arc<Directory>) -> LookupServer {
 
 fn device_lookup(sn: &str, secret_key: &str, clock: Arc<dyn WallClock>) -> BrokerLookup {
     BrokerLookup::new(sn, BrokerType::BestW, secret_key, clock, Box::new(OsRandom))
-}
-
-fn report() -> Report {
-    serde_json::from_value(serde_json::json!({
-        "fwVer": "1.1.21", "devModel": "TDB08Z", "commType": "ethernet", "ip": "192.168.1.5",
-        "netmask": "255.255.255.0", "gateway": "192.168.1.1", "mac": "00:17:61:12:e5:07",
-        "lockCount": "1", "userCount": "50", "maxUserCount": "30000", "transactionCount": "115",
-        "maxTransactionCount": "50000", "multiBioDataSupport": "0:1:1:0:0:0:0:0:0:0",
-        "multiBioVer": "0:10.0:7.0:0:0:0:0:0:0:0", "multiBioDataCount": "0:100:200:0:0:0:0:0:0:0",
-        "maxMultiBioDataCount": "0:10000:2000:0:0:0:0:0:0:0", "verifyStyles": "100000000010",
-        "maxPendingCmdCount": "2", "maxPackageSize": "8", "funcIds": []
-    }))
-    .unwrap()
 }
 
 fn refused_code(e: LookupError) -> Code {
@@ -103,7 +94,7 @@ async fn lookup_then_key_exchange_and_onboarding_over_websocket() {
     let broker = lookup(&base, &mut signed, T).await.unwrap();
     assert_eq!(broker.url, format!("ws://{ws_addr}/best"));
     let session = DeviceSession::new(
-        DeviceConfig::new(SN, PRODUCT, SECRET_KEY, report()).key_exchange(true),
+        DeviceConfig::new(SN, PRODUCT, SECRET_KEY, best_report(2, 8, &[])).key_exchange(true),
         Box::new(OsRandom),
     );
     let (client, mut client_events) = Client::connect_ws(

@@ -17,7 +17,7 @@ use device_core::best::{
     PlatformConfig, PlatformEvent, PlatformSession,
 };
 use device_core::{CloseReason, RequestError, SendError, Session, SplitMix64};
-use support::{clock, shared, Pair};
+use support::{best_report, clock, shared, Pair};
 
 const SN: &str = "BEST0001";
 const PRODUCT: &str = "5d9b11e1a3f448ae81f9f920e976d852";
@@ -28,17 +28,7 @@ type Platform = PlatformSession<Arc<MemoryRegistry>>;
 type BestPair = Pair<DeviceSession, Platform>;
 
 fn report(max_pending: u32, max_package_kb: u32) -> Report {
-    serde_json::from_value(serde_json::json!({
-        "fwVer": "1.1.21", "devModel": "TDB08Z", "commType": "ethernet", "ip": "192.168.1.5",
-        "netmask": "255.255.255.0", "gateway": "192.168.1.1", "mac": "00:17:61:12:e5:07",
-        "lockCount": "1", "userCount": "50", "maxUserCount": "30000", "transactionCount": "115",
-        "maxTransactionCount": "50000", "multiBioDataSupport": "0:1:1:0:0:0:0:0:0:0",
-        "multiBioVer": "0:10.0:7.0:0:0:0:0:0:0:0", "multiBioDataCount": "0:100:200:0:0:0:0:0:0:0",
-        "maxMultiBioDataCount": "0:10000:2000:0:0:0:0:0:0:0", "verifyStyles": "100000000010",
-        "maxPendingCmdCount": max_pending.to_string(), "maxPackageSize": max_package_kb.to_string(),
-        "funcIds": ["dev.data.upload.user"]
-    }))
-    .unwrap()
+    best_report(max_pending, max_package_kb, &["dev.data.upload.user"])
 }
 
 fn registry() -> Arc<MemoryRegistry> {

@@ -1,10 +1,12 @@
 //! BEST device and platform sessions over real WebSocket connections on 127.0.0.1:0 (path `/best`).
 #![cfg(feature = "tokio")]
 
+mod support;
+
 use std::sync::Arc;
 use std::time::Duration;
 
-use best_proto::{CmdResponse, Command, DeviceMessage, FileId, PlatformMessage, Report, Response};
+use best_proto::{CmdResponse, Command, DeviceMessage, FileId, PlatformMessage, Response};
 use bytes::Bytes;
 use device_core::best::{
     DeviceCommand, DeviceConfig, DeviceEvent, DeviceRecord, DeviceSession, MemoryRegistry,
@@ -18,25 +20,14 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio::time::timeout;
 
+use support::best_report;
+
 const T: Duration = Duration::from_secs(10);
 const SN: &str = "WS0001";
 const PRODUCT: &str = "5d9b11e1a3f448ae81f9f920e976d852";
 const SECRET_KEY: &str = "123456";
 
 type Platform = Server<PlatformSession<Arc<MemoryRegistry>>>;
-
-fn report() -> Report {
-    serde_json::from_value(serde_json::json!({
-        "fwVer": "1.1.21", "devModel": "TDB08Z", "commType": "ethernet", "ip": "192.168.1.5",
-        "netmask": "255.255.255.0", "gateway": "192.168.1.1", "mac": "00:17:61:12:e5:07",
-        "lockCount": "1", "userCount": "50", "maxUserCount": "30000", "transactionCount": "115",
-        "maxTransactionCount": "50000", "multiBioDataSupport": "0:1:1:0:0:0:0:0:0:0",
-        "multiBioVer": "0:10.0:7.0:0:0:0:0:0:0:0", "multiBioDataCount": "0:100:200:0:0:0:0:0:0:0",
-        "maxMultiBioDataCount": "0:10000:2000:0:0:0:0:0:0:0", "verifyStyles": "100000000010",
-        "maxPendingCmdCount": "2", "maxPackageSize": "8", "funcIds": []
-    }))
-    .unwrap()
-}
 
 async fn platform(
     listener: TcpListener,
@@ -148,7 +139,7 @@ async fn onboarding_commands_requests_and_uploads_over_websocket() {
     let addr = listener.local_addr().unwrap();
     let (server, mut server_events) = platform(listener, registry()).await;
     let session = DeviceSession::new(
-        DeviceConfig::new(SN, PRODUCT, SECRET_KEY, report()),
+        DeviceConfig::new(SN, PRODUCT, SECRET_KEY, best_report(2, 8, &[])),
         Box::new(SplitMix64::from_entropy()),
     );
     let (client, client_events) = Client::connect_ws(
@@ -235,7 +226,7 @@ async fn the_device_logs_in_again_after_the_platform_restarts() {
     let reg = registry();
     let (server, mut server_events) = platform(listener, reg.clone()).await;
     let session = DeviceSession::new(
-        DeviceConfig::new(SN, PRODUCT, SECRET_KEY, report()),
+        DeviceConfig::new(SN, PRODUCT, SECRET_KEY, best_report(2, 8, &[])),
         Box::new(SplitMix64::from_entropy()),
     );
     let backoff = BackoffConfig::default()
