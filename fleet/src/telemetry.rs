@@ -1,0 +1,94 @@
+//! Prometheus metrics and logging.
+//!
+//! Metrics (all prefixed `fleet_`):
+//!
+//! | name | type | labels |
+//! | --- | --- | --- |
+//! | `fleet_devices_connected` | gauge | |
+//! | `fleet_devices_registered` | gauge | |
+//! | `fleet_logins_total` | counter | `result` = `ok` / `refused` |
+//! | `fleet_messages_in_total` | counter | `name` (wire message name) |
+//! | `fleet_messages_out_total` | counter | `name` |
+//! | `fleet_decode_errors_total` | counter | |
+//! | `fleet_commands` | gauge | `state` |
+//! | `fleet_store_seconds` | summary | `op` |
+
+use std::sync::OnceLock;
+
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+use crate::config::LogFormat;
+
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// Installs the process-wide Prometheus recorder (once; later calls return the same handle).
+pub fn install_metrics() -> PrometheusHandle {
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new().build_recorder();
+            let handle = recorder.handle();
+            // Another recorder may be installed by an embedding program; ours then only renders what it sees.
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}
+
+/// Counts a message received from a device.
+pub fn message_in(name: &str) {
+    metrics::counter!("fleet_messages_in_total", "name" => name.to_owned()).increment(1);
+}
+
+/// Counts a message sent to a device.
+pub fn message_out(name: &str) {
+    metrics::counter!("fleet_messages_out_total", "name" => name.to_owned()).increment(1);
+}
+
+/// Counts a frame that did not decode.
+pub fn decode_error() {
+    metrics::counter!("fleet_decode_errors_total").increment(1);
+}
+
+/// Counts a login, accepted or refused.
+pub fn login(ok: bool) {
+    metrics::counter!("fleet_logins_total", "result" => if ok { "ok" } else { "refused" })
+        .increment(1);
+}
+
+/// Starts the `tracing` subscriber: filter from `RUST_LOG` (default `info`), lines as text or JSON, to stderr.
+/// Calling it again does nothing.
+pub fn init_logging(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+/// Resolves when the process gets SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => tracing::info!("SIGINT: shutting down"),
+        () = term => tracing::info!("SIGTERM: shutting down"),
+    }
+}
