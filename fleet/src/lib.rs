@@ -3,6 +3,7 @@
 #![warn(missing_docs)]
 
 pub mod api;
+pub mod client;
 pub mod config;
 pub mod presence;
 pub mod problem;

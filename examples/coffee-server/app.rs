@@ -1,0 +1,169 @@
+//! The coffee server assembled from its parts; `main.rs`, the demo and the tests start it from here.
+
+pub mod api;
+pub mod config;
+pub mod link;
+pub mod orders;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use fleet::{AdminApi, AdminToken, Fleet, Panel};
+
+use self::config::CoffeeConfig;
+use self::link::{LinkSettings, MachineLink};
+use self::orders::{Orders, SimulatedProvider};
+
+/// A startup failure, with what failed.
+pub type Error = Box<dyn std::error::Error + Send + Sync>;
+
+/// A running coffee server.
+pub struct Running {
+    /// The fleet core (store, presence, queue).
+    pub fleet: Fleet,
+    /// The orders service.
+    pub orders: Orders,
+    /// Where machines connect.
+    pub machines_addr: SocketAddr,
+    /// Where the admin API and dashboard are.
+    pub admin_addr: SocketAddr,
+    /// The admin token (`generated` holds it in clear when this start made it).
+    pub token: AdminToken,
+    link: Arc<MachineLink>,
+    pump: tokio::task::JoinHandle<()>,
+    confirmations: tokio::task::JoinHandle<()>,
+    admin_stop: tokio::sync::watch::Sender<bool>,
+    admin: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+/// The admin API of the coffee deployment.
+fn admin_api(orders: Orders) -> AdminApi {
+    let (routes, doc) = api::routes(orders);
+    AdminApi {
+        title: "Coffee fleet".into(),
+        catalog: Arc::new(link::Catalog),
+        extra_routes: vec![routes],
+        extra_openapi: vec![doc],
+        panels: vec![
+            Panel {
+                title: "Orders".into(),
+                url: "/api/orders?limit=50".into(),
+                columns: ["order_no", "device_id", "product_id", "amount_fen", "state", "refund_due"]
+                    .map(String::from)
+                    .to_vec(),
+            },
+            Panel {
+                title: "Sales per machine and day".into(),
+                url: "/api/sales".into(),
+                columns: ["day", "device_id", "dispensed", "revenue_fen", "refunds_due"].map(String::from).to_vec(),
+            },
+        ],
+    }
+}
+
+/// The router of the admin API, for tests that check routes against the OpenAPI document.
+pub fn admin_router(fleet: &Fleet, orders: Orders, token: &AdminToken) -> fleet::api::Built {
+    admin_api(orders).build(fleet, token)
+}
+
+/// Opens the store (with the orders table) as configured.
+///
+/// # Errors
+/// The store cannot be opened or migrated.
+pub async fn open_fleet(config: &CoffeeConfig) -> Result<Fleet, Error> {
+    let fleet = Fleet::open(config.fleet.clone()).await?;
+    let migrator = Orders::migrator(fleet.store().backend());
+    fleet.store().migrate_with(&migrator).await?;
+    Ok(fleet)
+}
+
+/// Binds the configured listeners and starts.
+///
+/// # Errors
+/// A listener cannot be bound, or the store cannot be opened.
+pub async fn start(config: CoffeeConfig) -> Result<Running, Error> {
+    let machines = tokio::net::TcpListener::bind(config.machines.listen)
+        .await
+        .map_err(|e| format!("machines.listen {}: {e}", config.machines.listen))?;
+    let admin = tokio::net::TcpListener::bind(config.fleet.admin.listen)
+        .await
+        .map_err(|e| format!("fleet.admin.listen {}: {e}", config.fleet.admin.listen))?;
+    start_on(config, machines, admin).await
+}
+
+/// Starts on listeners bound by the caller.
+///
+/// # Errors
+/// The store cannot be opened.
+pub async fn start_on(
+    config: CoffeeConfig,
+    machines: tokio::net::TcpListener,
+    admin: tokio::net::TcpListener,
+) -> Result<Running, Error> {
+    let fleet = open_fleet(&config).await?;
+    let token = fleet.admin_token().await?;
+    let (confirm_tx, mut confirm_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let confirm_after = (config.payment.confirm_after_ms > 0).then(|| Duration::from_millis(config.payment.confirm_after_ms));
+    let provider = Arc::new(SimulatedProvider::new(config.payment.base_url.clone(), confirm_after, confirm_tx));
+    let orders = Orders::new(fleet.clone(), provider, Duration::from_secs(config.payment.pay_done_ttl_secs));
+    let confirmations = {
+        let orders = orders.clone();
+        tokio::spawn(async move {
+            while let Some(order_no) = confirm_rx.recv().await {
+                if let Err(e) = orders.paid(&order_no).await {
+                    tracing::warn!(order = %order_no, error = %e, "payment confirmation not applied");
+                }
+            }
+        })
+    };
+    let settings = LinkSettings {
+        max_connections: config.machines.max_connections,
+        login_timeout: Duration::from_secs(config.machines.login_timeout_secs),
+        peer_timeout: Duration::from_secs(config.machines.peer_timeout_secs),
+        qrcode_timeout: Duration::from_secs(config.machines.qrcode_timeout_secs),
+    };
+    let (link, pump) = MachineLink::start(machines, fleet.clone(), orders.clone(), &settings)?;
+    fleet.start_delivery(link.clone());
+    let admin_addr = admin.local_addr()?;
+    let built = admin_router(&fleet, orders.clone(), &token);
+    let (admin_stop, mut stop_rx) = tokio::sync::watch::channel(false);
+    let admin = tokio::spawn(fleet::api::serve(admin, built.router, async move {
+        let _ = stop_rx.wait_for(|s| *s).await;
+    }));
+    tracing::info!(machines = %link.local_addr(), admin = %admin_addr, "coffee server up");
+    Ok(Running {
+        machines_addr: link.local_addr(),
+        fleet,
+        orders,
+        admin_addr,
+        token,
+        link,
+        pump,
+        confirmations,
+        admin_stop,
+        admin,
+    })
+}
+
+impl Running {
+    /// Graceful stop: the admin API stops taking requests and finishes those under way, machine connections
+    /// close, their last events are written, command delivery stops after recording what it did, and the store
+    /// closes.
+    pub async fn shutdown(self) {
+        let _ = self.admin_stop.send(true);
+        match self.admin.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "admin server failed"),
+            Err(e) => tracing::error!(error = %e, "admin server task failed"),
+        }
+        self.link.shutdown().await;
+        // The pump ends once the server's last event (every connection's close) is handled.
+        drop(self.link);
+        if let Err(e) = self.pump.await {
+            tracing::error!(error = %e, "event pump failed");
+        }
+        self.confirmations.abort();
+        self.fleet.shutdown().await;
+    }
+}

@@ -1,0 +1,159 @@
+//! The coffee-machine operator server: machines connect over TCP (jetinno), operators use the admin API and
+//! the dashboard.
+//!
+//! ```text
+//! cargo run --example coffee-server                          # serve, defaults, store under ./data
+//! cargo run --example coffee-server -- --config coffee.toml  # serve with a config file
+//! cargo run --example coffee-server -- machines add 1001 12345678 --name lobby
+//! cargo run --example coffee-server -- machines list
+//! cargo run --example coffee-server -- machines remove 1001
+//! ```
+#![forbid(unsafe_code)]
+
+// Shared with the demo and the tests, which use more of it.
+#[allow(dead_code)]
+#[path = "app.rs"]
+mod app;
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(name = "coffee-server", version, about = "Coffee-machine operator server (jetinno)")]
+struct Cli {
+    #[command(flatten)]
+    common: fleet::CommonArgs,
+    /// Where machines connect (`machines.listen`).
+    #[arg(long, value_name = "ADDR")]
+    machines_listen: Option<String>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the server (the default).
+    Serve,
+    /// Provision machines in the store.
+    Machines {
+        #[command(subcommand)]
+        action: MachinesCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum MachinesCommand {
+    /// Register a machine: its number (vmc_no) and its 8-character code.
+    Add {
+        /// Machine number.
+        vmc_no: u64,
+        /// The machine's 8-character code.
+        code: String,
+        /// Name shown on the dashboard.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List registered machines.
+    List,
+    /// Remove a machine (it can no longer log in; its queued commands are cancelled).
+    Remove {
+        /// Machine number.
+        vmc_no: u64,
+    },
+}
+
+fn load(cli: &Cli) -> Result<app::config::CoffeeConfig, fleet::ConfigError> {
+    let mut overrides = cli.common.overrides("fleet");
+    if let Some(a) = &cli.machines_listen {
+        overrides.push(("machines.listen".into(), toml::Value::String(a.clone())));
+    }
+    fleet::config::load(cli.common.config.as_deref(), app::config::ENV_PREFIX, &overrides, &cli.common.sets)
+}
+
+async fn machines(config: app::config::CoffeeConfig, action: MachinesCommand) -> Result<(), app::Error> {
+    let fleet = app::open_fleet(&config).await?;
+    match action {
+        MachinesCommand::Add { vmc_no, code, name } => {
+            app::link::check_code(&code).map_err(|e| format!("code: {e}"))?;
+            let id = vmc_no.to_string();
+            let d = fleet.add_device(&id, name.as_deref().unwrap_or(&id), &code).await?;
+            println!("added machine {} ({})", d.id, d.name);
+        }
+        MachinesCommand::List => {
+            println!("{:<12} {:<24} {:<14} last seen (UTC)", "vmc_no", "name", "version");
+            let mut after: Option<String> = None;
+            loop {
+                let page = fleet.store().devices(after.as_deref(), 1000).await?;
+                for d in &page {
+                    let seen = d
+                        .last_seen
+                        .and_then(chrono::DateTime::from_timestamp_millis)
+                        .map_or_else(|| "never".to_owned(), |t| t.format("%Y-%m-%d %H:%M:%S").to_string());
+                    println!("{:<12} {:<24} {:<14} {seen}", d.id, d.name, d.version.as_deref().unwrap_or("-"));
+                }
+                match page.last() {
+                    Some(last) if page.len() == 1000 => after = Some(last.id.clone()),
+                    _ => break,
+                }
+            }
+        }
+        MachinesCommand::Remove { vmc_no } => {
+            if fleet.remove_device(&vmc_no.to_string()).await? {
+                println!("removed machine {vmc_no}");
+            } else {
+                return Err(format!("no machine {vmc_no}").into());
+            }
+        }
+    }
+    fleet.shutdown().await;
+    Ok(())
+}
+
+async fn serve(config: app::config::CoffeeConfig) -> Result<(), app::Error> {
+    let deadline = Duration::from_secs(config.fleet.shutdown_timeout_secs);
+    let running = app::start(config).await?;
+    println!("machines: {}", running.machines_addr);
+    println!("dashboard: http://{}/", running.admin_addr);
+    if let Some(token) = &running.token.generated {
+        println!("admin token (generated now, shown once; stored hashed): {token}");
+    }
+    fleet::telemetry::shutdown_signal().await;
+    match tokio::time::timeout(deadline, running.shutdown()).await {
+        Ok(()) => Ok(()),
+        Err(_) => Err(format!("shutdown took longer than {deadline:?}").into()),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match load(&cli) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("coffee-server: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    fleet::telemetry::init_logging(config.fleet.log_format);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("coffee-server: no runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = runtime.block_on(async move {
+        match cli.command {
+            None | Some(Command::Serve) => serve(config).await,
+            Some(Command::Machines { action }) => machines(config, action).await,
+        }
+    });
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("coffee-server: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,599 @@
+//! Orders and sales: the coffee payment flow, free of any protocol type.
+//!
+//! `qrcode` creates an order (idempotent by `order_no`) in `awaiting_payment` and answers with the payment
+//! provider's URL. The provider confirms (after a delay in the simulated one, or `POST
+//! /api/orders/{order_no}/paid`): the order is `paid` and a `pay_done` is queued for the machine. `productdone`
+//! closes it: `dispensed`, or `failed` with `refund_due` when it was paid.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use fleet::{BoxFuture, CommandSpec, Fleet, StoreError};
+use serde::{Deserialize, Serialize};
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+/// An order's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderState {
+    /// QR code handed out, no payment yet.
+    AwaitingPayment,
+    /// Paid; `pay_done` queued for the machine.
+    Paid,
+    /// The machine made the product.
+    Dispensed,
+    /// The machine reported a failure (refund due when it was paid).
+    Failed,
+}
+
+impl OrderState {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AwaitingPayment => "awaiting_payment",
+            Self::Paid => "paid",
+            Self::Dispensed => "dispensed",
+            Self::Failed => "failed",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        [Self::AwaitingPayment, Self::Paid, Self::Dispensed, Self::Failed]
+            .into_iter()
+            .find(|x| x.as_str() == s)
+    }
+}
+
+/// What the machine asked for in its `qrcode`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QrRequest {
+    /// The machine (device id).
+    pub device_id: String,
+    /// The machine's order number.
+    pub order_no: String,
+    /// Product.
+    pub product_id: u32,
+    /// Price in fen.
+    pub amount_fen: u32,
+    /// Wanted QR type (`all`, `wx_pub`, `alipay`, ...).
+    pub qr_type: String,
+}
+
+/// What the machine reported in its `productdone`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProductReport {
+    /// The machine.
+    pub device_id: String,
+    /// The order.
+    pub order_no: String,
+    /// Product name.
+    pub product_name: String,
+    /// Payment type the machine reports.
+    pub pay_type: String,
+    /// Whether the product was made.
+    pub ok: bool,
+}
+
+/// An order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Order {
+    /// Row id (paging cursor).
+    pub id: i64,
+    /// The machine's order number.
+    pub order_no: String,
+    /// The machine.
+    pub device_id: String,
+    /// Product.
+    pub product_id: i64,
+    /// Price in fen.
+    pub amount_fen: i64,
+    /// Requested QR type.
+    pub qr_type: String,
+    /// State.
+    pub state: OrderState,
+    /// Payment URL handed to the machine.
+    pub pay_url: Option<String>,
+    /// Paid but not dispensed: the customer is owed a refund.
+    pub refund_due: bool,
+    /// Product name from `productdone`.
+    pub product_name: Option<String>,
+    /// Payment type from `productdone`.
+    pub pay_type: Option<String>,
+    /// Sales day (UTC, `YYYY-MM-DD`).
+    pub day: String,
+    /// Created (Unix ms).
+    pub created_at: i64,
+    /// Paid (Unix ms).
+    pub paid_at: Option<i64>,
+    /// Closed by `productdone` (Unix ms).
+    pub done_at: Option<i64>,
+}
+
+/// Sales of one machine on one day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Sales {
+    /// The machine.
+    pub device_id: String,
+    /// Day (UTC).
+    pub day: String,
+    /// Products dispensed.
+    pub dispensed: i64,
+    /// Revenue of the dispensed products, in fen.
+    pub revenue_fen: i64,
+    /// Paid orders that failed (refund due).
+    pub refunds_due: i64,
+}
+
+/// A domain rule was broken.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OrderError {
+    /// No such order.
+    #[error("no order `{0}`")]
+    Unknown(String),
+    /// The order is in a state that does not allow the step.
+    #[error("order `{order_no}` is `{state}`: {step} is not possible")]
+    WrongState {
+        /// The order.
+        order_no: String,
+        /// Its state.
+        state: &'static str,
+        /// The step.
+        step: &'static str,
+    },
+    /// The order number belongs to another machine.
+    #[error("order `{order_no}` belongs to machine {owner}, not {device}")]
+    OtherMachine {
+        /// The order.
+        order_no: String,
+        /// Its machine.
+        owner: String,
+        /// The machine that used it.
+        device: String,
+    },
+    /// The store failed.
+    #[error("store: {0}")]
+    Store(String),
+}
+
+impl From<sqlx::Error> for OrderError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Store(e.to_string())
+    }
+}
+
+impl From<StoreError> for OrderError {
+    fn from(e: StoreError) -> Self {
+        Self::Store(e.to_string())
+    }
+}
+
+/// What a payment confirmation does to an order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PaidStep {
+    /// Becomes paid now: push `pay_done`.
+    Confirm,
+    /// Was paid already: nothing to do (a provider retry).
+    AlreadyPaid,
+}
+
+/// The rule for a payment confirmation.
+///
+/// # Errors
+/// The order was already closed.
+pub fn on_paid(order_no: &str, state: OrderState) -> Result<PaidStep, OrderError> {
+    match state {
+        OrderState::AwaitingPayment => Ok(PaidStep::Confirm),
+        OrderState::Paid => Ok(PaidStep::AlreadyPaid),
+        OrderState::Dispensed | OrderState::Failed => Err(OrderError::WrongState {
+            order_no: order_no.to_owned(),
+            state: state.as_str(),
+            step: "payment",
+        }),
+    }
+}
+
+/// The rule for `productdone`: the new state and whether a refund is due.
+///
+/// # Errors
+/// The order was already closed.
+pub fn on_product_done(order_no: &str, state: OrderState, ok: bool) -> Result<(OrderState, bool), OrderError> {
+    match (state, ok) {
+        (OrderState::Paid, true) => Ok((OrderState::Dispensed, false)),
+        (OrderState::Paid, false) => Ok((OrderState::Failed, true)),
+        // Never paid through us: nothing to refund. A product made without payment is recorded as such.
+        (OrderState::AwaitingPayment, true) => Ok((OrderState::Dispensed, false)),
+        (OrderState::AwaitingPayment, false) => Ok((OrderState::Failed, false)),
+        (OrderState::Dispensed | OrderState::Failed, _) => Err(OrderError::WrongState {
+            order_no: order_no.to_owned(),
+            state: state.as_str(),
+            step: "productdone",
+        }),
+    }
+}
+
+/// A payment request made by a provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentRequest {
+    /// The URL the machine shows as a QR code.
+    pub url: String,
+}
+
+/// A payment provider: makes the payment URL of an order; confirms through [`Orders::paid`].
+pub trait PaymentProvider: Send + Sync + 'static {
+    /// Creates the payment of `order`.
+    fn create<'a>(&'a self, order: &'a Order) -> BoxFuture<'a, Result<PaymentRequest, String>>;
+}
+
+/// A provider for testing and demonstrations: URLs under `base_url`, and a confirmation after `confirm_after`
+/// (none: only through the API).
+pub struct SimulatedProvider {
+    base_url: String,
+    confirm_after: Option<Duration>,
+    confirmations: tokio::sync::mpsc::UnboundedSender<String>,
+}
+
+impl SimulatedProvider {
+    /// A provider; confirmations are sent as order numbers on `confirmations`.
+    pub fn new(
+        base_url: String,
+        confirm_after: Option<Duration>,
+        confirmations: tokio::sync::mpsc::UnboundedSender<String>,
+    ) -> Self {
+        Self {
+            base_url,
+            confirm_after,
+            confirmations,
+        }
+    }
+}
+
+impl PaymentProvider for SimulatedProvider {
+    fn create<'a>(&'a self, order: &'a Order) -> BoxFuture<'a, Result<PaymentRequest, String>> {
+        Box::pin(async move {
+            if let Some(after) = self.confirm_after {
+                let tx = self.confirmations.clone();
+                let order_no = order.order_no.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(after).await;
+                    let _ = tx.send(order_no);
+                });
+            }
+            Ok(PaymentRequest {
+                url: format!(
+                    "{}/{}?amount={}",
+                    self.base_url.trim_end_matches('/'),
+                    order.order_no,
+                    order.amount_fen
+                ),
+            })
+        })
+    }
+}
+
+/// The `pay_done` command body (the link's typed command JSON).
+pub fn pay_done_command(order: &Order) -> CommandSpec {
+    CommandSpec {
+        kind: "pay_done".into(),
+        payload: serde_json::json!({
+            "cmd": "pay_done",
+            "order_no": order.order_no,
+            "product_amount": order.amount_fen,
+            "paydone": true,
+            "paytype": "qr_pay",
+        }),
+        // Pushing it twice could make a second product.
+        idempotent: false,
+        expects_ack: false,
+    }
+}
+
+const ORDER_COLUMNS: &str = "id, order_no, device_id, product_id, amount_fen, qr_type, state, pay_url, refund_due, \
+     product_name, pay_type, day, created_at, paid_at, done_at";
+
+fn order_from_row(row: &AnyRow) -> Result<Order, OrderError> {
+    let state: String = row.try_get("state")?;
+    Ok(Order {
+        id: row.try_get("id")?,
+        order_no: row.try_get("order_no")?,
+        device_id: row.try_get("device_id")?,
+        product_id: row.try_get("product_id")?,
+        amount_fen: row.try_get("amount_fen")?,
+        qr_type: row.try_get("qr_type")?,
+        state: OrderState::parse(&state).ok_or_else(|| OrderError::Store(format!("bad order state `{state}`")))?,
+        pay_url: row.try_get("pay_url")?,
+        refund_due: row.try_get::<i64, _>("refund_due")? != 0,
+        product_name: row.try_get("product_name")?,
+        pay_type: row.try_get("pay_type")?,
+        day: row.try_get("day")?,
+        created_at: row.try_get("created_at")?,
+        paid_at: row.try_get("paid_at")?,
+        done_at: row.try_get("done_at")?,
+    })
+}
+
+/// Filters of [`Orders::list`].
+#[derive(Debug, Clone, Default)]
+pub struct OrderFilter {
+    /// Only this machine.
+    pub device_id: Option<String>,
+    /// Only this state.
+    pub state: Option<OrderState>,
+    /// Only rows below this id.
+    pub before: Option<i64>,
+    /// Page size.
+    pub limit: i64,
+}
+
+/// The orders service.
+#[derive(Clone)]
+pub struct Orders {
+    fleet: Fleet,
+    provider: Arc<dyn PaymentProvider>,
+    pay_done_ttl: Duration,
+}
+
+impl Orders {
+    /// The service over `fleet`'s store (its migrations must have run).
+    pub fn new(fleet: Fleet, provider: Arc<dyn PaymentProvider>, pay_done_ttl: Duration) -> Self {
+        Self {
+            fleet,
+            provider,
+            pay_done_ttl,
+        }
+    }
+
+    /// The embedded migrations of the orders table for the store's database.
+    pub fn migrator(backend: fleet::store::Backend) -> sqlx::migrate::Migrator {
+        static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("examples/coffee-server/migrations/sqlite");
+        static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("examples/coffee-server/migrations/postgres");
+        let m = match backend {
+            fleet::store::Backend::Sqlite => &SQLITE,
+            fleet::store::Backend::Postgres => &POSTGRES,
+        };
+        sqlx::migrate::Migrator {
+            migrations: m.migrations.clone(),
+            ignore_missing: true,
+            locking: m.locking,
+            no_tx: m.no_tx,
+        }
+    }
+
+    fn pool(&self) -> &sqlx::AnyPool {
+        self.fleet.store().pool()
+    }
+
+    /// One order.
+    ///
+    /// # Errors
+    /// Store failure.
+    pub async fn get(&self, order_no: &str) -> Result<Option<Order>, OrderError> {
+        let row = sqlx::query(&format!("SELECT {ORDER_COLUMNS} FROM coffee_orders WHERE order_no = $1"))
+            .bind(order_no)
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(order_from_row).transpose()
+    }
+
+    /// Orders, newest first.
+    ///
+    /// # Errors
+    /// Store failure.
+    pub async fn list(&self, f: &OrderFilter) -> Result<Vec<Order>, OrderError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {ORDER_COLUMNS} FROM coffee_orders WHERE ($1 IS NULL OR device_id = $1) \
+             AND ($2 IS NULL OR state = $2) AND ($3 IS NULL OR id < $3) ORDER BY id DESC LIMIT $4"
+        ))
+        .bind(f.device_id.as_deref())
+        .bind(f.state.map(OrderState::as_str))
+        .bind(f.before)
+        .bind(f.limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(order_from_row).collect()
+    }
+
+    /// Sales per machine and day, newest day first.
+    ///
+    /// # Errors
+    /// Store failure.
+    pub async fn sales(&self, device_id: Option<&str>, since_day: Option<&str>) -> Result<Vec<Sales>, OrderError> {
+        let rows = sqlx::query(
+            "SELECT device_id, day, \
+             SUM(CASE WHEN state = 'dispensed' THEN 1 ELSE 0 END) AS dispensed, \
+             SUM(CASE WHEN state = 'dispensed' THEN amount_fen ELSE 0 END) AS revenue, \
+             SUM(CASE WHEN refund_due = 1 THEN 1 ELSE 0 END) AS refunds \
+             FROM coffee_orders WHERE ($1 IS NULL OR device_id = $1) AND ($2 IS NULL OR day >= $2) \
+             GROUP BY device_id, day ORDER BY day DESC, device_id",
+        )
+        .bind(device_id)
+        .bind(since_day)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Sales {
+                    device_id: r.try_get("device_id")?,
+                    day: r.try_get("day")?,
+                    dispensed: r.try_get("dispensed")?,
+                    revenue_fen: r.try_get("revenue")?,
+                    refunds_due: r.try_get("refunds")?,
+                })
+            })
+            .collect()
+    }
+
+    /// `qrcode`: creates the order (or finds the one with this number) and returns its payment URL.
+    ///
+    /// # Errors
+    /// The order number belongs to another machine, the provider failed, or the store failed.
+    pub async fn qrcode(&self, req: &QrRequest) -> Result<Order, OrderError> {
+        let now = fleet::now_ms();
+        let day = chrono::DateTime::from_timestamp_millis(now)
+            .unwrap_or_default()
+            .format("%Y-%m-%d")
+            .to_string();
+        sqlx::query(
+            "INSERT INTO coffee_orders (order_no, device_id, product_id, amount_fen, qr_type, state, day, created_at) \
+             VALUES ($1, $2, $3, $4, $5, 'awaiting_payment', $6, $7) ON CONFLICT (order_no) DO NOTHING",
+        )
+        .bind(&req.order_no)
+        .bind(&req.device_id)
+        .bind(i64::from(req.product_id))
+        .bind(i64::from(req.amount_fen))
+        .bind(&req.qr_type)
+        .bind(&day)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        let order = self
+            .get(&req.order_no)
+            .await?
+            .ok_or_else(|| OrderError::Unknown(req.order_no.clone()))?;
+        if order.device_id != req.device_id {
+            return Err(OrderError::OtherMachine {
+                order_no: order.order_no,
+                owner: order.device_id,
+                device: req.device_id.clone(),
+            });
+        }
+        if let Some(url) = &order.pay_url {
+            // A repeated qrcode: the same payment.
+            let _ = url;
+            return Ok(order);
+        }
+        let payment = self.provider.create(&order).await.map_err(OrderError::Store)?;
+        sqlx::query("UPDATE coffee_orders SET pay_url = $2 WHERE order_no = $1 AND pay_url IS NULL")
+            .bind(&order.order_no)
+            .bind(&payment.url)
+            .execute(self.pool())
+            .await?;
+        let order = self.get(&req.order_no).await?.ok_or_else(|| OrderError::Unknown(req.order_no.clone()))?;
+        self.fleet
+            .event(
+                Some(&order.device_id),
+                "order",
+                &serde_json::json!({ "order_no": order.order_no, "state": order.state, "amount_fen": order.amount_fen }),
+            )
+            .await;
+        Ok(order)
+    }
+
+    /// A payment confirmation: marks the order paid and queues `pay_done` for the machine (once).
+    ///
+    /// # Errors
+    /// Unknown order, an order already closed, or a store failure.
+    pub async fn paid(&self, order_no: &str) -> Result<Order, OrderError> {
+        let order = self.get(order_no).await?.ok_or_else(|| OrderError::Unknown(order_no.to_owned()))?;
+        if on_paid(order_no, order.state)? == PaidStep::AlreadyPaid {
+            return Ok(order);
+        }
+        let moved = sqlx::query(
+            "UPDATE coffee_orders SET state = 'paid', paid_at = $2 WHERE order_no = $1 AND state = 'awaiting_payment'",
+        )
+        .bind(order_no)
+        .bind(fleet::now_ms())
+        .execute(self.pool())
+        .await?;
+        let order = self.get(order_no).await?.ok_or_else(|| OrderError::Unknown(order_no.to_owned()))?;
+        if moved.rows_affected() == 1 {
+            // The key makes the push happen once even when two confirmations race.
+            let key = format!("pay_done:{order_no}");
+            self.fleet
+                .enqueue(&order.device_id, &pay_done_command(&order), Some(self.pay_done_ttl), Some(&key))
+                .await?;
+            self.fleet
+                .event(Some(&order.device_id), "order", &serde_json::json!({ "order_no": order_no, "state": "paid" }))
+                .await;
+        }
+        Ok(order)
+    }
+
+    /// `productdone`: closes the order.
+    ///
+    /// # Errors
+    /// Unknown order, a closed order, another machine's order, or a store failure.
+    pub async fn product_done(&self, report: &ProductReport) -> Result<Order, OrderError> {
+        let order = self
+            .get(&report.order_no)
+            .await?
+            .ok_or_else(|| OrderError::Unknown(report.order_no.clone()))?;
+        if order.device_id != report.device_id {
+            return Err(OrderError::OtherMachine {
+                order_no: order.order_no,
+                owner: order.device_id,
+                device: report.device_id.clone(),
+            });
+        }
+        let (state, refund) = on_product_done(&order.order_no, order.state, report.ok)?;
+        sqlx::query(
+            "UPDATE coffee_orders SET state = $2, refund_due = $3, product_name = $4, pay_type = $5, done_at = $6 \
+             WHERE order_no = $1 AND state = $7",
+        )
+        .bind(&order.order_no)
+        .bind(state.as_str())
+        .bind(i64::from(refund))
+        .bind(&report.product_name)
+        .bind(&report.pay_type)
+        .bind(fleet::now_ms())
+        .bind(order.state.as_str())
+        .execute(self.pool())
+        .await?;
+        let order = self.get(&report.order_no).await?.ok_or_else(|| OrderError::Unknown(report.order_no.clone()))?;
+        self.fleet
+            .event(
+                Some(&order.device_id),
+                "order",
+                &serde_json::json!({ "order_no": order.order_no, "state": order.state, "refund_due": order.refund_due }),
+            )
+            .await;
+        Ok(order)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payment_is_confirmed_once() {
+        assert_eq!(on_paid("o", OrderState::AwaitingPayment), Ok(PaidStep::Confirm));
+        assert_eq!(on_paid("o", OrderState::Paid), Ok(PaidStep::AlreadyPaid));
+        let err = on_paid("o", OrderState::Dispensed).unwrap_err();
+        assert_eq!(err.to_string(), "order `o` is `dispensed`: payment is not possible");
+    }
+
+    #[test]
+    fn a_failed_paid_order_is_owed_a_refund() {
+        assert_eq!(on_product_done("o", OrderState::Paid, true), Ok((OrderState::Dispensed, false)));
+        assert_eq!(on_product_done("o", OrderState::Paid, false), Ok((OrderState::Failed, true)));
+        assert_eq!(on_product_done("o", OrderState::AwaitingPayment, false), Ok((OrderState::Failed, false)));
+        assert!(on_product_done("o", OrderState::Failed, true).is_err());
+        assert!(on_product_done("o", OrderState::Dispensed, false).is_err());
+    }
+
+    #[test]
+    fn pay_done_is_never_resent() {
+        let order = Order {
+            id: 1,
+            order_no: "A1".into(),
+            device_id: "7".into(),
+            product_id: 3,
+            amount_fen: 450,
+            qr_type: "all".into(),
+            state: OrderState::Paid,
+            pay_url: None,
+            refund_due: false,
+            product_name: None,
+            pay_type: None,
+            day: "2026-01-01".into(),
+            created_at: 0,
+            paid_at: None,
+            done_at: None,
+        };
+        let spec = pay_done_command(&order);
+        assert!(!spec.idempotent);
+        assert_eq!(spec.payload["product_amount"], 450);
+        assert_eq!(spec.payload["order_no"], "A1");
+    }
+}
