@@ -56,25 +56,46 @@ fn qr_pay() -> String {
     "qr_pay".into()
 }
 
-/// A command for a coffee machine, as `POST /api/devices/{id}/commands` takes it (`cmd` names it).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(tag = "cmd", deny_unknown_fields)]
-pub enum CoffeeCommand {
+/// Declares [`CoffeeCommand`] (tagged by `cmd`, as the API takes it) and an externally tagged twin used to
+/// parse it, so that an error names the field by its path (`price[0].product_id`).
+macro_rules! commands {
+    ($( $(#[$vmeta:meta])* $variant:ident = $wire:literal { $( $(#[$fmeta:meta])* $field:ident : $ty:ty ),* $(,)? } ),* $(,)?) => {
+        /// A command for a coffee machine, as `POST /api/devices/{id}/commands` takes it (`cmd` names it).
+        #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+        #[serde(tag = "cmd", deny_unknown_fields)]
+        pub enum CoffeeCommand {
+            $( $(#[$vmeta])* #[serde(rename = $wire)] $variant { $( $(#[$fmeta])* $field: $ty ),* } ),*
+        }
+
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        enum ByName {
+            $( #[serde(rename = $wire)] $variant { $( $(#[$fmeta])* $field: $ty ),* } ),*
+        }
+
+        impl From<ByName> for CoffeeCommand {
+            fn from(b: ByName) -> Self {
+                match b {
+                    $( ByName::$variant { $($field),* } => Self::$variant { $($field),* } ),*
+                }
+            }
+        }
+    };
+}
+
+commands! {
     /// `priceset`: set product prices.
-    #[serde(rename = "priceset")]
-    PriceSet {
+    PriceSet = "priceset" {
         /// The prices.
         price: Vec<Price>,
     },
     /// `discount`: set the discount (the spec's value, `80` in its example).
-    #[serde(rename = "discount")]
-    Discount {
+    Discount = "discount" {
         /// Discount value.
         discount: u32,
     },
     /// `products`: make a product without payment.
-    #[serde(rename = "products")]
-    Products {
+    Products = "products" {
         /// Product.
         product_id: u32,
         /// Taste code: hundreds strength, tens milk, ones sugar, each 0..=5.
@@ -87,23 +108,18 @@ pub enum CoffeeCommand {
         paytype: String,
     },
     /// `reboot`.
-    #[serde(rename = "reboot")]
-    Reboot,
+    Reboot = "reboot" {},
     /// `opendoor`.
-    #[serde(rename = "opendoor")]
-    OpenDoor,
+    OpenDoor = "opendoor" {},
     /// `rinsing`.
-    #[serde(rename = "rinsing")]
-    Rinsing,
+    Rinsing = "rinsing" {},
     /// `upgrade`: download and install from `dir`.
-    #[serde(rename = "upgrade")]
-    Upgrade {
+    Upgrade = "upgrade" {
         /// Where the machine downloads the update.
         dir: String,
     },
     /// `pay_done`: pushed by the payment flow, not accepted from the API.
-    #[serde(rename = "pay_done")]
-    PayDone {
+    PayDone = "pay_done" {
         /// The order.
         order_no: String,
         /// Amount in fen.
@@ -124,15 +140,43 @@ fn fastcode_pay() -> String {
     "fastcode".into()
 }
 
+/// Parses the API's JSON body; an error is `(field, message)`.
+pub fn parse_command(body: serde_json::Value) -> Result<CoffeeCommand, (String, String)> {
+    let bad = |field: &str, msg: String| (field.to_owned(), msg);
+    let serde_json::Value::Object(mut obj) = body else {
+        return Err(bad("body", "expected a JSON object".into()));
+    };
+    let cmd = match obj.remove("cmd") {
+        Some(serde_json::Value::String(s)) => s,
+        Some(other) => return Err(bad("cmd", format!("expected a string, got `{other}`"))),
+        None => return Err(bad("cmd", "missing".into())),
+    };
+    let mut by_name = serde_json::Map::new();
+    by_name.insert(cmd.clone(), serde_json::Value::Object(obj));
+    serde_path_to_error::deserialize::<_, ByName>(serde_json::Value::Object(by_name))
+        .map(Into::into)
+        .map_err(|e| {
+            let path = e.path().to_string();
+            let message = e.inner().to_string();
+            let inner = path.strip_prefix(&cmd).map(|p| p.trim_start_matches('.'));
+            let field = match inner {
+                None | Some("") if message.starts_with("unknown variant") => "cmd".to_owned(),
+                None | Some("") => message.split('`').nth(1).unwrap_or("body").to_owned(),
+                Some(p) => p.to_owned(),
+            };
+            (field, message)
+        })
+}
+
 impl CoffeeCommand {
     fn name(&self) -> &'static str {
         match self {
             Self::PriceSet { .. } => "priceset",
             Self::Discount { .. } => "discount",
             Self::Products { .. } => "products",
-            Self::Reboot => "reboot",
-            Self::OpenDoor => "opendoor",
-            Self::Rinsing => "rinsing",
+            Self::Reboot {} => "reboot",
+            Self::OpenDoor {} => "opendoor",
+            Self::Rinsing {} => "rinsing",
             Self::Upgrade { .. } => "upgrade",
             Self::PayDone { .. } => "pay_done",
         }
@@ -175,9 +219,9 @@ impl CoffeeCommand {
                 paytype: PayType::from(paytype.as_str()),
             }
             .into(),
-            Self::Reboot => Reboot { vmc_no }.into(),
-            Self::OpenDoor => OpenDoor { vmc_no }.into(),
-            Self::Rinsing => Rinsing { vmc_no }.into(),
+            Self::Reboot {} => Reboot { vmc_no }.into(),
+            Self::OpenDoor {} => OpenDoor { vmc_no }.into(),
+            Self::Rinsing {} => Rinsing { vmc_no }.into(),
             Self::Upgrade { dir } => Upgrade { vmc_no, dir: dir.clone() }.into(),
             Self::PayDone {
                 order_no,
@@ -213,11 +257,7 @@ pub struct Catalog;
 
 impl fleet::CommandCatalog for Catalog {
     fn parse(&self, device: &DeviceRecord, body: serde_json::Value) -> Result<CommandSpec, Problem> {
-        let command: CoffeeCommand = serde_path_to_error::deserialize(&body).map_err(|e| {
-            let path = e.path().to_string();
-            let field = if path == "." { "cmd".to_owned() } else { path };
-            Problem::invalid(&field, e.inner())
-        })?;
+        let command = parse_command(body).map_err(|(field, message)| Problem::invalid(&field, message))?;
         if matches!(command, CoffeeCommand::PayDone { .. }) {
             return Err(Problem::invalid(
                 "cmd",
