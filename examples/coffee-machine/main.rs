@@ -21,7 +21,11 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 
 #[derive(Parser, Debug)]
-#[command(name = "coffee-machine", version, about = "Simulated jetinno coffee machines and load generator")]
+#[command(
+    name = "coffee-machine",
+    version,
+    about = "Simulated jetinno coffee machines and load generator"
+)]
 struct Cli {
     /// The coffee server's machine address.
     #[arg(long, value_name = "ADDR")]
@@ -58,7 +62,10 @@ fn secs(s: f64) -> Option<Duration> {
 }
 
 fn fmt(d: Option<Duration>) -> String {
-    d.map_or_else(|| "-".into(), |d| format!("{:.2} ms", d.as_secs_f64() * 1000.0))
+    d.map_or_else(
+        || "-".into(),
+        |d| format!("{:.2} ms", d.as_secs_f64() * 1000.0),
+    )
 }
 
 async fn run(cli: Cli) -> Result<(), String> {

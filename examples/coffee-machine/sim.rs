@@ -12,8 +12,8 @@ use device_core::jetinno::{MachineCommand, MachineConfig, MachineEvent, MachineS
 use device_core::runtime::client::{Client, ClientConfig, ClientEvent};
 use device_core::{BackoffConfig, RandomSource, SplitMix64};
 use jetinno_proto::{
-    ErrorReport, MachineCode, MachineMessage, MachineState as Door, MachineStatus, PayType, ProductDone, QrCodeRequest,
-    QrType, ServerMessage,
+    ErrorReport, MachineCode, MachineMessage, MachineState as Door, MachineStatus, PayType,
+    ProductDone, QrCodeRequest, QrType, ServerMessage,
 };
 
 /// Simulation settings.
@@ -115,13 +115,21 @@ fn percentile(v: &mut [Duration], p: f64) -> Option<Duration> {
 impl Stats {
     /// p50 and p99 of connect-to-`login_r` times.
     pub fn login_percentiles(&self) -> (Option<Duration>, Option<Duration>) {
-        let mut v = self.login_latency.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        let mut v = self
+            .login_latency
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
         (percentile(&mut v, 0.5), percentile(&mut v, 0.99))
     }
 
     /// p50 and p99 of `qrcode` -> `qrcode_r` round trips.
     pub fn qrcode_percentiles(&self) -> (Option<Duration>, Option<Duration>) {
-        let mut v = self.qrcode_rtt.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        let mut v = self
+            .qrcode_rtt
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
         (percentile(&mut v, 0.5), percentile(&mut v, 0.99))
     }
 }
@@ -142,7 +150,10 @@ pub struct Machine {
 impl Machine {
     /// A snapshot of what it has done.
     pub fn view(&self) -> MachineView {
-        self.view.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        self.view
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     fn update(&self, f: impl FnOnce(&mut MachineView)) {
@@ -165,13 +176,24 @@ impl Machine {
     }
 
     fn random(&self) -> f64 {
-        self.rng.lock().unwrap_or_else(PoisonError::into_inner).next_f64()
+        self.rng
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .next_f64()
     }
 
     async fn send(&self, msg: MachineMessage) -> Result<(), String> {
-        let handle = self.handle.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        let handle = self
+            .handle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
         let handle = handle.ok_or("machine stopped")?;
-        handle.call(MachineCommand::Send(msg)).await.map(|_| ()).map_err(|e| e.to_string())
+        handle
+            .call(MachineCommand::Send(msg))
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     }
 
     /// Starts a sale of `product_id` at the machine's current price: `qrcode`, then (when the payment is
@@ -181,10 +203,23 @@ impl Machine {
     /// # Errors
     /// Not logged in, or no `qrcode_r` came.
     pub async fn buy(&self, product_id: u32, stats: &Stats) -> Result<String, String> {
-        let amount = self.view().prices.get(&product_id).copied().ok_or(format!("no product {product_id}"))?;
+        let amount = self
+            .view()
+            .prices
+            .get(&product_id)
+            .copied()
+            .ok_or(format!("no product {product_id}"))?;
         let n = self.orders.fetch_add(1, Ordering::Relaxed);
-        let order_no = format!("{}-{n:06}-{:04x}", self.vmc_no, (self.random() * 65535.0) as u32);
-        let handle = self.handle.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        let order_no = format!(
+            "{}-{n:06}-{:04x}",
+            self.vmc_no,
+            (self.random() * 65535.0) as u32
+        );
+        let handle = self
+            .handle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
         let handle = handle.ok_or("machine stopped")?;
         self.update(|v| v.awaiting_payment.push(order_no.clone()));
         let started = Instant::now();
@@ -200,7 +235,11 @@ impl Machine {
         match reply {
             Ok(Some(r)) if r.order_no == order_no && !r.qrcode.is_empty() => {
                 stats.qrcodes.fetch_add(1, Ordering::Relaxed);
-                stats.qrcode_rtt.lock().unwrap_or_else(PoisonError::into_inner).push(started.elapsed());
+                stats
+                    .qrcode_rtt
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(started.elapsed());
                 Ok(order_no)
             }
             other => {
@@ -216,8 +255,19 @@ impl Machine {
     /// # Errors
     /// The machine is stopped or its queue is full.
     pub async fn report_status(&self, open: bool) -> Result<(), String> {
-        let status = if open { Door::DoorOpen } else { Door::DoorClose };
-        self.send(MachineStatus { vmc_no: self.vmc_no, status }.into()).await
+        let status = if open {
+            Door::DoorOpen
+        } else {
+            Door::DoorClose
+        };
+        self.send(
+            MachineStatus {
+                vmc_no: self.vmc_no,
+                status,
+            }
+            .into(),
+        )
+        .await
     }
 
     /// Sends an `error` report (set or cleared).
@@ -241,12 +291,21 @@ impl Machine {
         .await
     }
 
-    async fn on_event(&self, event: ClientEvent<MachineEvent>, connected_at: &mut Option<Instant>, stats: &Stats) {
+    async fn on_event(
+        &self,
+        event: ClientEvent<MachineEvent>,
+        connected_at: &mut Option<Instant>,
+        stats: &Stats,
+    ) {
         match event {
             ClientEvent::Connected => *connected_at = Some(Instant::now()),
             ClientEvent::Session(MachineEvent::LoggedIn { .. }) => {
                 if let Some(at) = connected_at.take() {
-                    stats.login_latency.lock().unwrap_or_else(PoisonError::into_inner).push(at.elapsed());
+                    stats
+                        .login_latency
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .push(at.elapsed());
                 }
                 stats.logins.fetch_add(1, Ordering::Relaxed);
                 self.update(|v| {
@@ -258,7 +317,9 @@ impl Machine {
                 stats.refused.fetch_add(1, Ordering::Relaxed);
                 self.update(|v| v.refused += 1);
             }
-            ClientEvent::Session(MachineEvent::Server(msg)) => self.on_server_message(msg, stats).await,
+            ClientEvent::Session(MachineEvent::Server(msg)) => {
+                self.on_server_message(msg, stats).await
+            }
             ClientEvent::Disconnected(_) | ClientEvent::Session(MachineEvent::Disconnected(_)) => {
                 self.update(|v| v.logged_in = false);
             }
@@ -321,12 +382,17 @@ impl Sim {
         for i in 0..config.machines {
             let vmc_no = config.first_vmc + u64::from(i);
             // Eight hex digits are always a valid code.
-            let Ok(code) = MachineCode::new(machine_code(config.seed, vmc_no)) else { continue };
+            let Ok(code) = MachineCode::new(machine_code(config.seed, vmc_no)) else {
+                continue;
+            };
             by_vmc.insert(vmc_no, machines.len());
             machines.push(Arc::new(Machine {
                 vmc_no,
                 code,
-                view: Mutex::new(MachineView { prices: default_prices(), ..MachineView::default() }),
+                view: Mutex::new(MachineView {
+                    prices: default_prices(),
+                    ..MachineView::default()
+                }),
                 changed: tokio::sync::Notify::new(),
                 client: tokio::sync::Mutex::new(None),
                 handle: Mutex::new(None),
@@ -362,19 +428,31 @@ impl Sim {
 
     /// The codes to provision: `(vmc_no, code)`.
     pub fn codes(&self) -> Vec<(u64, String)> {
-        self.machines.iter().map(|m| (m.vmc_no, m.code.expose().to_owned())).collect()
+        self.machines
+            .iter()
+            .map(|m| (m.vmc_no, m.code.expose().to_owned()))
+            .collect()
     }
 
     async fn connect(&self, m: &Arc<Machine>) {
-        let session = MachineSession::new(MachineConfig::new(m.vmc_no, m.code.clone(), "sim-1.0").heartbeat(self.config.heartbeat));
+        let session = MachineSession::new(
+            MachineConfig::new(m.vmc_no, m.code.clone(), "sim-1.0")
+                .heartbeat(self.config.heartbeat),
+        );
         let backoff = BackoffConfig::default()
             .initial(self.config.reconnect_initial)
             .max(self.config.reconnect_max);
-        let client_config = ClientConfig::default().backoff(backoff).stable_after(Duration::from_secs(1));
+        let client_config = ClientConfig::default()
+            .backoff(backoff)
+            .stable_after(Duration::from_secs(1));
         let addr = self.config.server;
         let rng = SplitMix64::seeded(self.config.seed ^ m.vmc_no.rotate_left(17));
-        let (client, mut events) =
-            Client::spawn(session, move || tokio::net::TcpStream::connect(addr), client_config, rng);
+        let (client, mut events) = Client::spawn(
+            session,
+            move || tokio::net::TcpStream::connect(addr),
+            client_config,
+            rng,
+        );
         *m.handle.lock().unwrap_or_else(PoisonError::into_inner) = Some(client.handle());
         *m.client.lock().await = Some(client);
         let (machine, stats) = (m.clone(), self.stats.clone());
@@ -395,10 +473,16 @@ impl Sim {
         let task = tokio::spawn(async move {
             loop {
                 // Exponential waits around the means, drawn from the machine's seeded generator.
-                let wait = |mean: Duration, m: &Machine| mean.mul_f64(-(1.0 - m.random()).max(1e-9).ln().min(10.0));
+                let wait = |mean: Duration, m: &Machine| {
+                    mean.mul_f64(-(1.0 - m.random()).max(1e-9).ln().min(10.0))
+                };
                 let next_sale = sale_every.map(|d| wait(d, &m));
                 let next_report = report_every.map(|d| wait(d, &m));
-                let delay = [next_sale, next_report].into_iter().flatten().min().unwrap_or(Duration::from_secs(3600));
+                let delay = [next_sale, next_report]
+                    .into_iter()
+                    .flatten()
+                    .min()
+                    .unwrap_or(Duration::from_secs(3600));
                 tokio::time::sleep(delay).await;
                 if !m.view().logged_in {
                     continue;
@@ -414,12 +498,17 @@ impl Sim {
                 }
             }
         });
-        self.background.lock().unwrap_or_else(PoisonError::into_inner).push(task);
+        self.background
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(task);
     }
 
     /// Powers a machine off (its connection closes gracefully).
     pub async fn stop_machine(&self, vmc_no: u64) {
-        let Some(m) = self.machine(vmc_no) else { return };
+        let Some(m) = self.machine(vmc_no) else {
+            return;
+        };
         *m.handle.lock().unwrap_or_else(PoisonError::into_inner) = None;
         if let Some(client) = m.client.lock().await.take() {
             let _ = client.shutdown().await;
@@ -438,7 +527,12 @@ impl Sim {
 
     /// Stops every machine.
     pub async fn shutdown(&self) {
-        for t in self.background.lock().unwrap_or_else(PoisonError::into_inner).drain(..) {
+        for t in self
+            .background
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .drain(..)
+        {
             t.abort();
         }
         for m in &self.machines {

@@ -13,7 +13,9 @@ use super::orders::{Order, OrderError, OrderFilter, OrderState, Orders, Sales};
 fn problem(e: OrderError) -> Problem {
     match e {
         OrderError::Unknown(o) => Problem::not_found("order", &o),
-        e @ (OrderError::WrongState { .. } | OrderError::OtherMachine { .. }) => Problem::conflict(e.to_string()),
+        e @ (OrderError::WrongState { .. } | OrderError::OtherMachine { .. }) => {
+            Problem::conflict(e.to_string())
+        }
         OrderError::Store(s) => Problem::unavailable(format!("store: {s}")),
     }
 }
@@ -45,7 +47,10 @@ pub struct SalesQuery {
 /// `GET /api/orders`: orders, newest first.
 #[utoipa::path(get, path = "/api/orders", params(OrdersQuery),
     responses((status = 200, body = Page<Order>), (status = 400, body = Problem)))]
-async fn list_orders(State(o): State<Orders>, ApiQuery(q): ApiQuery<OrdersQuery>) -> Result<Json<Page<Order>>, Problem> {
+async fn list_orders(
+    State(o): State<Orders>,
+    ApiQuery(q): ApiQuery<OrdersQuery>,
+) -> Result<Json<Page<Order>>, Problem> {
     let limit = limit_param(q.limit.as_deref(), 100, 1000)?;
     let state = match q.state.as_deref().filter(|s| !s.is_empty()) {
         None => None,
@@ -54,18 +59,34 @@ async fn list_orders(State(o): State<Orders>, ApiQuery(q): ApiQuery<OrdersQuery>
                 .map_err(|e| Problem::invalid("state", e))?,
         ),
     };
-    let filter = OrderFilter { device_id: q.device, state, before: param::<i64>("cursor", q.cursor.as_deref())?, limit };
+    let filter = OrderFilter {
+        device_id: q.device,
+        state,
+        before: param::<i64>("cursor", q.cursor.as_deref())?,
+        limit,
+    };
     let items = o.list(&filter).await.map_err(problem)?;
     let full = i64::try_from(items.len()).unwrap_or(i64::MAX) == limit;
-    let next_cursor = if full { items.last().map(|o| o.id.to_string()) } else { None };
+    let next_cursor = if full {
+        items.last().map(|o| o.id.to_string())
+    } else {
+        None
+    };
     Ok(Json(Page { items, next_cursor }))
 }
 
 /// `GET /api/orders/{order_no}`.
 #[utoipa::path(get, path = "/api/orders/{order_no}", params(("order_no" = String, Path, description = "the machine's order number")),
     responses((status = 200, body = Order), (status = 404, body = Problem)))]
-async fn get_order(State(o): State<Orders>, Path(order_no): Path<String>) -> Result<Json<Order>, Problem> {
-    o.get(&order_no).await.map_err(problem)?.map(Json).ok_or_else(|| Problem::not_found("order", &order_no))
+async fn get_order(
+    State(o): State<Orders>,
+    Path(order_no): Path<String>,
+) -> Result<Json<Order>, Problem> {
+    o.get(&order_no)
+        .await
+        .map_err(problem)?
+        .map(Json)
+        .ok_or_else(|| Problem::not_found("order", &order_no))
 }
 
 /// `POST /api/orders/{order_no}/paid`: confirms the payment (as a provider callback would); the machine gets
@@ -73,25 +94,48 @@ async fn get_order(State(o): State<Orders>, Path(order_no): Path<String>) -> Res
 #[utoipa::path(post, path = "/api/orders/{order_no}/paid", params(("order_no" = String, Path, description = "the machine's order number")),
     security(("bearer" = [])),
     responses((status = 200, body = Order), (status = 401, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
-async fn order_paid(State(o): State<Orders>, _auth: Authorized, Path(order_no): Path<String>) -> Result<Json<Order>, Problem> {
+async fn order_paid(
+    State(o): State<Orders>,
+    _auth: Authorized,
+    Path(order_no): Path<String>,
+) -> Result<Json<Order>, Problem> {
     o.paid(&order_no).await.map(Json).map_err(problem)
 }
 
 /// `GET /api/sales`: dispensed products and revenue per machine and day.
 #[utoipa::path(get, path = "/api/sales", params(SalesQuery),
     responses((status = 200, body = Page<Sales>), (status = 400, body = Problem)))]
-async fn sales(State(o): State<Orders>, ApiQuery(q): ApiQuery<SalesQuery>) -> Result<Json<Page<Sales>>, Problem> {
+async fn sales(
+    State(o): State<Orders>,
+    ApiQuery(q): ApiQuery<SalesQuery>,
+) -> Result<Json<Page<Sales>>, Problem> {
     if let Some(day) = q.since.as_deref().filter(|s| !s.is_empty()) {
-        chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").map_err(|e| Problem::invalid("since", format!("`{day}`: {e}")))?;
+        chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d")
+            .map_err(|e| Problem::invalid("since", format!("`{day}`: {e}")))?;
     }
-    let items = o.sales(q.device.as_deref(), q.since.as_deref().filter(|s| !s.is_empty())).await.map_err(problem)?;
-    Ok(Json(Page { items, next_cursor: None }))
+    let items = o
+        .sales(
+            q.device.as_deref(),
+            q.since.as_deref().filter(|s| !s.is_empty()),
+        )
+        .await
+        .map_err(problem)?;
+    Ok(Json(Page {
+        items,
+        next_cursor: None,
+    }))
 }
 
 #[derive(OpenApi)]
 #[openapi(
     paths(list_orders, get_order, order_paid, sales),
-    components(schemas(Order, OrderState, Sales, super::link::CoffeeCommand, super::link::Price))
+    components(schemas(
+        Order,
+        OrderState,
+        Sales,
+        super::link::CoffeeCommand,
+        super::link::Price
+    ))
 )]
 struct CoffeeDoc;
 

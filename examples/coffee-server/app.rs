@@ -49,14 +49,29 @@ fn admin_api(orders: Orders) -> AdminApi {
             Panel {
                 title: "Orders".into(),
                 url: "/api/orders?limit=50".into(),
-                columns: ["order_no", "device_id", "product_id", "amount_fen", "state", "refund_due"]
-                    .map(String::from)
-                    .to_vec(),
+                columns: [
+                    "order_no",
+                    "device_id",
+                    "product_id",
+                    "amount_fen",
+                    "state",
+                    "refund_due",
+                ]
+                .map(String::from)
+                .to_vec(),
             },
             Panel {
                 title: "Sales per machine and day".into(),
                 url: "/api/sales".into(),
-                columns: ["day", "device_id", "dispensed", "revenue_fen", "refunds_due"].map(String::from).to_vec(),
+                columns: [
+                    "day",
+                    "device_id",
+                    "dispensed",
+                    "revenue_fen",
+                    "refunds_due",
+                ]
+                .map(String::from)
+                .to_vec(),
             },
         ],
     }
@@ -104,9 +119,18 @@ pub async fn start_on(
     let fleet = open_fleet(&config).await?;
     let token = fleet.admin_token().await?;
     let (confirm_tx, mut confirm_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
-    let confirm_after = (config.payment.confirm_after_ms > 0).then(|| Duration::from_millis(config.payment.confirm_after_ms));
-    let provider = Arc::new(SimulatedProvider::new(config.payment.base_url.clone(), confirm_after, confirm_tx));
-    let orders = Orders::new(fleet.clone(), provider, Duration::from_secs(config.payment.pay_done_ttl_secs));
+    let confirm_after = (config.payment.confirm_after_ms > 0)
+        .then(|| Duration::from_millis(config.payment.confirm_after_ms));
+    let provider = Arc::new(SimulatedProvider::new(
+        config.payment.base_url.clone(),
+        confirm_after,
+        confirm_tx,
+    ));
+    let orders = Orders::new(
+        fleet.clone(),
+        provider,
+        Duration::from_secs(config.payment.pay_done_ttl_secs),
+    );
     let confirmations = {
         let orders = orders.clone();
         tokio::spawn(async move {

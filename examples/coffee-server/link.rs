@@ -20,16 +20,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use device_core::jetinno::{
-    LoginFailure, MachineRegistry, ServerCommand, ServerConfig as SessionConfig, ServerEvent as SessionEvent,
-    ServerSession,
+    LoginFailure, MachineRegistry, ServerCommand, ServerConfig as SessionConfig,
+    ServerEvent as SessionEvent, ServerSession,
 };
 use device_core::runtime::server::{Server, ServerConfig, ServerEvent};
 use device_core::runtime::CommandError;
 use device_core::SendError;
 use fleet::{BoxFuture, CommandRecord, CommandSpec, DeliveryError, DeviceRecord, Fleet, Problem};
 use jetinno_proto::{
-    Discount, FastCode, MachineCode, OpenDoor, PayDone, PayType, PriceEntry, PriceSet, Products, QrCodeReply, QrType,
-    Reboot, Rinsing, ServerMessage, Upgrade,
+    Discount, FastCode, MachineCode, OpenDoor, PayDone, PayType, PriceEntry, PriceSet, Products,
+    QrCodeReply, QrType, Reboot, Rinsing, ServerMessage, Upgrade,
 };
 use serde::{Deserialize, Serialize};
 
@@ -214,7 +214,8 @@ impl CoffeeCommand {
             } => Products {
                 vmc_no,
                 product_id: *product_id,
-                fastcode: FastCode::try_from(i64::from(*fastcode)).map_err(|e| format!("`fastcode`: {e}"))?,
+                fastcode: FastCode::try_from(i64::from(*fastcode))
+                    .map_err(|e| format!("`fastcode`: {e}"))?,
                 paydone: *paydone,
                 paytype: PayType::from(paytype.as_str()),
             }
@@ -222,7 +223,11 @@ impl CoffeeCommand {
             Self::Reboot {} => Reboot { vmc_no }.into(),
             Self::OpenDoor {} => OpenDoor { vmc_no }.into(),
             Self::Rinsing {} => Rinsing { vmc_no }.into(),
-            Self::Upgrade { dir } => Upgrade { vmc_no, dir: dir.clone() }.into(),
+            Self::Upgrade { dir } => Upgrade {
+                vmc_no,
+                dir: dir.clone(),
+            }
+            .into(),
             Self::PayDone {
                 order_no,
                 product_amount,
@@ -248,7 +253,9 @@ pub fn vmc_no(id: &str) -> Result<u64, String> {
 
 /// Checks a machine code.
 pub fn check_code(code: &str) -> Result<(), String> {
-    MachineCode::new(code).map(|_| ()).map_err(|e| e.to_string())
+    MachineCode::new(code)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
 
 /// The command catalog of the admin API.
@@ -256,8 +263,13 @@ pub fn check_code(code: &str) -> Result<(), String> {
 pub struct Catalog;
 
 impl fleet::CommandCatalog for Catalog {
-    fn parse(&self, device: &DeviceRecord, body: serde_json::Value) -> Result<CommandSpec, Problem> {
-        let command = parse_command(body).map_err(|(field, message)| Problem::invalid(&field, message))?;
+    fn parse(
+        &self,
+        device: &DeviceRecord,
+        body: serde_json::Value,
+    ) -> Result<CommandSpec, Problem> {
+        let command =
+            parse_command(body).map_err(|(field, message)| Problem::invalid(&field, message))?;
         if matches!(command, CoffeeCommand::PayDone { .. }) {
             return Err(Problem::invalid(
                 "cmd",
@@ -274,7 +286,8 @@ impl fleet::CommandCatalog for Catalog {
             kind: command.name().into(),
             idempotent: command.idempotent(),
             expects_ack: false,
-            payload: serde_json::to_value(&command).map_err(|e| Problem::internal(e.to_string()))?,
+            payload: serde_json::to_value(&command)
+                .map_err(|e| Problem::internal(e.to_string()))?,
         })
     }
 
@@ -364,17 +377,28 @@ impl MachineLink {
 }
 
 impl fleet::Link for MachineLink {
-    fn deliver<'a>(&'a self, command: &'a CommandRecord) -> BoxFuture<'a, Result<(), DeliveryError>> {
+    fn deliver<'a>(
+        &'a self,
+        command: &'a CommandRecord,
+    ) -> BoxFuture<'a, Result<(), DeliveryError>> {
         Box::pin(async move {
-            let parsed: CoffeeCommand = serde_json::from_value(command.payload.clone())
-                .map_err(|e| DeliveryError::Rejected(format!("stored command does not parse: {e}")))?;
+            let parsed: CoffeeCommand =
+                serde_json::from_value(command.payload.clone()).map_err(|e| {
+                    DeliveryError::Rejected(format!("stored command does not parse: {e}"))
+                })?;
             let vmc = vmc_no(&command.device_id).map_err(DeliveryError::Rejected)?;
             let msg = parsed.to_wire(vmc).map_err(DeliveryError::Rejected)?;
             match self.send(&command.device_id, msg).await {
                 Ok(()) => Ok(()),
-                Err(CommandError::UnknownDevice(_) | CommandError::Stopped) => Err(DeliveryError::Offline),
-                Err(CommandError::Refused(SendError::NotReady | SendError::Closed)) => Err(DeliveryError::Offline),
-                Err(CommandError::Refused(e @ SendError::Full { .. })) => Err(DeliveryError::Busy(e.to_string())),
+                Err(CommandError::UnknownDevice(_) | CommandError::Stopped) => {
+                    Err(DeliveryError::Offline)
+                }
+                Err(CommandError::Refused(SendError::NotReady | SendError::Closed)) => {
+                    Err(DeliveryError::Offline)
+                }
+                Err(CommandError::Refused(e @ SendError::Full { .. })) => {
+                    Err(DeliveryError::Busy(e.to_string()))
+                }
                 Err(e) => Err(DeliveryError::Rejected(e.to_string())),
             }
         })
@@ -404,17 +428,33 @@ async fn pump(
             ServerEvent::Refused { addr } => {
                 tracing::warn!(%addr, "machine refused: at max_connections");
                 fleet
-                    .event(None, "connection_refused", &serde_json::json!({ "addr": addr.to_string() }))
+                    .event(
+                        None,
+                        "connection_refused",
+                        &serde_json::json!({ "addr": addr.to_string() }),
+                    )
                     .await;
             }
-            ServerEvent::Closed { conn, device, reason } => {
+            ServerEvent::Closed {
+                conn,
+                device,
+                reason,
+            } => {
                 if let Some(device) = device {
                     fleet
-                        .device_offline(&device, conn_key(&conn), reason_text(reason.as_ref()).as_deref())
+                        .device_offline(
+                            &device,
+                            conn_key(&conn),
+                            reason_text(reason.as_ref()).as_deref(),
+                        )
                         .await;
                 }
             }
-            ServerEvent::Session { conn, device, event } => {
+            ServerEvent::Session {
+                conn,
+                device,
+                event,
+            } => {
                 on_session_event(&link, &fleet, &orders, conn_key(&conn), device, event).await;
             }
             _ => {}
@@ -442,7 +482,9 @@ async fn on_session_event(
                 .linux_driver_version
                 .as_ref()
                 .map(|v| serde_json::json!({ "linux_driver_version": v }));
-            fleet.device_online(&id, conn, Some(&login.version), info.as_ref()).await;
+            fleet
+                .device_online(&id, conn, Some(&login.version), info.as_ref())
+                .await;
         }
         SessionEvent::LoginFailed { vmc_no, reason } => {
             fleet::telemetry::message_in("login");
@@ -469,7 +511,11 @@ async fn on_session_event(
                     Ok(order) => {
                         let reply = QrCodeReply {
                             vmc_no: req.vmc_no,
-                            qr_type: if req.qr_type == QrType::All { QrType::All } else { req.qr_type.clone() },
+                            qr_type: if req.qr_type == QrType::All {
+                                QrType::All
+                            } else {
+                                req.qr_type.clone()
+                            },
                             qrcode: order.pay_url.unwrap_or_default(),
                             order_no: order.order_no,
                         };
@@ -499,13 +545,21 @@ async fn on_session_event(
         }
         SessionEvent::QrCodeExpired { order_no } => {
             fleet
-                .event(device_ref, "qrcode_expired", &serde_json::json!({ "order_no": order_no }))
+                .event(
+                    device_ref,
+                    "qrcode_expired",
+                    &serde_json::json!({ "order_no": order_no }),
+                )
                 .await;
         }
         SessionEvent::Status(s) => {
             fleet::telemetry::message_in("machinestatus");
             fleet
-                .event(device_ref, "status", &serde_json::json!({ "status": s.status.as_str() }))
+                .event(
+                    device_ref,
+                    "status",
+                    &serde_json::json!({ "status": s.status.as_str() }),
+                )
                 .await;
         }
         SessionEvent::Error(e) => {
@@ -544,19 +598,31 @@ async fn on_session_event(
         SessionEvent::Unknown(u) => {
             fleet::telemetry::message_in("unknown");
             fleet
-                .event(device_ref, "unknown_message", &serde_json::json!({ "cmd": u.cmd, "raw": u.raw }))
+                .event(
+                    device_ref,
+                    "unknown_message",
+                    &serde_json::json!({ "cmd": u.cmd, "raw": u.raw }),
+                )
                 .await;
         }
         SessionEvent::Malformed(why) => {
             fleet::telemetry::decode_error();
             fleet
-                .event(device_ref, "malformed", &serde_json::json!({ "error": why }))
+                .event(
+                    device_ref,
+                    "malformed",
+                    &serde_json::json!({ "error": why }),
+                )
                 .await;
         }
         SessionEvent::Disconnected(_) => {}
         other => {
             fleet
-                .event(device_ref, "session_event", &serde_json::json!({ "event": format!("{other:?}") }))
+                .event(
+                    device_ref,
+                    "session_event",
+                    &serde_json::json!({ "event": format!("{other:?}") }),
+                )
                 .await;
         }
     }
@@ -585,9 +651,13 @@ mod tests {
             .unwrap();
         assert!(spec.idempotent && !spec.expects_ack);
         let cmd: CoffeeCommand = serde_json::from_value(spec.payload).unwrap();
-        let ServerMessage::PriceSet(p) = cmd.to_wire(1001).unwrap() else { panic!() };
+        let ServerMessage::PriceSet(p) = cmd.to_wire(1001).unwrap() else {
+            panic!()
+        };
         assert_eq!(p.price, vec![PriceEntry::from((1, 350, 1))]);
-        let reboot = Catalog.parse(&device(), serde_json::json!({"cmd": "reboot"})).unwrap();
+        let reboot = Catalog
+            .parse(&device(), serde_json::json!({"cmd": "reboot"}))
+            .unwrap();
         assert!(!reboot.idempotent);
     }
 
@@ -597,10 +667,15 @@ mod tests {
             .parse(&device(), serde_json::json!({"cmd": "priceset", "price": [{"product_id": "x", "price_fen": 1}]}))
             .unwrap_err();
         assert_eq!(err.field.as_deref(), Some("price[0].product_id"), "{err:?}");
-        let err = Catalog.parse(&device(), serde_json::json!({"cmd": "fly"})).unwrap_err();
+        let err = Catalog
+            .parse(&device(), serde_json::json!({"cmd": "fly"}))
+            .unwrap_err();
         assert_eq!(err.field.as_deref(), Some("cmd"), "{err:?}");
         let err = Catalog
-            .parse(&device(), serde_json::json!({"cmd": "products", "product_id": 1, "fastcode": 263}))
+            .parse(
+                &device(),
+                serde_json::json!({"cmd": "products", "product_id": 1, "fastcode": 263}),
+            )
             .unwrap_err();
         assert_eq!(err.field.as_deref(), Some("fastcode"), "{err:?}");
         let err = Catalog

@@ -21,7 +21,11 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser, Debug)]
-#[command(name = "coffee-server", version, about = "Coffee-machine operator server (jetinno)")]
+#[command(
+    name = "coffee-server",
+    version,
+    about = "Coffee-machine operator server (jetinno)"
+)]
 struct Cli {
     #[command(flatten)]
     common: fleet::CommonArgs,
@@ -69,20 +73,33 @@ fn load(cli: &Cli) -> Result<app::config::CoffeeConfig, fleet::ConfigError> {
     if let Some(a) = &cli.machines_listen {
         overrides.push(("machines.listen".into(), toml::Value::String(a.clone())));
     }
-    fleet::config::load(cli.common.config.as_deref(), app::config::ENV_PREFIX, &overrides, &cli.common.sets)
+    fleet::config::load(
+        cli.common.config.as_deref(),
+        app::config::ENV_PREFIX,
+        &overrides,
+        &cli.common.sets,
+    )
 }
 
-async fn machines(config: app::config::CoffeeConfig, action: MachinesCommand) -> Result<(), app::Error> {
+async fn machines(
+    config: app::config::CoffeeConfig,
+    action: MachinesCommand,
+) -> Result<(), app::Error> {
     let fleet = app::open_fleet(&config).await?;
     match action {
         MachinesCommand::Add { vmc_no, code, name } => {
             app::link::check_code(&code).map_err(|e| format!("code: {e}"))?;
             let id = vmc_no.to_string();
-            let d = fleet.add_device(&id, name.as_deref().unwrap_or(&id), &code).await?;
+            let d = fleet
+                .add_device(&id, name.as_deref().unwrap_or(&id), &code)
+                .await?;
             println!("added machine {} ({})", d.id, d.name);
         }
         MachinesCommand::List => {
-            println!("{:<12} {:<24} {:<14} last seen (UTC)", "vmc_no", "name", "version");
+            println!(
+                "{:<12} {:<24} {:<14} last seen (UTC)",
+                "vmc_no", "name", "version"
+            );
             let mut after: Option<String> = None;
             loop {
                 let page = fleet.store().devices(after.as_deref(), 1000).await?;
@@ -90,8 +107,16 @@ async fn machines(config: app::config::CoffeeConfig, action: MachinesCommand) ->
                     let seen = d
                         .last_seen
                         .and_then(chrono::DateTime::from_timestamp_millis)
-                        .map_or_else(|| "never".to_owned(), |t| t.format("%Y-%m-%d %H:%M:%S").to_string());
-                    println!("{:<12} {:<24} {:<14} {seen}", d.id, d.name, d.version.as_deref().unwrap_or("-"));
+                        .map_or_else(
+                            || "never".to_owned(),
+                            |t| t.format("%Y-%m-%d %H:%M:%S").to_string(),
+                        );
+                    println!(
+                        "{:<12} {:<24} {:<14} {seen}",
+                        d.id,
+                        d.name,
+                        d.version.as_deref().unwrap_or("-")
+                    );
                 }
                 match page.last() {
                     Some(last) if page.len() == 1000 => after = Some(last.id.clone()),

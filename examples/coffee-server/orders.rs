@@ -39,9 +39,14 @@ impl OrderState {
     }
 
     fn parse(s: &str) -> Option<Self> {
-        [Self::AwaitingPayment, Self::Paid, Self::Dispensed, Self::Failed]
-            .into_iter()
-            .find(|x| x.as_str() == s)
+        [
+            Self::AwaitingPayment,
+            Self::Paid,
+            Self::Dispensed,
+            Self::Failed,
+        ]
+        .into_iter()
+        .find(|x| x.as_str() == s)
     }
 }
 
@@ -197,7 +202,11 @@ pub fn on_paid(order_no: &str, state: OrderState) -> Result<PaidStep, OrderError
 ///
 /// # Errors
 /// The order was already closed.
-pub fn on_product_done(order_no: &str, state: OrderState, ok: bool) -> Result<(OrderState, bool), OrderError> {
+pub fn on_product_done(
+    order_no: &str,
+    state: OrderState,
+    ok: bool,
+) -> Result<(OrderState, bool), OrderError> {
     match (state, ok) {
         (OrderState::Paid, true) => Ok((OrderState::Dispensed, false)),
         (OrderState::Paid, false) => Ok((OrderState::Failed, true)),
@@ -288,7 +297,8 @@ pub fn pay_done_command(order: &Order) -> CommandSpec {
     }
 }
 
-const ORDER_COLUMNS: &str = "id, order_no, device_id, product_id, amount_fen, qr_type, state, pay_url, refund_due, \
+const ORDER_COLUMNS: &str =
+    "id, order_no, device_id, product_id, amount_fen, qr_type, state, pay_url, refund_due, \
      product_name, pay_type, day, created_at, paid_at, done_at";
 
 fn order_from_row(row: &AnyRow) -> Result<Order, OrderError> {
@@ -300,7 +310,8 @@ fn order_from_row(row: &AnyRow) -> Result<Order, OrderError> {
         product_id: row.try_get("product_id")?,
         amount_fen: row.try_get("amount_fen")?,
         qr_type: row.try_get("qr_type")?,
-        state: OrderState::parse(&state).ok_or_else(|| OrderError::Store(format!("bad order state `{state}`")))?,
+        state: OrderState::parse(&state)
+            .ok_or_else(|| OrderError::Store(format!("bad order state `{state}`")))?,
         pay_url: row.try_get("pay_url")?,
         refund_due: row.try_get::<i64, _>("refund_due")? != 0,
         product_name: row.try_get("product_name")?,
@@ -345,8 +356,10 @@ impl Orders {
 
     /// The embedded migrations of the orders table for the store's database.
     pub fn migrator(backend: fleet::store::Backend) -> sqlx::migrate::Migrator {
-        static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("examples/coffee-server/migrations/sqlite");
-        static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("examples/coffee-server/migrations/postgres");
+        static SQLITE: sqlx::migrate::Migrator =
+            sqlx::migrate!("examples/coffee-server/migrations/sqlite");
+        static POSTGRES: sqlx::migrate::Migrator =
+            sqlx::migrate!("examples/coffee-server/migrations/postgres");
         let m = match backend {
             fleet::store::Backend::Sqlite => &SQLITE,
             fleet::store::Backend::Postgres => &POSTGRES,
@@ -368,10 +381,12 @@ impl Orders {
     /// # Errors
     /// Store failure.
     pub async fn get(&self, order_no: &str) -> Result<Option<Order>, OrderError> {
-        let row = sqlx::query(&format!("SELECT {ORDER_COLUMNS} FROM coffee_orders WHERE order_no = $1"))
-            .bind(order_no)
-            .fetch_optional(self.pool())
-            .await?;
+        let row = sqlx::query(&format!(
+            "SELECT {ORDER_COLUMNS} FROM coffee_orders WHERE order_no = $1"
+        ))
+        .bind(order_no)
+        .fetch_optional(self.pool())
+        .await?;
         row.as_ref().map(order_from_row).transpose()
     }
 
@@ -397,7 +412,11 @@ impl Orders {
     ///
     /// # Errors
     /// Store failure.
-    pub async fn sales(&self, device_id: Option<&str>, since_day: Option<&str>) -> Result<Vec<Sales>, OrderError> {
+    pub async fn sales(
+        &self,
+        device_id: Option<&str>,
+        since_day: Option<&str>,
+    ) -> Result<Vec<Sales>, OrderError> {
         let rows = sqlx::query(
             "SELECT device_id, day, \
              SUM(CASE WHEN state = 'dispensed' THEN 1 ELSE 0 END) AS dispensed, \
@@ -462,13 +481,22 @@ impl Orders {
             let _ = url;
             return Ok(order);
         }
-        let payment = self.provider.create(&order).await.map_err(OrderError::Store)?;
-        sqlx::query("UPDATE coffee_orders SET pay_url = $2 WHERE order_no = $1 AND pay_url IS NULL")
-            .bind(&order.order_no)
-            .bind(&payment.url)
-            .execute(self.pool())
-            .await?;
-        let order = self.get(&req.order_no).await?.ok_or_else(|| OrderError::Unknown(req.order_no.clone()))?;
+        let payment = self
+            .provider
+            .create(&order)
+            .await
+            .map_err(OrderError::Store)?;
+        sqlx::query(
+            "UPDATE coffee_orders SET pay_url = $2 WHERE order_no = $1 AND pay_url IS NULL",
+        )
+        .bind(&order.order_no)
+        .bind(&payment.url)
+        .execute(self.pool())
+        .await?;
+        let order = self
+            .get(&req.order_no)
+            .await?
+            .ok_or_else(|| OrderError::Unknown(req.order_no.clone()))?;
         self.fleet
             .event(
                 Some(&order.device_id),
@@ -484,7 +512,10 @@ impl Orders {
     /// # Errors
     /// Unknown order, an order already closed, or a store failure.
     pub async fn paid(&self, order_no: &str) -> Result<Order, OrderError> {
-        let order = self.get(order_no).await?.ok_or_else(|| OrderError::Unknown(order_no.to_owned()))?;
+        let order = self
+            .get(order_no)
+            .await?
+            .ok_or_else(|| OrderError::Unknown(order_no.to_owned()))?;
         if on_paid(order_no, order.state)? == PaidStep::AlreadyPaid {
             return Ok(order);
         }
@@ -495,15 +526,27 @@ impl Orders {
         .bind(fleet::now_ms())
         .execute(self.pool())
         .await?;
-        let order = self.get(order_no).await?.ok_or_else(|| OrderError::Unknown(order_no.to_owned()))?;
+        let order = self
+            .get(order_no)
+            .await?
+            .ok_or_else(|| OrderError::Unknown(order_no.to_owned()))?;
         if moved.rows_affected() == 1 {
             // The key makes the push happen once even when two confirmations race.
             let key = format!("pay_done:{order_no}");
             self.fleet
-                .enqueue(&order.device_id, &pay_done_command(&order), Some(self.pay_done_ttl), Some(&key))
+                .enqueue(
+                    &order.device_id,
+                    &pay_done_command(&order),
+                    Some(self.pay_done_ttl),
+                    Some(&key),
+                )
                 .await?;
             self.fleet
-                .event(Some(&order.device_id), "order", &serde_json::json!({ "order_no": order_no, "state": "paid" }))
+                .event(
+                    Some(&order.device_id),
+                    "order",
+                    &serde_json::json!({ "order_no": order_no, "state": "paid" }),
+                )
                 .await;
         }
         Ok(order)
@@ -539,7 +582,10 @@ impl Orders {
         .bind(order.state.as_str())
         .execute(self.pool())
         .await?;
-        let order = self.get(&report.order_no).await?.ok_or_else(|| OrderError::Unknown(report.order_no.clone()))?;
+        let order = self
+            .get(&report.order_no)
+            .await?
+            .ok_or_else(|| OrderError::Unknown(report.order_no.clone()))?;
         self.fleet
             .event(
                 Some(&order.device_id),
@@ -557,17 +603,32 @@ mod tests {
 
     #[test]
     fn payment_is_confirmed_once() {
-        assert_eq!(on_paid("o", OrderState::AwaitingPayment), Ok(PaidStep::Confirm));
+        assert_eq!(
+            on_paid("o", OrderState::AwaitingPayment),
+            Ok(PaidStep::Confirm)
+        );
         assert_eq!(on_paid("o", OrderState::Paid), Ok(PaidStep::AlreadyPaid));
         let err = on_paid("o", OrderState::Dispensed).unwrap_err();
-        assert_eq!(err.to_string(), "order `o` is `dispensed`: payment is not possible");
+        assert_eq!(
+            err.to_string(),
+            "order `o` is `dispensed`: payment is not possible"
+        );
     }
 
     #[test]
     fn a_failed_paid_order_is_owed_a_refund() {
-        assert_eq!(on_product_done("o", OrderState::Paid, true), Ok((OrderState::Dispensed, false)));
-        assert_eq!(on_product_done("o", OrderState::Paid, false), Ok((OrderState::Failed, true)));
-        assert_eq!(on_product_done("o", OrderState::AwaitingPayment, false), Ok((OrderState::Failed, false)));
+        assert_eq!(
+            on_product_done("o", OrderState::Paid, true),
+            Ok((OrderState::Dispensed, false))
+        );
+        assert_eq!(
+            on_product_done("o", OrderState::Paid, false),
+            Ok((OrderState::Failed, true))
+        );
+        assert_eq!(
+            on_product_done("o", OrderState::AwaitingPayment, false),
+            Ok((OrderState::Failed, false))
+        );
         assert!(on_product_done("o", OrderState::Failed, true).is_err());
         assert!(on_product_done("o", OrderState::Dispensed, false).is_err());
     }

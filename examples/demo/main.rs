@@ -25,7 +25,11 @@ use std::process::ExitCode;
 use clap::Parser;
 
 #[derive(Parser, Debug)]
-#[command(name = "demo", version, about = "Runs the devproto fleet demo scenario")]
+#[command(
+    name = "demo",
+    version,
+    about = "Runs the devproto fleet demo scenario"
+)]
 struct Cli {
     /// Keep running after the scenario (Ctrl-C to stop).
     #[arg(long)]

@@ -51,7 +51,12 @@ pub async fn run<C>(ctx: &mut C, steps: &[Step<C>]) -> Vec<Outcome> {
             Ok(d) => (true, d),
             Err(e) => (false, e),
         };
-        let line = format!("{} {} ({:.2} s): {detail}", if ok { "ok  " } else { "FAIL" }, step.name, took.as_secs_f64());
+        let line = format!(
+            "{} {} ({:.2} s): {detail}",
+            if ok { "ok  " } else { "FAIL" },
+            step.name,
+            took.as_secs_f64()
+        );
         // Without a terminal the bar is hidden: the lines are the progress.
         if bar.is_hidden() {
             println!("{line}");
@@ -59,7 +64,12 @@ pub async fn run<C>(ctx: &mut C, steps: &[Step<C>]) -> Vec<Outcome> {
             bar.println(line);
         }
         bar.inc(1);
-        outcomes.push(Outcome { name: step.name, ok, detail, took });
+        outcomes.push(Outcome {
+            name: step.name,
+            ok,
+            detail,
+            took,
+        });
         if !ok {
             break;
         }
@@ -70,7 +80,12 @@ pub async fn run<C>(ctx: &mut C, steps: &[Step<C>]) -> Vec<Outcome> {
 
 /// Prints the summary table.
 pub fn print_summary(outcomes: &[Outcome], total: usize) {
-    let width = outcomes.iter().map(|o| o.name.len()).max().unwrap_or(4).max(4);
+    let width = outcomes
+        .iter()
+        .map(|o| o.name.len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
     println!();
     println!("{:<width$}  {:<6}  {:>8}  detail", "step", "result", "time");
     println!("{}", "-".repeat(width + 30));

@@ -53,7 +53,9 @@ pub struct AdminClient {
 
 impl std::fmt::Debug for AdminClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AdminClient").field("addr", &self.addr).finish_non_exhaustive()
+        f.debug_struct("AdminClient")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
     }
 }
 
@@ -81,7 +83,8 @@ impl AdminClient {
     /// # Errors
     /// No answer.
     pub async fn post(&self, path: &str, body: &serde_json::Value) -> Result<Reply, ClientError> {
-        self.request("POST", path, Some(body.to_string().into_bytes()), &[]).await
+        self.request("POST", path, Some(body.to_string().into_bytes()), &[])
+            .await
     }
 
     /// Any request; `body` is sent as `application/json`.
@@ -115,7 +118,11 @@ impl AdminClient {
         let req = req
             .body(Full::new(Bytes::from(body.unwrap_or_default())))
             .map_err(|e| err(e.to_string()))?;
-        let resp = self.client.request(req).await.map_err(|e| err(e.to_string()))?;
+        let resp = self
+            .client
+            .request(req)
+            .await
+            .map_err(|e| err(e.to_string()))?;
         let status = resp.status().as_u16();
         let content_type = resp
             .headers()

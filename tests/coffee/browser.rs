@@ -32,7 +32,9 @@ fn chromium(profile: &Path, extra: &[&str], url: &str) -> std::process::Output {
 }
 
 fn target_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target").join("dashboard");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target")
+        .join("dashboard");
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
@@ -48,8 +50,11 @@ async fn the_dashboard_shows_machines_and_commands_with_their_state() {
     h.provision(1001, 1).await;
     let sim = h.machines(1).await;
     h.poll("/api/devices/1001", |d| d["online"] == true).await;
-    let id = h.command(1001, serde_json::json!({ "cmd": "rinsing" })).await;
-    h.poll(&format!("/api/commands/{id}"), |c| c["state"] == "sent").await;
+    let id = h
+        .command(1001, serde_json::json!({ "cmd": "rinsing" }))
+        .await;
+    h.poll(&format!("/api/commands/{id}"), |c| c["state"] == "sent")
+        .await;
     let url = format!("http://{}/", h.server.admin_addr);
 
     let run = |extra: Vec<String>| {
@@ -69,25 +74,52 @@ async fn the_dashboard_shows_machines_and_commands_with_their_state() {
     let log = String::from_utf8_lossy(&dom.stderr).into_owned();
     assert!(dom.status.success(), "chromium failed: {log}");
     // The devices table lists the machine as online, the queue shows the command in its final state.
-    assert!(html.contains("<td>1001</td>"), "machine missing from the page:\n{html}");
+    assert!(
+        html.contains("<td>1001</td>"),
+        "machine missing from the page:\n{html}"
+    );
     assert!(html.contains(">online<"), "online state missing:\n{html}");
-    assert!(html.contains("<td>rinsing</td>"), "command missing:\n{html}");
-    assert!(html.contains(r#"class="state sent""#), "command state missing:\n{html}");
+    assert!(
+        html.contains("<td>rinsing</td>"),
+        "command missing:\n{html}"
+    );
+    assert!(
+        html.contains(r#"class="state sent""#),
+        "command state missing:\n{html}"
+    );
     assert!(html.contains("Coffee fleet"), "title missing");
-    assert!(html.contains("updated "), "the page did not finish a refresh:\n{html}");
+    assert!(
+        html.contains("updated "),
+        "the page did not finish a refresh:\n{html}"
+    );
     // Console messages are logged as `CONSOLE(...)` / `Uncaught`; none may be errors.
     let console_errors: Vec<&str> = log
         .lines()
-        .filter(|l| l.contains("CONSOLE") || l.contains("Uncaught") || l.contains(":ERROR:") && l.contains("console"))
+        .filter(|l| {
+            l.contains("CONSOLE")
+                || l.contains("Uncaught")
+                || l.contains(":ERROR:") && l.contains("console")
+        })
         .collect();
-    assert!(console_errors.is_empty(), "console errors: {console_errors:?}");
+    assert!(
+        console_errors.is_empty(),
+        "console errors: {console_errors:?}"
+    );
 
     let shot = target_dir().join("coffee-dashboard.png");
     let _ = std::fs::remove_file(&shot);
     let out = run(vec![format!("--screenshot={}", shot.display())]).await;
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let meta = std::fs::metadata(&shot).expect("screenshot written");
-    assert!(meta.len() > 10_000, "screenshot is only {} bytes", meta.len());
+    assert!(
+        meta.len() > 10_000,
+        "screenshot is only {} bytes",
+        meta.len()
+    );
     tokio::time::sleep(Duration::from_millis(10)).await;
     sim.shutdown().await;
     h.server.shutdown().await;

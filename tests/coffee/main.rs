@@ -49,7 +49,12 @@ impl Harness {
         let server = coffee::start_on(config, machines, admin).await.unwrap();
         let api = AdminClient::new(server.admin_addr, Some("test-token".into()));
         let anonymous = AdminClient::new(server.admin_addr, None);
-        Self { server, api, anonymous, token: "test-token".into() }
+        Self {
+            server,
+            api,
+            anonymous,
+            token: "test-token".into(),
+        }
     }
 
     /// Registers machines `first..first+n` with the simulator's codes.
@@ -67,7 +72,11 @@ impl Harness {
     }
 
     /// Polls `GET path` until `check` holds.
-    pub async fn poll(&self, path: &str, check: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+    pub async fn poll(
+        &self,
+        path: &str,
+        check: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
             let r = self.api.get(path).await.unwrap();
@@ -75,14 +84,22 @@ impl Harness {
             if r.status == 200 && check(&body) {
                 return body;
             }
-            assert!(tokio::time::Instant::now() < deadline, "GET {path} never as expected: {}", r.text());
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "GET {path} never as expected: {}",
+                r.text()
+            );
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
     }
 
     /// Queues a command; returns its id.
     pub async fn command(&self, vmc: u64, body: serde_json::Value) -> i64 {
-        let r = self.api.post(&format!("/api/devices/{vmc}/commands"), &body).await.unwrap();
+        let r = self
+            .api
+            .post(&format!("/api/devices/{vmc}/commands"), &body)
+            .await
+            .unwrap();
         assert_eq!(r.status, 202, "{}", r.text());
         r.json()["id"].as_i64().unwrap()
     }
