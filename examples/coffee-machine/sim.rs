@@ -103,12 +103,12 @@ pub struct Stats {
     qrcode_rtt: Mutex<Vec<Duration>>,
 }
 
-fn percentile(v: &mut [Duration], p: f64) -> Option<Duration> {
+fn percentile(v: &mut [Duration], permille: usize) -> Option<Duration> {
     if v.is_empty() {
         return None;
     }
     v.sort_unstable();
-    let idx = ((v.len() as f64 - 1.0) * p).round() as usize;
+    let idx = ((v.len() - 1) * permille + 500) / 1000;
     v.get(idx.min(v.len() - 1)).copied()
 }
 
@@ -120,7 +120,7 @@ impl Stats {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone();
-        (percentile(&mut v, 0.5), percentile(&mut v, 0.99))
+        (percentile(&mut v, 500), percentile(&mut v, 990))
     }
 
     /// p50 and p99 of `qrcode` -> `qrcode_r` round trips.
@@ -130,7 +130,7 @@ impl Stats {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone();
-        (percentile(&mut v, 0.5), percentile(&mut v, 0.99))
+        (percentile(&mut v, 500), percentile(&mut v, 990))
     }
 }
 
@@ -175,6 +175,14 @@ impl Machine {
         }
     }
 
+    fn pick(&self, n: u64) -> u64 {
+        self.rng
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .next_u64()
+            % n.max(1)
+    }
+
     fn random(&self) -> f64 {
         self.rng
             .lock()
@@ -210,11 +218,7 @@ impl Machine {
             .copied()
             .ok_or(format!("no product {product_id}"))?;
         let n = self.orders.fetch_add(1, Ordering::Relaxed);
-        let order_no = format!(
-            "{}-{n:06}-{:04x}",
-            self.vmc_no,
-            (self.random() * 65535.0) as u32
-        );
+        let order_no = format!("{}-{n:06}-{:04x}", self.vmc_no, self.pick(0x1_0000));
         let handle = self
             .handle
             .lock()
@@ -488,12 +492,12 @@ impl Sim {
                     continue;
                 }
                 if next_sale == Some(delay) {
-                    let product = 1 + (m.random() * 4.0) as u32;
+                    let product = 1 + u32::try_from(m.pick(4)).unwrap_or(0);
                     let _ = m.buy(product.min(4), &stats).await;
                 } else if m.random() < 0.5 {
                     let _ = m.report_status(m.random() < 0.5).await;
                 } else {
-                    let code = format!("E{:02}", (m.random() * 20.0) as u32);
+                    let code = format!("E{:02}", m.pick(20));
                     let _ = m.report_error(&code, m.random() < 0.7).await;
                 }
             }

@@ -437,18 +437,16 @@ async fn pump(
             }
             ServerEvent::Closed {
                 conn,
-                device,
+                device: Some(device),
                 reason,
             } => {
-                if let Some(device) = device {
-                    fleet
-                        .device_offline(
-                            &device,
-                            conn_key(&conn),
-                            reason_text(reason.as_ref()).as_deref(),
-                        )
-                        .await;
-                }
+                fleet
+                    .device_offline(
+                        &device,
+                        conn_key(&conn),
+                        reason_text(reason.as_ref()).as_deref(),
+                    )
+                    .await;
             }
             ServerEvent::Session {
                 conn,
