@@ -1,6 +1,6 @@
 //! `inspect` for access: a TCP byte stream of JSON objects, either direction; NAME is the `mod`.
 
-use access_proto::{Codec, CodecConfig, JsonSplitter, Message};
+use access_proto::{Codec, CodecConfig, Encoder, JsonSplitter, Message};
 use bytes::BytesMut;
 use serde_json::Value;
 
