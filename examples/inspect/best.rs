@@ -1,14 +1,15 @@
 //! `inspect` for best: one JSON message per line (one WebSocket text frame or MQTT publish each), either
 //! direction. NAME is the `funcId`; `message` is the typed value encoded back, so numbers come back as strings.
 
-use best_proto::{Body, Codec, Envelope};
+use best_proto::{Body, Codec};
 use serde_json::Value;
 
 use crate::Decoded;
 
 /// Decodes one line as a message of either direction.
 pub fn decode_line(line: &str) -> Result<Decoded, String> {
-    let envelope: Envelope = Codec::default()
+    let codec: Codec = Codec::default();
+    let envelope = codec
         .decode_text(line.as_bytes())
         .map_err(|e| e.to_string())?;
     Ok(Decoded {
@@ -22,8 +23,8 @@ pub fn decode_line(line: &str) -> Result<Decoded, String> {
 pub fn encode(message: &Value) -> Result<String, String> {
     let text = serde_json::to_vec(message).map_err(|e| e.to_string())?;
     // Parse through the typed messages so an invalid message is refused, not forwarded.
-    let codec = Codec::default();
-    let envelope: Envelope = codec.decode_text(&text).map_err(|e| e.to_string())?;
+    let codec: Codec = Codec::default();
+    let envelope = codec.decode_text(&text).map_err(|e| e.to_string())?;
     let wire = codec.encode_text(&envelope).map_err(|e| e.to_string())?;
     String::from_utf8(wire).map_err(|e| e.to_string())
 }

@@ -15,8 +15,8 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use access_proto::{
-    Code, CodecConfig, Command, CommandType, Decoder, DeviceInfo, DeviceInfoReply, Encoder, Message,
-    PersonInfo, Request, RequestBody, ResponseBody, UnknownMessage,
+    Code, CodecConfig, Command, CommandType, Decoder, DeviceInfo, DeviceInfoReply, Encoder,
+    Message, PersonInfo, Request, RequestBody, ResponseBody, UnknownMessage,
 };
 use bytes::BytesMut;
 use device_core::access::{Framing, ServerCommand, ServerConfig, ServerEvent, ServerSession};

@@ -20,10 +20,18 @@ fuzz_target!(|data: &[u8]| {
             serde_json::from_str::<serde_json::Value>(&text).expect("encoders write strict JSON");
             match &msg {
                 Message::Pad(m) => {
-                    assert_eq!(&StationCodec::default().decode_text(text.as_bytes()).unwrap(), m)
+                    assert_eq!(
+                        &StationCodec::default()
+                            .decode_text(text.as_bytes())
+                            .unwrap(),
+                        m
+                    )
                 }
                 Message::Station(m) => {
-                    assert_eq!(&PadCodec::default().decode_text(text.as_bytes()).unwrap(), m)
+                    assert_eq!(
+                        &PadCodec::default().decode_text(text.as_bytes()).unwrap(),
+                        m
+                    )
                 }
                 _ => {}
             }

@@ -14,13 +14,24 @@ fuzz_target!(|data: &[u8]| {
         assert!(codec.decode(&mut BytesMut::from(data)).is_err());
         return;
     };
-    let wire = codec.encode_text(&envelope).expect("a decoded message encodes");
-    let again: Envelope = codec.decode_text(&wire).expect("an encoded message decodes");
+    let wire = codec
+        .encode_text(&envelope)
+        .expect("a decoded message encodes");
+    let again: Envelope = codec
+        .decode_text(&wire)
+        .expect("an encoded message decodes");
     assert_eq!(again, envelope);
     assert_eq!(codec.encode_text(&again).expect("encodes again"), wire);
     let mut frame = BytesMut::new();
-    codec.encode(&again, &mut frame).expect("encodes through the contract");
+    codec
+        .encode(&again, &mut frame)
+        .expect("encodes through the contract");
     assert_eq!(&frame[..], &wire[..]);
-    assert_eq!(codec.decode(&mut frame).expect("decodes through the contract"), Some(again));
+    assert_eq!(
+        codec
+            .decode(&mut frame)
+            .expect("decodes through the contract"),
+        Some(again)
+    );
     assert!(frame.is_empty());
 });

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use best_proto::upload::{UploadError, UploadEvent, UploadReceiver};
 use best_proto::{
-    Checksum, Codec, DeviceMessage, Envelope, FileId, FileUploadEnd,
-    FileUploadPackage, FileUploadStart, UploadConfig,
+    Checksum, Codec, DeviceMessage, Envelope, FileId, FileUploadEnd, FileUploadPackage,
+    FileUploadStart, UploadConfig,
 };
 use libfuzzer_sys::fuzz_target;
 
