@@ -1001,7 +1001,10 @@ mod tests {
         // A frame that does not decode is an error for that frame only, and is consumed.
         let mut frame = BytesMut::from(&text[..text.len() - 1]);
         let err = codec.decode(&mut frame).unwrap_err();
-        assert!(matches!(err, DecodeError::Json { .. }) && !err.is_fatal(), "{err}");
+        assert!(
+            matches!(err, DecodeError::Json { .. }) && !err.is_fatal(),
+            "{err}"
+        );
         assert!(frame.is_empty());
         // Over the limit: refused before parsing, fatal as on a stream.
         let mut tight = MessageCodec::new(config(text.len() - 1));

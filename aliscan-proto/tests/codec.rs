@@ -135,7 +135,9 @@ fn non_utf8_is_reported_with_its_offset() {
 #[test]
 fn sex_is_accepted_in_both_forms_and_written_as_the_spec_shows() {
     let m = station()
-        .decode_text(br#"{"topic":"equipment/scan/new","padId":"p","data":{"sex":"1","requestId":"r"}}"#)
+        .decode_text(
+            br#"{"topic":"equipment/scan/new","padId":"p","data":{"sex":"1","requestId":"r"}}"#,
+        )
         .unwrap();
     let PadMessage::ScanNew(scan) = &m else {
         panic!()

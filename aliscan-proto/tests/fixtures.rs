@@ -38,7 +38,11 @@ fn decode(name: &str) -> Message {
             "{name}"
         ),
         Message::Station(m) => {
-            assert_eq!(&PadCodec::default().decode_text(&bytes).unwrap(), m, "{name}")
+            assert_eq!(
+                &PadCodec::default().decode_text(&bytes).unwrap(),
+                m,
+                "{name}"
+            )
         }
         _ => {}
     }

@@ -197,10 +197,7 @@ fn error_name(input: &[u8]) -> String {
 }
 
 /// Encodes one message as strict JSON.
-fn encode<M: Body>(
-    envelope: &Envelope<M>,
-    config: &CodecConfig,
-) -> Result<Vec<u8>, EncodeError> {
+fn encode<M: Body>(envelope: &Envelope<M>, config: &CodecConfig) -> Result<Vec<u8>, EncodeError> {
     let name = envelope.message.name();
     let mid_len = envelope.mid.chars().count();
     if mid_len > config.max_mid_len {

@@ -12,7 +12,6 @@ fn encode<M: Body>(envelope: &Envelope<M>, config: &CodecConfig) -> Result<Vec<u
     Codec::<M, M>::new(*config).encode_text(envelope)
 }
 
-
 fn config() -> CodecConfig {
     CodecConfig::default()
 }
@@ -431,11 +430,15 @@ mod contract {
             platform.decode_eof(&mut buf),
             Err(FramedError::Truncated { len: 9 })
         ));
-        let mut small = TokioCodec::new(PlatformCodec::new(CodecConfig::default().max_message_len(4)).lines());
+        let mut small =
+            TokioCodec::new(PlatformCodec::new(CodecConfig::default().max_message_len(4)).lines());
         let mut long = BytesMut::from(&b"{\"funcId\":1}"[..]);
         assert!(matches!(
             small.decode(&mut long),
-            Err(FramedError::Codec(DecodeError::LineTooLong { len: 12, max: 4 }))
+            Err(FramedError::Codec(DecodeError::LineTooLong {
+                len: 12,
+                max: 4
+            }))
         ));
     }
 }

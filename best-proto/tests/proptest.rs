@@ -17,7 +17,6 @@ fn encode<M: Body>(envelope: &Envelope<M>, config: &CodecConfig) -> Result<Vec<u
     Codec::<M, M>::new(*config).encode_text(envelope)
 }
 
-
 fn s() -> impl Strategy<Value = String> {
     "[a-zA-Z0-9 _.中]{0,8}"
 }

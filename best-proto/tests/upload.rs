@@ -16,7 +16,6 @@ fn encode<M: Body>(envelope: &Envelope<M>, config: &CodecConfig) -> Result<Vec<u
     Codec::<M, M>::new(*config).encode_text(envelope)
 }
 
-
 fn file(len: usize) -> Bytes {
     (0..len)
         .map(|i| u8::try_from(i % 251).unwrap())

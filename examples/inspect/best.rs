@@ -7,7 +7,7 @@ use serde_json::Value;
 use crate::Decoded;
 
 /// Decodes one line as a message of either direction.
-pub fn decode_line(line: &str) -> Result<Decoded, String> {
+pub(crate) fn decode_line(line: &str) -> Result<Decoded, String> {
     let codec: Codec = Codec::default();
     let envelope = codec
         .decode_text(line.as_bytes())
@@ -20,7 +20,7 @@ pub fn decode_line(line: &str) -> Result<Decoded, String> {
 }
 
 /// Encodes one message of either direction as one line (no newline).
-pub fn encode(message: &Value) -> Result<String, String> {
+pub(crate) fn encode(message: &Value) -> Result<String, String> {
     let text = serde_json::to_vec(message).map_err(|e| e.to_string())?;
     // Parse through the typed messages so an invalid message is refused, not forwarded.
     let codec: Codec = Codec::default();

@@ -183,7 +183,6 @@ impl FrameCodec {
     pub fn config(&self) -> &CodecConfig {
         &self.config
     }
-
 }
 
 impl Decoder for FrameCodec {

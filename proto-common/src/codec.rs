@@ -354,7 +354,7 @@ mod tests {
     #[test]
     fn the_default_decode_eof_is_decode_and_references_delegate() {
         let mut codec = Lines::new(Raw, 8);
-        let mut by_ref = &mut codec;
+        let by_ref = &mut codec;
         let mut buf = BytesMut::from(&b"ab\ncd"[..]);
         assert_eq!(by_ref.decode_eof(&mut buf), Ok(Some(b"ab".to_vec())));
         assert_eq!(by_ref.decode_eof(&mut buf), Ok(None));

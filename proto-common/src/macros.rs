@@ -110,6 +110,8 @@ macro_rules! string_enum {
 }
 
 #[cfg(test)]
+// The macro declares `pub` enums, as every crate uses it; here they stay inside the test module.
+#[allow(unreachable_pub)]
 mod tests {
     crate::string_enum! {
         lenient_whitespace;
@@ -146,6 +148,7 @@ mod tests {
         assert_eq!(Exact::from("c"), Exact::C);
         assert_eq!(Bare::from("b").as_str(), "b");
         assert_eq!(Bare::KNOWN, ["b"]);
+        assert_eq!((Padded::KNOWN, Exact::KNOWN), (&["a"][..], &["c"][..]));
     }
 
     #[test]

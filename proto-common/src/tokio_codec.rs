@@ -190,7 +190,11 @@ mod tests {
         let mut bad = BytesMut::from(&b"\x01\x00"[..]);
         let err = codec.decode(&mut bad).unwrap_err();
         assert_eq!(err.to_string(), "length 256 over 8");
-        assert!(codec.get_mut().decode(&mut BytesMut::new()).unwrap().is_none());
+        assert!(codec
+            .get_mut()
+            .decode(&mut BytesMut::new())
+            .unwrap()
+            .is_none());
     }
 
     #[tokio::test]

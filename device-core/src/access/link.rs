@@ -6,8 +6,8 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use access_proto::{
-    Code, Codec, CodecConfig, Decoder, Encoder, Message, MessageCodec, PairKey, Request, RequestBody,
-    Response, SessionId,
+    Code, Codec, CodecConfig, Decoder, Encoder, Message, MessageCodec, PairKey, Request,
+    RequestBody, Response, SessionId,
 };
 use bytes::{Bytes, BytesMut};
 

@@ -44,11 +44,11 @@ pub use link::{
     HEARTBEAT_SVR_HOST, SVR_HOST_LEN,
 };
 
-pub use crate::frame::{CryptFlag, MsgId};
 use crate::config::CodecConfig;
-use crate::frame::{Frame, Header, HEADER_LEN};
 use crate::crypto::LinkCipher;
 use crate::error::{DecodeError, EncodeError};
+pub use crate::frame::{CryptFlag, MsgId};
+use crate::frame::{Frame, Header, HEADER_LEN};
 use wire::{read_exact, with_bytes, FixedBody};
 
 wire_enum! {
