@@ -109,6 +109,143 @@ macro_rules! string_enum {
     };
 }
 
+/// Declares one direction's message enum of a JSON protocol whose objects are told apart by a tag field
+/// (`cmd`, `topic`, ...), with what every such enum needs: the variants and `Unknown`, `KNOWN`, `knows`, the
+/// tag accessor, `is_known`, `Serialize` (tag first), `Deserialize` and [`TaggedMessage`] (one-pass dispatch
+/// on the tag).
+///
+/// The crate supplies, before the enum:
+/// - `tag: TAG` - the `&str` constant naming the tag field;
+/// - `accessor: name` - the method returning a message's tag;
+/// - `field: cmd` - the tag's field, in the unknown type and in `with_tag`;
+/// - `unknown: UnknownMessage` - the type of `Unknown`, with that field and `raw`;
+/// - `collect_unknown: f` - `fn(tag: &str, body: impl MapAccess) -> Result<UnknownMessage, _>`, which reads the
+///   rest of an unknown object (see [`json::collect_unknown`]);
+/// - `with_tag: WithTag` - a `Serialize` struct with the tag field and a flattened `body`, through which known
+///   messages are written tag first;
+/// - optionally `body: Wrapper` - a `MapAccess` wrapper the rest of every object, known or not, is read
+///   through (to refuse a second tag, say).
+///
+/// Crate-specific parts (the wire codec trait, fast paths, extra accessors) go in impls of their own.
+///
+/// [`TaggedMessage`]: crate::json::TaggedMessage
+/// [`json::collect_unknown`]: crate::json::collect_unknown
+///
+/// ```
+/// use serde::{Deserialize, Serialize};
+///
+/// const TAG: &str = "cmd";
+///
+/// #[derive(Debug, Clone, PartialEq)]
+/// pub struct UnknownMessage { pub cmd: String, pub raw: serde_json::Value }
+///
+/// fn collect_unknown<'de, A: serde::de::MapAccess<'de>>(cmd: &str, body: A) -> Result<UnknownMessage, A::Error> {
+///     let raw = proto_common::json::collect_unknown(TAG, cmd, body)?;
+///     Ok(UnknownMessage { cmd: cmd.to_owned(), raw })
+/// }
+///
+/// #[derive(Serialize)]
+/// struct WithCmd<'a, T> { cmd: &'a str, #[serde(flatten)] body: &'a T }
+///
+/// #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// pub struct Ping { pub n: u32 }
+///
+/// proto_common::message_enum! {
+///     tag: TAG, accessor: name, field: cmd, unknown: UnknownMessage, collect_unknown: collect_unknown,
+///     with_tag: WithCmd;
+///     /// A message.
+///     Msg {
+///         /// `ping` - are you there.
+///         Ping(Ping) = "ping",
+///     }
+/// }
+///
+/// let m: Msg = serde_json::from_str(r#"{"cmd":"ping","n":7}"#).unwrap();
+/// assert_eq!(m, Msg::Ping(Ping { n: 7 }));
+/// assert_eq!(serde_json::to_string(&m).unwrap(), r#"{"cmd":"ping","n":7}"#);
+/// let u: Msg = serde_json::from_str(r#"{"n":1,"cmd":"pong"}"#).unwrap();
+/// assert_eq!((u.name(), u.is_known(), Msg::knows("pong")), ("pong", false, false));
+/// ```
+#[macro_export]
+macro_rules! message_enum {
+    (
+        tag: $tag:path, accessor: $accessor:ident, field: $field:ident, unknown: $unknown:ident,
+        collect_unknown: $collect:path, with_tag: $with:ident $(, body: $wrap:path)?;
+        $(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident($ty:ty) = $wire:literal,)* }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq)]
+        #[non_exhaustive]
+        pub enum $name {
+            $($(#[$vmeta])* $variant($ty),)*
+            /// A message whose tag this crate does not know for this direction, kept raw.
+            Unknown($unknown),
+        }
+
+        impl $name {
+            /// Every tag this enum knows, in spec order.
+            pub const KNOWN: &'static [&'static str] = &[$($wire,)*];
+
+            /// Whether `tag` is one of [`Self::KNOWN`].
+            #[must_use]
+            pub fn knows(tag: &str) -> bool {
+                matches!(tag, $($wire)|*)
+            }
+
+            /// The wire tag of this message.
+            #[must_use]
+            pub fn $accessor(&self) -> &str {
+                match self {
+                    $(Self::$variant(_) => $wire,)*
+                    Self::Unknown(u) => &u.$field,
+                }
+            }
+
+            /// Whether this is a message the crate knows (not [`Self::Unknown`]).
+            #[must_use]
+            pub fn is_known(&self) -> bool {
+                !matches!(self, Self::Unknown(_))
+            }
+        }
+
+        impl $crate::__private::serde::Serialize for $name {
+            fn serialize<S: $crate::__private::serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                match self {
+                    $(Self::$variant(m) => $crate::__private::serde::Serialize::serialize(
+                        &$with { $field: $wire, body: m },
+                        s,
+                    ),)*
+                    Self::Unknown(u) => $crate::__private::serde::Serialize::serialize(&u.raw, s),
+                }
+            }
+        }
+
+        impl<'de> $crate::__private::serde::Deserialize<'de> for $name {
+            fn deserialize<D: $crate::__private::serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                $crate::json::deserialize_tagged(d)
+            }
+        }
+
+        impl $crate::json::TaggedMessage for $name {
+            const TAG: &'static str = $tag;
+
+            fn deserialize_body<'de, A: $crate::__private::serde::de::MapAccess<'de>>(
+                tag: &str,
+                body: A,
+            ) -> Result<Self, A::Error> {
+                $(let body = $wrap(body);)?
+                match tag {
+                    $($wire => {
+                        let de = $crate::__private::serde::de::value::MapAccessDeserializer::new(body);
+                        <$ty as $crate::__private::serde::Deserialize>::deserialize(de).map(Self::$variant)
+                    })*
+                    other => $collect(other, body).map(Self::Unknown),
+                }
+            }
+        }
+    };
+}
+
 #[cfg(test)]
 // The macro declares `pub` enums, as every crate uses it; here they stay inside the test module.
 #[allow(unreachable_pub)]
