@@ -245,7 +245,9 @@ fn messages_before_login_are_refused_and_close_the_connection() {
         br#"{"funcId":"dev.heartbeat","mid":"1","payload":{"params":{"isFree":"1"}}}"#,
     );
     let reply = p.poll_transmit().unwrap();
-    let reply: Envelope<PlatformMessage> = best_proto::decode(&reply, &Default::default()).unwrap();
+    let reply: Envelope<PlatformMessage> = best_proto::DeviceCodec::default()
+        .decode_text(&reply)
+        .unwrap();
     assert!(matches!(reply.message, PlatformMessage::Response(r) if r.code == Code::NotLoggedIn));
     assert!(matches!(p.close_reason(), Some(CloseReason::Protocol(_))));
 }
@@ -729,7 +731,9 @@ fn platform_answer(pair: &mut BestPair, input: &[u8]) -> Response {
     let now = pair.now;
     pair.b.handle_input(now, input);
     let reply = pair.b.poll_transmit().unwrap();
-    let reply: Envelope<PlatformMessage> = best_proto::decode(&reply, &Default::default()).unwrap();
+    let reply: Envelope<PlatformMessage> = best_proto::DeviceCodec::default()
+        .decode_text(&reply)
+        .unwrap();
     assert_eq!(reply.mid, "k1");
     match reply.message {
         PlatformMessage::Response(r) => r,
@@ -1018,7 +1022,7 @@ fn the_platform_takes_a_direct_login_and_a_report_written_with_numbers() {
     );
     assert_eq!(p.max_commands_in_flight(), Some(2));
     let replies: Vec<Envelope<PlatformMessage>> = std::iter::from_fn(|| p.poll_transmit())
-        .map(|b| best_proto::decode(&b, &Default::default()).unwrap())
+        .map(|b| best_proto::DeviceCodec::default().decode_text(&b).unwrap())
         .collect();
     assert_eq!(replies.len(), 2);
     assert_eq!(

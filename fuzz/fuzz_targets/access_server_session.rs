@@ -15,8 +15,8 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use access_proto::{
-    Code, CodecConfig, Command, CommandType, DeviceInfo, DeviceInfoReply, Message, PersonInfo,
-    Request, RequestBody, ResponseBody, UnknownMessage,
+    Code, CodecConfig, Command, CommandType, Decoder, DeviceInfo, DeviceInfoReply, Encoder,
+    Message, PersonInfo, Request, RequestBody, ResponseBody, UnknownMessage,
 };
 use bytes::BytesMut;
 use device_core::access::{Framing, ServerCommand, ServerConfig, ServerEvent, ServerSession};
@@ -49,7 +49,9 @@ fn encode(framing: Framing, message: &Message) -> Vec<u8> {
         Framing::Message => message.to_json().unwrap(),
         _ => {
             let mut buf = BytesMut::new();
-            access_proto::encode_message(&CodecConfig::default(), message, &mut buf).unwrap();
+            access_proto::Codec::default()
+                .encode(message, &mut buf)
+                .unwrap();
             buf.to_vec()
         }
     }

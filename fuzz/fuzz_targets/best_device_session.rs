@@ -143,7 +143,8 @@ fuzz_target!(|data: &[u8]| {
         }
         assert!(session.pending_commands() <= 4);
         while let Some(bytes) = session.poll_transmit() {
-            let sent = best_proto::decode::<DeviceMessage>(&bytes, &codec)
+            let sent = best_proto::Codec::<DeviceMessage, DeviceMessage>::new(codec)
+                .decode_text(&bytes)
                 .expect("the device writes messages it can read back");
             assert!(sent.mid.chars().count() <= 32, "mid {:?}", sent.mid);
             let answer = matches!(sent.message, DeviceMessage::CmdResponse(_));

@@ -17,9 +17,9 @@ use device_core::kingxun::{
 };
 use device_core::{ManualClock, Session, SplitMix64, WallClock};
 use kingxun_proto::{
-    decode_frame, Codec, CodecConfig, Connect, CryptFlag, FileDeliver, FileType, Heartbeat,
-    LightCtrl, LightFlags, LinkCipher, LogLevel, LogSwitch, Packet, RawRequest, Request, RespCode,
-    SetLogLevel, Unlock, HEADER_LEN,
+    decode_frame, Codec, CodecConfig, Connect, CryptFlag, Decoder, Encoder, FileDeliver, FileType,
+    Heartbeat, LightCtrl, LightFlags, LinkCipher, LogLevel, LogSwitch, Packet, RawRequest, Request,
+    RespCode, SetLogLevel, Unlock, HEADER_LEN,
 };
 use libfuzzer_sys::fuzz_target;
 

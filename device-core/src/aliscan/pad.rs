@@ -365,7 +365,7 @@ impl PadSession {
 
     fn encode(&self, msg: &PadMessage) -> Result<Bytes, SendError> {
         self.codec
-            .encode(msg)
+            .encode_text(msg)
             .map(Bytes::from)
             .map_err(|e| SendError::Encode(e.to_string()))
     }
@@ -545,7 +545,7 @@ impl Session for PadSession {
         if !self.connected || self.close.is_some() {
             return;
         }
-        match self.codec.decode(data) {
+        match self.codec.decode_text(data) {
             Ok(msg) => self.on_message(msg),
             Err(e) => self.close = Some(CloseReason::Protocol(e.to_string())),
         }

@@ -505,7 +505,7 @@ impl Station {
             Some(link) if !link.closing => {}
             _ => return,
         }
-        let message = match self.codec.decode(data) {
+        let message = match self.codec.decode_text(data) {
             Ok(m) => m,
             Err(e) => {
                 let error = e.to_string();
@@ -1255,7 +1255,7 @@ impl Station {
 
     fn encode(&self, msg: &StationMessage) -> Result<Bytes, SendError> {
         self.codec
-            .encode(msg)
+            .encode_text(msg)
             .map(Bytes::from)
             .map_err(|e| SendError::Encode(e.to_string()))
     }

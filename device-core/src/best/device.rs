@@ -702,7 +702,7 @@ impl Session for DeviceSession {
         if let Some(l) = self.liveness.as_mut() {
             l.on_receive(now);
         }
-        match best_proto::decode::<PlatformMessage>(data, &self.config.codec) {
+        match best_proto::DeviceCodec::new(self.config.codec).decode_text(data) {
             Ok(envelope) => self.on_message(now, envelope),
             Err(e) => self.events.push_back(DeviceEvent::Malformed(e.to_string())),
         }

@@ -118,7 +118,8 @@ fn same_secret(a: &str, b: &str) -> bool {
 
 /// Encodes one message.
 fn encode<M: Body>(codec: &CodecConfig, envelope: &Envelope<M>) -> Result<Bytes, SendError> {
-    best_proto::encode(envelope, codec)
+    best_proto::Codec::<M, M>::new(*codec)
+        .encode_text(envelope)
         .map(Bytes::from)
         .map_err(|e| SendError::Encode(e.to_string()))
 }

@@ -832,7 +832,7 @@ impl<R: DeviceRegistry> Session for PlatformSession<R> {
         if let Some(l) = self.liveness.as_mut() {
             l.on_receive(now);
         }
-        match best_proto::decode::<DeviceMessage>(data, &self.config.codec) {
+        match best_proto::PlatformCodec::new(self.config.codec).decode_text(data) {
             Ok(envelope) => self.on_message(now, envelope),
             Err(e) if self.sn.is_none() => {
                 self.close_with(CloseReason::Protocol(format!("before login: {e}")));

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use kingxun_proto::{
-    encode_frame, CodecConfig, Connect, ConnectReply, CryptFlag, DecodeError, Frame, Header,
+    CodecConfig, Connect, ConnectReply, CryptFlag, DecodeError, Encoder, Frame, FrameCodec, Header,
     Heartbeat, HeartbeatReply, HeartbeatStatus, LinkCipher, Message, MsgId, Packet, RawReply,
     Reply, Request, RespCode, TimestampError, TimestampWindow, HEARTBEAT_SVR_HOST,
 };
@@ -443,7 +443,7 @@ impl<H: InstanceHandler> InstanceSession<H> {
             body: Bytes::from_static(&[0xFF]),
         };
         let mut buf = BytesMut::new();
-        match encode_frame(&self.config.codec, &frame, &mut buf) {
+        match FrameCodec::new(self.config.codec).encode(&frame, &mut buf) {
             Ok(()) => self.outbox.push_control(buf.freeze()),
             Err(e) => self.close_with(CloseReason::Protocol(e.to_string())),
         }

@@ -67,7 +67,8 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use kingxun_proto::{
-    decode_frame, CodecConfig, ConnectSession, Frame, Header, LinkCipher, MsgId, Packet, HEADER_LEN,
+    CodecConfig, ConnectSession, Decoder, Frame, FrameCodec, Header, LinkCipher, MsgId, Packet,
+    HEADER_LEN,
 };
 
 /// WebSvr heartbeat interval (kingxun.md / DECISIONS.md 9002: "WebSvr sends one every 30 s").
@@ -124,7 +125,7 @@ enum Step {
 /// is in.
 fn next_frame(config: &CodecConfig, rx: &mut BytesMut, first: Option<bool>) -> Step {
     let Some(reply) = first else {
-        return match decode_frame(config, rx) {
+        return match FrameCodec::new(*config).decode(rx) {
             Ok(Some(frame)) => Step::Frame(frame),
             Ok(None) => Step::NeedMore,
             Err(e) => Step::Fatal(e.to_string()),
@@ -144,7 +145,7 @@ fn next_frame(config: &CodecConfig, rx: &mut BytesMut, first: Option<bool>) -> S
             Err(e) => return Step::Fatal(format!("before a successful 9001: {e}")),
         }
     }
-    match decode_frame(&CodecConfig::default().max_body_len(limit), rx) {
+    match FrameCodec::new(CodecConfig::default().max_body_len(limit)).decode(rx) {
         Ok(Some(frame)) => Step::Frame(frame),
         Ok(None) => Step::NeedMore,
         Err(e) => Step::Fatal(format!("before a successful 9001: {e}")),

@@ -1,5 +1,6 @@
 //! What a driver reads from and writes to: a byte stream, or a WebSocket carrying one message per text frame.
 
+use std::fmt;
 use std::future::Future;
 use std::time::Duration;
 
@@ -45,6 +46,14 @@ pub struct StreamTransport<IO> {
     rd: ReadHalf<IO>,
     wr: WriteHalf<IO>,
     buf: Vec<u8>,
+}
+
+impl<IO> fmt::Debug for StreamTransport<IO> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StreamTransport")
+            .field("read_chunk", &self.buf.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl<IO: AsyncRead + AsyncWrite> StreamTransport<IO> {
@@ -142,6 +151,16 @@ pub struct WsTransport<S> {
     last_rx: Instant,
     last_ping: Instant,
     message: Bytes,
+}
+
+impl<S> fmt::Debug for WsTransport<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WsTransport")
+            .field("config", &self.config)
+            .field("last_rx", &self.last_rx)
+            .field("last_ping", &self.last_ping)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<S> WsTransport<S> {
