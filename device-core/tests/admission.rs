@@ -1,10 +1,10 @@
 //! Admission over real sockets on 127.0.0.1:0: idle, slow and silent peers cannot lock devices out.
 //!
-//! Flood connections come from other loopback addresses (127.0.0.2, 127.0.0.3) so that the per-source limits
-//! and the pending budget can be told apart; the real devices connect from 127.0.0.1.
+//! Every connection comes from 127.0.0.1: the tests of the pending budget lift the per-source limit so that the
+//! flood meets the budget, the harder case (an attacker behind the devices' own NAT address).
 #![cfg(feature = "tokio")]
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,30 +26,21 @@ use device_core::BackoffConfig;
 use futures_util::StreamExt;
 use jetinno_proto::{MachineCode, QrCodeReply, QrCodeRequest, QrType};
 use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpListener, TcpSocket, TcpStream};
-use tokio::sync::mpsc;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch};
 use tokio::time::timeout;
 
 const T: Duration = Duration::from_secs(20);
 /// Deadlines long enough that only the pending budget and the per-source limits decide in a test.
 const LONG: Duration = Duration::from_secs(600);
 
-fn loopback(last: u8) -> IpAddr {
-    IpAddr::V4(Ipv4Addr::new(127, 0, 0, last))
-}
-
-/// A TCP connection to `addr` from the loopback address `from`.
-async fn connect_from(from: IpAddr, addr: SocketAddr) -> std::io::Result<TcpStream> {
-    let socket = TcpSocket::new_v4()?;
-    socket.bind(SocketAddr::new(from, 0))?;
-    socket.connect(addr).await
-}
-
-fn long_deadlines() -> AdmissionConfig {
+/// Only the pending budget decides: long deadlines, no per-source limit in the way.
+fn budget_only() -> AdmissionConfig {
     AdmissionConfig::default()
         .handshake_timeout(LONG)
         .first_message_timeout(LONG)
         .establish_timeout(LONG)
+        .max_pending_per_source(1 << 20)
 }
 
 // ---- jetinno over TCP ----
@@ -74,7 +65,7 @@ struct Tally {
 fn jetinno_server(
     listener: TcpListener,
     config: ServerConfig,
-) -> (Server<JSession>, Arc<std::sync::Mutex<Tally>>) {
+) -> (Server<JSession>, watch::Receiver<Tally>) {
     let registry: Registry = Arc::new(|vmc_no: u64| Some(code(vmc_no)));
     let (server, mut events) = Server::spawn(
         listener,
@@ -82,12 +73,11 @@ fn jetinno_server(
         config,
     )
     .unwrap();
-    let tally = Arc::new(std::sync::Mutex::new(Tally::default()));
-    let counts = tally.clone();
+    let (tally, counts) = watch::channel(Tally::default());
     let answering = server.clone();
     tokio::spawn(async move {
         while let Some(event) = events.recv().await {
-            let mut t = counts.lock().unwrap();
+            let mut t = tally.borrow().clone();
             match event {
                 ServerEvent::Refused {
                     reason: Refusal::SourceLimit { .. },
@@ -125,9 +115,19 @@ fn jetinno_server(
                 }
                 _ => {}
             }
+            tally.send_replace(t);
         }
     });
-    (server, tally)
+    (server, counts)
+}
+
+/// The tally once `done` holds.
+async fn tally_when(tally: &mut watch::Receiver<Tally>, done: impl FnMut(&Tally) -> bool) -> Tally {
+    timeout(T, tally.wait_for(done))
+        .await
+        .expect("the server reported it in time")
+        .expect("the server runs")
+        .clone()
 }
 
 fn machine(
@@ -180,17 +180,17 @@ async fn qrcode(client: &Client<MachineSession>, vmc_no: u64, order: &str) -> St
 async fn idle_tcp_connections_do_not_block_a_real_login_and_logged_in_machines_keep_their_slots() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    // The default budget of 1,024 pending connections; the per-source limit is lifted so the flood, from one
-    // address, meets the budget rather than the per-source limit.
-    let admission = long_deadlines().max_pending_per_source(4096);
-    let (server, tally) = jetinno_server(listener, ServerConfig::default().admission(admission));
+    // The default budget of 1,024 pending connections.
+    let admission = budget_only();
+    let (server, mut tally) =
+        jetinno_server(listener, ServerConfig::default().admission(admission));
     let (old, mut old_events) = machine(1, addr);
     until_logged_in(&mut old_events).await;
 
     // 1,030 connections that connect and never send a byte.
     let mut idle = Vec::new();
     for _ in 0..1030 {
-        idle.push(connect_from(loopback(2), addr).await.unwrap());
+        idle.push(TcpStream::connect(addr).await.unwrap());
     }
     // A real machine logs in through the flood.
     let (new, mut new_events) = machine(2, addr);
@@ -198,8 +198,9 @@ async fn idle_tcp_connections_do_not_block_a_real_login_and_logged_in_machines_k
     assert_eq!(qrcode(&new, 2, "new").await, "new");
     // The machine that was logged in before the flood was never touched.
     assert_eq!(qrcode(&old, 1, "old").await, "old");
-    let t = tally.lock().unwrap().clone();
-    assert!(t.evicted >= 1030 + 1 - 1024, "{t:?}");
+    // The flood and the new machine were 1,031 pending connections for a budget of 1,024: the 7 oldest of the
+    // flood were dropped.
+    let t = tally_when(&mut tally, |t| t.evicted >= 1030 + 1 - 1024).await;
     assert_eq!(t.refused_capacity, 0, "{t:?}");
     assert!(t.closed_established.is_empty(), "{t:?}");
     let mut peers = server.peers();
@@ -212,33 +213,45 @@ async fn idle_tcp_connections_do_not_block_a_real_login_and_logged_in_machines_k
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_per_source_limit_refuses_only_that_source() {
+async fn the_per_source_limit_refuses_pending_connections_and_spares_logged_in_ones() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let admission = long_deadlines().max_pending_per_source(4);
-    let (server, tally) = jetinno_server(listener, ServerConfig::default().admission(admission));
+    let admission = AdmissionConfig::default()
+        .handshake_timeout(LONG)
+        .first_message_timeout(LONG)
+        .establish_timeout(LONG)
+        .max_pending_per_source(4);
+    let (server, mut tally) =
+        jetinno_server(listener, ServerConfig::default().admission(admission));
+    // Logged-in machines from the address do not count against its pending limit.
+    let (m1, mut e1) = machine(7, addr);
+    until_logged_in(&mut e1).await;
+    let (m2, mut e2) = machine(8, addr);
+    until_logged_in(&mut e2).await;
     let mut idle = Vec::new();
     for _ in 0..4 {
-        idle.push(connect_from(loopback(2), addr).await.unwrap());
+        idle.push(TcpStream::connect(addr).await.unwrap());
     }
-    // The fifth pending connection from the same address is refused at accept: the server closes it.
-    let mut fifth = connect_from(loopback(2), addr).await.unwrap();
+    // The fifth pending connection from the address is refused at accept: the server closes it unread.
+    let mut fifth = TcpStream::connect(addr).await.unwrap();
     let mut buf = [0u8; 1];
     let n = timeout(T, tokio::io::AsyncReadExt::read(&mut fifth, &mut buf))
         .await
         .unwrap()
         .unwrap_or(0);
     assert_eq!(n, 0, "the fifth connection was closed");
-    // Another source is still served, and a real machine still logs in.
-    let other = connect_from(loopback(3), addr).await.unwrap();
-    let (m, mut events) = machine(9, addr);
-    until_logged_in(&mut events).await;
-    assert_eq!(qrcode(&m, 9, "o").await, "o");
-    let t = tally.lock().unwrap().clone();
-    assert_eq!(t.refused_source, 1, "{t:?}");
+    assert_eq!(qrcode(&m1, 7, "a").await, "a");
+    assert_eq!(qrcode(&m2, 8, "b").await, "b");
+    let t = tally_when(&mut tally, |t| t.refused_source >= 1).await;
     assert_eq!(t.evicted, 0, "{t:?}");
-    drop((idle, other));
-    m.shutdown().await.unwrap();
+    // Once the idle connections are gone, a new machine from the address logs in.
+    drop(idle);
+    let (m3, mut e3) = machine(9, addr);
+    until_logged_in(&mut e3).await;
+    assert_eq!(qrcode(&m3, 9, "c").await, "c");
+    for m in [m1, m2, m3] {
+        m.shutdown().await.unwrap();
+    }
     server.shutdown().await.unwrap();
 }
 
@@ -313,16 +326,16 @@ async fn spawn_station(
     (server, events, endpoint, format!("ws://{addr}/aliscan"))
 }
 
-/// A WebSocket from `from` that completes the handshake and then only answers pings.
-async fn idle_pad(from: IpAddr, addr: SocketAddr, url: &str) -> tokio::task::JoinHandle<()> {
-    let stream = connect_from(from, addr).await.unwrap();
+/// A WebSocket that completes the handshake and then only answers pings.
+async fn idle_pad(addr: SocketAddr, url: &str) -> tokio::task::JoinHandle<()> {
+    let stream = TcpStream::connect(addr).await.unwrap();
     let (mut ws, _) = tokio_tungstenite::client_async(url, stream).await.unwrap();
     tokio::spawn(async move { while let Some(Ok(_)) = ws.next().await {} })
 }
 
-/// A client from `from` that sends its upgrade request one byte a second (a bounded trickle).
-async fn slow_client(from: IpAddr, addr: SocketAddr) -> tokio::task::JoinHandle<()> {
-    let mut stream = connect_from(from, addr).await.unwrap();
+/// A client that sends its upgrade request one byte a second (a bounded trickle).
+async fn slow_client(addr: SocketAddr) -> tokio::task::JoinHandle<()> {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
     tokio::spawn(async move {
         let request = b"GET /aliscan HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n";
         let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -369,47 +382,43 @@ async fn pad_status(client: &Client<PadSession>) -> StationStatus {
     }
 }
 
-/// Drains a server's events in the background, counting evictions and established pads.
-fn drain(mut events: ServerEvents<PadLink>) -> Arc<std::sync::Mutex<(usize, Vec<String>)>> {
-    let seen = Arc::new(std::sync::Mutex::new((0, Vec::new())));
-    let counts = seen.clone();
+/// Drains a server's events in the background, counting evictions.
+fn drain(mut events: ServerEvents<PadLink>) -> watch::Receiver<usize> {
+    let (tx, evicted) = watch::channel(0);
     tokio::spawn(async move {
         while let Some(event) = events.recv().await {
-            let mut c = counts.lock().unwrap();
-            match event {
-                ServerEvent::Closed {
-                    reason: Disconnect::Evicted,
-                    ..
-                } => c.0 += 1,
-                ServerEvent::Established { peer, .. } => c.1.push(peer),
-                _ => {}
+            if let ServerEvent::Closed {
+                reason: Disconnect::Evicted,
+                ..
+            } = event
+            {
+                tx.send_modify(|n| *n += 1);
             }
         }
     });
-    seen
+    evicted
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_websocket_pads_and_slow_clients_do_not_lock_out_a_real_pad() {
-    // The old station default: 64 connections. The flood comes from two other addresses, each within the
-    // per-source limit, so the connection cap is what it meets.
+    // The old station default: 64 connections, now shared by pending and logged-in pads.
     let config = ServerConfig::default()
         .max_connections(64)
-        .admission(long_deadlines());
+        .admission(budget_only());
     let (server, events, station, url) = spawn_station(config).await;
-    let seen = drain(events);
+    let mut evicted = drain(events);
     let addr = server.local_addr();
     let (first, _first_events) = real_pad(&url, "pad-first").await;
 
     let mut flood = Vec::new();
-    for _ in 0..63 {
-        flood.push(idle_pad(loopback(2), addr, &url).await);
+    for _ in 0..64 {
+        flood.push(idle_pad(addr, &url).await);
     }
     for _ in 0..20 {
-        flood.push(slow_client(loopback(3), addr).await);
+        flood.push(slow_client(addr).await);
     }
     for _ in 0..44 {
-        flood.push(idle_pad(loopback(3), addr, &url).await);
+        flood.push(idle_pad(addr, &url).await);
     }
     // A real pad still gets in, and so does the one after it.
     let (a, _a_events) = real_pad(&url, "pad-a").await;
@@ -422,10 +431,11 @@ async fn idle_websocket_pads_and_slow_clients_do_not_lock_out_a_real_pad() {
     peers.sort();
     assert_eq!(peers, ["pad-a", "pad-b", "pad-first"]);
     assert!(station.connections().len() <= 64);
-    assert!(
-        seen.lock().unwrap().0 > 0,
-        "the flood was dropped to admit the pads"
-    );
+    // 1 + 64 + 20 + 44 + 2 connections for 64 slots: the oldest of the flood were dropped for the pads.
+    timeout(T, evicted.wait_for(|n| *n >= 1 + 64 + 20 + 44 + 2 - 64))
+        .await
+        .expect("the evictions were reported")
+        .unwrap();
     for task in flood {
         task.abort();
     }
@@ -445,7 +455,7 @@ async fn a_websocket_that_sends_no_first_message_or_no_handshake_is_closed() {
     let (server, mut events, _station, url) = spawn_station(config).await;
     let addr = server.local_addr();
     // Completes the upgrade, then stays silent (answering pings would not help).
-    let _silent = idle_pad(loopback(1), addr, &url).await;
+    let _silent = idle_pad(addr, &url).await;
     let reason = closed(&mut events).await;
     assert!(
         matches!(reason, Disconnect::FirstMessageTimeout(_)),
