@@ -234,7 +234,7 @@ async fn a_malformed_frame_closes_only_its_own_connection() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_path_is_refused_and_a_station_shutdown_fails_waiting_requests() {
-    let (server, _events, url, _) = station().await;
+    let (server, mut events, url, _) = station().await;
     let wrong = url.replace("/aliscan", "/other");
     let err = tokio_tungstenite::connect_async(wrong).await.unwrap_err();
     assert!(err.to_string().contains("404"), "{err}");
@@ -243,7 +243,18 @@ async fn a_wrong_path_is_refused_and_a_station_shutdown_fails_waiting_requests()
     // Nobody answers device info (the deployment does not read its events here), so it waits ...
     let handle = a.handle();
     let waiting = tokio::spawn(async move { handle.call(PadCommand::DeviceInfo).await });
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    // The request has reached the station (so it is written and waiting) before the station goes away.
+    timeout(T, async {
+        loop {
+            match events.recv().await {
+                Some(ServerEvent::Shared(StationEvent::Message { .. })) => return,
+                Some(_) => {}
+                None => panic!("events ended"),
+            }
+        }
+    })
+    .await
+    .expect("the request reached the station");
     // ... until the station goes away.
     server.shutdown().await.unwrap();
     let outcome = timeout(T, waiting).await.unwrap().unwrap();

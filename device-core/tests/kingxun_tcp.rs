@@ -1,6 +1,10 @@
 //! kingxun over real sockets on 127.0.0.1:0: the WebSvr client and the svrInstance server driver from this crate.
 #![cfg(feature = "tokio")]
 
+mod support;
+
+use std::sync::Arc;
+
 use std::time::Duration;
 
 use device_core::kingxun::{
@@ -224,22 +228,37 @@ async fn a_server_restart_during_traffic_ends_every_request_once_and_the_websvr_
 
     // Traffic while the instance goes away: every call ends, with a reply or an error, never a hang.
     let handle = client.handle();
-    let traffic = tokio::spawn(async move {
-        let mut outcomes = Vec::new();
-        for i in 0..200 {
-            let outcome = timeout(T, handle.call(unlock(i).into()))
-                .await
-                .expect("no hang");
-            outcomes.push(outcome);
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
-        outcomes
-    });
-    tokio::time::sleep(Duration::from_millis(60)).await;
+    let progress = Arc::new(support::Progress::default());
+    let traffic = {
+        let progress = progress.clone();
+        tokio::spawn(async move {
+            let mut outcomes = Vec::new();
+            for i in 0..2000 {
+                if progress.stopped() {
+                    break;
+                }
+                let outcome = timeout(T, handle.call(unlock(i).into()))
+                    .await
+                    .expect("no hang");
+                progress.record(matches!(outcome, Ok(Some(_))));
+                outcomes.push(outcome);
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            outcomes
+        })
+    };
+    // The server goes away once traffic flows, and comes back once a request has seen it gone.
+    progress
+        .until("five requests answered", |ok, _| ok >= 5)
+        .await;
     server.shutdown().await.unwrap();
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    progress
+        .until("a request refused or lost", |_, failed| failed >= 1)
+        .await;
     let listener = TcpListener::bind(addr).await.unwrap();
     let (server, _events) = start_instance(listener);
+
+    progress.stop();
 
     let outcomes = traffic.await.unwrap();
     let ok = outcomes
