@@ -567,6 +567,10 @@ fn best_report() -> best_proto::Report {
     serde_json::from_value(serde_json::json!({
         "fwVer": "1.1.21", "devModel": "TDB08Z", "commType": "ethernet", "ip": "192.168.1.5",
         "netmask": "255.255.255.0", "gateway": "192.168.1.1", "mac": "00:17:61:12:e5:07",
+        "lockCount": "1", "userCount": "50", "maxUserCount": "30000", "transactionCount": "115",
+        "maxTransactionCount": "50000", "multiBioDataSupport": "0:1:1:0:0:0:0:0:0:0",
+        "multiBioVer": "0:10.0:7.0:0:0:0:0:0:0:0", "multiBioDataCount": "0:100:200:0:0:0:0:0:0:0",
+        "maxMultiBioDataCount": "0:10000:2000:0:0:0:0:0:0:0", "verifyStyles": "100000000010",
         "maxPendingCmdCount": "4", "maxPackageSize": "64", "funcIds": []
     }))
     .expect("a valid report")
