@@ -67,12 +67,13 @@ fuzz_target!(|data: &[u8]| {
         Framing::Stream
     };
     let config = ServerConfig::default()
-        .framing(framing)
         .codec(CodecConfig::default().max_message_len(MAX))
         .max_pending_answers(PENDING)
         .max_in_flight(IN_FLIGHT);
-    let mut session = ServerSession::new(config, Box::new(SplitMix64::seeded(u64::from(mode))));
+    let mut session =
+        ServerSession::new(config).with_rng(Box::new(SplitMix64::seeded(u64::from(mode))));
     let mut now = Instant::now();
+    session.use_framing(framing);
     session.connection_opened(now);
 
     let mut issued: HashSet<RequestId> = HashSet::new();

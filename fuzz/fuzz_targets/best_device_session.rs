@@ -83,7 +83,7 @@ fuzz_target!(|data: &[u8]| {
     let config = DeviceConfig::new("SN1", "p1", "123456", report())
         .key_exchange(data.first().is_some_and(|b| b & 1 == 1))
         .max_pending_commands(4);
-    let mut session = DeviceSession::new(config, Box::new(SplitMix64::seeded(1)));
+    let mut session = DeviceSession::new(config).with_rng(Box::new(SplitMix64::seeded(1)));
     let codec = CodecConfig::default();
     let mut now = Instant::now();
     session.connection_opened(now);

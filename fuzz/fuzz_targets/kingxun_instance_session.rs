@@ -130,7 +130,7 @@ fuzz_target!(|data: &[u8]| {
         .max_pending_answers(MAX_PENDING)
         .codec(CodecConfig::default().max_body_len(MAX_BODY))
         .clock(Arc::new(clock.clone()));
-    let mut session = InstanceSession::new(config, Fleet, Box::new(SplitMix64::seeded(1)));
+    let mut session = InstanceSession::new(config, Fleet).with_rng(Box::new(SplitMix64::seeded(1)));
     // The harness's WebSvr: encodes requests, decodes the session's replies, follows newIV.
     let mut peer = Codec::new(CodecConfig::default()).with_cipher(LinkCipher::new(KEY, IV));
     // Every byte fed, delimited again to count the request frames the session can have received.

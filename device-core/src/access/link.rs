@@ -49,7 +49,6 @@ pub(super) enum Inbound {
 
 /// Limits of a [`Link`].
 pub(super) struct Limits {
-    pub framing: Framing,
     pub codec: CodecConfig,
     pub request_timeout: Duration,
     pub answer_timeout: Duration,
@@ -79,7 +78,7 @@ pub(super) struct Link {
 impl Link {
     pub(super) fn new(limits: &Limits, rng: Box<dyn RandomSource>) -> Self {
         Self {
-            framing: limits.framing,
+            framing: Framing::Stream,
             codec_config: limits.codec,
             codec: Codec::new(limits.codec),
             rx: BytesMut::new(),
@@ -92,6 +91,16 @@ impl Link {
             answer_timeout: limits.answer_timeout,
             rng,
         }
+    }
+
+    /// Replaces the random source of `session_id`s.
+    pub(super) fn set_rng(&mut self, rng: Box<dyn RandomSource>) {
+        self.rng = rng;
+    }
+
+    /// The framing of the transport the link runs on (the driver's [`crate::Session::use_framing`]).
+    pub(super) fn set_framing(&mut self, framing: Framing) {
+        self.framing = framing;
     }
 
     /// A new connection: framing state and queued bytes of the old one are dropped.

@@ -58,3 +58,11 @@ fn encode_packet<M: WireMessage>(
         .map_err(|e| crate::SendError::Encode(e.to_string()))?;
     Ok(buf.freeze())
 }
+
+/// A jetinno packet is about 200 bytes (a login, a status report); transports size their buffers from this.
+pub const TYPICAL_PACKET_LEN: usize = 512;
+
+/// jetinno's transport facts: a TCP byte stream of packets up to the codec's maximum (DECISIONS.md, jetinno).
+pub(crate) fn wire(codec: &CodecConfig) -> crate::Wire {
+    crate::Wire::stream(codec.max_packet_len, TYPICAL_PACKET_LEN)
+}
