@@ -698,11 +698,12 @@ async fn rss(args: &Args) -> Result<(), String> {
 /// Median and 99th percentile, in milliseconds.
 fn percentiles(mut samples: Vec<Duration>) -> (f64, f64) {
     samples.sort_unstable();
-    let at = |q: f64| {
-        let i = ((samples.len() as f64 - 1.0) * q).round() as usize;
-        samples[i.min(samples.len() - 1)].as_secs_f64() * 1000.0
+    // Nearest rank, in whole percent so no float is cast to an index.
+    let at = |percent: usize| {
+        let last = samples.len().saturating_sub(1);
+        samples.get((last * percent + 50) / 100).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
     };
-    (at(0.5), at(0.99))
+    (at(50), at(99))
 }
 
 async fn timed_logins(

@@ -133,6 +133,7 @@ impl<IO: AsyncRead + AsyncWrite + Send> Transport for StreamTransport<IO> {
 
 /// A TCP connection that holds no read buffer while it waits: it waits for readability first and reads into a
 /// buffer only then, so an idle connection costs its socket and its session, not a read chunk.
+#[derive(Debug)]
 pub struct TcpTransport {
     stream: TcpStream,
     buf: Vec<u8>,
@@ -340,7 +341,8 @@ pub struct WsTransport<S> {
 impl<S> fmt::Debug for WsTransport<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WsTransport")
-            .field("config", &self.config)
+            .field("ping_interval", &self.ping_interval)
+            .field("pong_timeout", &self.pong_timeout)
             .field("last_rx", &self.last_rx)
             .field("last_ping", &self.last_ping)
             .finish_non_exhaustive()

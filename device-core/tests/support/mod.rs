@@ -141,7 +141,7 @@ pub(crate) fn best_report(
 /// Counts the outcomes of a stream of requests running in another task, so a test can wait until "some were
 /// answered" or "one failed" instead of sleeping and hoping the traffic got that far on a loaded machine.
 #[derive(Debug, Default)]
-pub struct Progress {
+pub(crate) struct Progress {
     ok: std::sync::atomic::AtomicUsize,
     failed: std::sync::atomic::AtomicUsize,
     stop: std::sync::atomic::AtomicBool,
@@ -149,23 +149,23 @@ pub struct Progress {
 
 impl Progress {
     /// One request ended, answered (`ok`) or not.
-    pub fn record(&self, ok: bool) {
+    pub(crate) fn record(&self, ok: bool) {
         let counter = if ok { &self.ok } else { &self.failed };
         counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Tells the traffic to end after its current request.
-    pub fn stop(&self) {
+    pub(crate) fn stop(&self) {
         self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Whether [`Progress::stop`] was called.
-    pub fn stopped(&self) -> bool {
+    pub(crate) fn stopped(&self) -> bool {
         self.stop.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Waits (10 s at most) until `done(answered, failed)` holds.
-    pub async fn until(&self, what: &str, done: impl Fn(usize, usize) -> bool) {
+    pub(crate) async fn until(&self, what: &str, done: impl Fn(usize, usize) -> bool) {
         use std::sync::atomic::Ordering::SeqCst;
         tokio::time::timeout(Duration::from_secs(10), async {
             while !done(self.ok.load(SeqCst), self.failed.load(SeqCst)) {
