@@ -9,9 +9,9 @@
 use bytes::{Bytes, BytesMut};
 use criterion::{black_box, criterion_main, BatchSize, Criterion, Throughput};
 use devproto::access::{
-    AccessInfo, Code, Codec, CodecConfig, DownloadPerson, Image, ImageFormat, InOutType,
-    JsonSplitter, LocalTimestamp, Message, OpenDoorType, PersonInfo, Request, RequestBody, Role,
-    SessionId, UploadAccessInfo,
+    AccessInfo, Code, Codec, CodecConfig, Decoder, DownloadPerson, Encoder, Image, ImageFormat,
+    InOutType, JsonSplitter, LocalTimestamp, Message, OpenDoorType, PersonInfo, Request,
+    RequestBody, Role, SessionId, UploadAccessInfo,
 };
 
 /// Deterministic filler bytes (xorshift), so images do not compress into a pattern.

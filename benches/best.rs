@@ -60,8 +60,9 @@ fn users(n: usize) -> Vec<u8> {
         "payload": {"params": {"cmdId": "c1", "users": users}}});
     let wire = serde_json::to_vec(&m).unwrap();
     // Check that it is a valid message, and write it as the crate does.
-    let env = best::decode::<PlatformMessage>(&wire, &CodecConfig::default()).unwrap();
-    best::encode(&env, &CodecConfig::default()).unwrap()
+    let codec = best::Codec::<PlatformMessage, PlatformMessage>::default();
+    let env = codec.decode_text(&wire).unwrap();
+    codec.encode_text(&env).unwrap()
 }
 
 fn package() -> Vec<u8> {
@@ -73,22 +74,22 @@ fn package() -> Vec<u8> {
         offset: 65536,
         content: content.into(),
     });
-    best::encode(
-        &Envelope::<DeviceMessage>::new("m1", m),
-        &CodecConfig::default(),
-    )
-    .unwrap()
+    best::DeviceCodec::default()
+        .encode_text(&Envelope::<DeviceMessage>::new("m1", m))
+        .unwrap()
 }
 
 fn bench(c: &mut Criterion) {
     let config = CodecConfig::default();
+    let platform = best::PlatformCodec::new(config);
+    let device = best::DeviceCodec::new(config);
     let report = REPORT.as_bytes().to_vec();
     let users = users(100);
     let package = package();
 
     let mut g = c.benchmark_group("best/dev.report");
-    g.bench_function("best_proto::decode", |b| {
-        b.iter(|| best::decode::<DeviceMessage>(black_box(&report), &config).unwrap())
+    g.bench_function("Codec::decode_text", |b| {
+        b.iter(|| platform.decode_text(black_box(&report)).unwrap())
     });
     g.bench_function("baseline serde_json struct", |b| {
         b.iter(|| serde_json::from_slice::<Direct<Report>>(black_box(&report)).unwrap())
@@ -99,8 +100,8 @@ fn bench(c: &mut Criterion) {
     g.finish();
 
     let mut g = c.benchmark_group("best/cmd.data.update.user x100");
-    g.bench_function("best_proto::decode", |b| {
-        b.iter(|| best::decode::<PlatformMessage>(black_box(&users), &config).unwrap())
+    g.bench_function("Codec::decode_text", |b| {
+        b.iter(|| device.decode_text(black_box(&users)).unwrap())
     });
     g.bench_function("baseline serde_json struct", |b| {
         b.iter(|| serde_json::from_slice::<Direct<UpdateUsers>>(black_box(&users)).unwrap())
@@ -111,8 +112,8 @@ fn bench(c: &mut Criterion) {
     g.finish();
 
     let mut g = c.benchmark_group("best/dev.file.upload.package 64KiB");
-    g.bench_function("best_proto::decode", |b| {
-        b.iter(|| best::decode::<DeviceMessage>(black_box(&package), &config).unwrap())
+    g.bench_function("Codec::decode_text", |b| {
+        b.iter(|| platform.decode_text(black_box(&package)).unwrap())
     });
     g.bench_function("baseline serde_json struct", |b| {
         b.iter(|| serde_json::from_slice::<Direct<FileUploadPackage>>(black_box(&package)).unwrap())

@@ -8,8 +8,8 @@
 use bytes::BytesMut;
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use devproto::jetinno::{
-    Login, MachineCodec, MachineHeartbeat, MachineMessage, PayType, PriceEntry, PriceSet,
-    ProductDone, ServerCodec, ServerMessage,
+    Decoder, Encoder, Login, MachineCodec, MachineHeartbeat, MachineMessage, PayType, PriceEntry,
+    PriceSet, ProductDone, ServerCodec, ServerMessage,
 };
 use serde_json::Value;
 

@@ -19,7 +19,7 @@ use cbc::cipher::block_padding::NoPadding;
 use cbc::cipher::{BlockDecryptMut, BlockEncryptMut, InnerIvInit, KeyInit, KeyIvInit};
 use criterion::{black_box, criterion_main, BatchSize, Criterion, Throughput};
 use devproto::kingxun::{
-    decode_frame, Codec, CodecConfig, FileDeliver, FileType, LinkCipher, Packet, Unlock,
+    decode_frame, Codec, CodecConfig, Decoder, FileDeliver, FileType, LinkCipher, Packet, Unlock,
 };
 use md5::{Digest, Md5};
 

@@ -2,6 +2,13 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+/// The codec contract every protocol's codecs implement: see [`proto_common::codec`].
+pub use proto_common::codec;
+
+/// Any protocol codec as a tokio-util `Decoder`/`Encoder`: see [`proto_common::tokio_codec`].
+#[cfg(feature = "tokio-util")]
+pub use proto_common::tokio_codec;
+
 /// The Jetinno coffee vending machine protocol: see [`jetinno_proto`].
 #[cfg(feature = "jetinno")]
 pub use jetinno_proto as jetinno;

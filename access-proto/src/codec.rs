@@ -16,6 +16,7 @@
 //! stream is cut into reads: a 16 MiB message arriving one byte at a time costs linear time.
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
+use proto_common::codec::{Decoder, Encoder};
 
 use crate::config::CodecConfig;
 use crate::error::{DecodeError, EncodeError};
@@ -172,7 +173,7 @@ enum Step {
 /// backslash), so it never looks at a byte twice.
 ///
 /// ```
-/// use access_proto::{CodecConfig, JsonSplitter};
+/// use access_proto::{CodecConfig, Decoder, JsonSplitter};
 /// use bytes::BytesMut;
 ///
 /// let mut splitter = JsonSplitter::new(&CodecConfig::default());
@@ -272,42 +273,6 @@ impl JsonSplitter {
         self.scanned = 0;
     }
 
-    /// Takes the next whole object off the front of `buf`, dropping whitespace before it.
-    ///
-    /// `Ok(None)` means more bytes are needed; the bytes of an unfinished object stay in `buf` and are not
-    /// scanned again on the next call.
-    ///
-    /// # Errors
-    /// [`DecodeError::Garbage`] (the offending byte is left at the front of `buf`) or
-    /// [`DecodeError::MessageTooLarge`]. Both are fatal: the stream cannot be split any further.
-    pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, DecodeError> {
-        loop {
-            match self.step(buf)? {
-                Step::Skip(n) => {
-                    buf.advance(n);
-                    self.advance_offset(n);
-                }
-                Step::Frame(len) => {
-                    self.advance_offset(len);
-                    return Ok(Some(buf.split_to(len).freeze()));
-                }
-                Step::NeedMore => return Ok(None),
-            }
-        }
-    }
-
-    /// [`JsonSplitter::decode`] at the end of the stream: an unfinished object is an error.
-    ///
-    /// # Errors
-    /// As [`JsonSplitter::decode`], and [`DecodeError::Truncated`] when the stream ends inside an object.
-    pub fn decode_eof(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, DecodeError> {
-        match self.decode(buf)? {
-            Some(frame) => Ok(Some(frame)),
-            None if buf.is_empty() => Ok(None),
-            None => Err(DecodeError::Truncated { len: buf.len() }),
-        }
-    }
-
     /// Splits a whole captured stream (no more bytes to come) into objects, borrowing from `input`.
     ///
     /// The iterator ends after the last object, or after the first error (a framing error or
@@ -326,6 +291,49 @@ impl JsonSplitter {
             splitter: Self::new(config),
             rest: input,
             done: false,
+        }
+    }
+}
+
+/// Frames only: each item is one JSON object's bytes, for callers that parse messages themselves (and so keep
+/// a connection open after a message that does not decode).
+impl Decoder for JsonSplitter {
+    type Item = Bytes;
+    type Error = DecodeError;
+
+    /// Takes the next whole object off the front of `buf`, dropping whitespace before it.
+    ///
+    /// `Ok(None)` means more bytes are needed; the bytes of an unfinished object stay in `buf` and are not
+    /// scanned again on the next call.
+    ///
+    /// # Errors
+    /// [`DecodeError::Garbage`] (the offending byte is left at the front of `buf`) or
+    /// [`DecodeError::MessageTooLarge`]. Both are fatal: the stream cannot be split any further.
+    fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, DecodeError> {
+        loop {
+            match self.step(buf)? {
+                Step::Skip(n) => {
+                    buf.advance(n);
+                    self.advance_offset(n);
+                }
+                Step::Frame(len) => {
+                    self.advance_offset(len);
+                    return Ok(Some(buf.split_to(len).freeze()));
+                }
+                Step::NeedMore => return Ok(None),
+            }
+        }
+    }
+
+    /// [`Decoder::decode`] at the end of the stream: an unfinished object is an error.
+    ///
+    /// # Errors
+    /// As [`Decoder::decode`], and [`DecodeError::Truncated`] when the stream ends inside an object.
+    fn decode_eof(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, DecodeError> {
+        match self.decode(buf)? {
+            Some(frame) => Ok(Some(frame)),
+            None if buf.is_empty() => Ok(None),
+            None => Err(DecodeError::Truncated { len: buf.len() }),
         }
     }
 }
@@ -380,12 +388,14 @@ impl<'a> Iterator for SplitAll<'a> {
     }
 }
 
-/// The stream codec: [`JsonSplitter`] framing plus typed [`Message`]s, for either peer.
+/// The stream codec: [`JsonSplitter`] framing plus typed [`Message`]s, for either peer (TCP). Over WebSocket,
+/// where each text frame is one message, use [`MessageCodec`].
 ///
-/// With the `tokio-util` feature it is also a `tokio_util::codec::{Decoder, Encoder}`.
+/// Both implement the [`proto_common::codec`] contract; wrap one in `proto_common::tokio_codec::TokioCodec`
+/// (feature `tokio-util`) for a tokio-util `Framed` stream.
 ///
 /// ```
-/// use access_proto::{Codec, Code, Message, Request, RequestBody};
+/// use access_proto::{Codec, Code, Decoder, Encoder, Message, Request, RequestBody};
 /// use bytes::BytesMut;
 ///
 /// let mut codec = Codec::default();
@@ -419,45 +429,153 @@ impl Codec {
     pub fn config(&self) -> &CodecConfig {
         &self.config
     }
+}
+
+impl Decoder for Codec {
+    type Item = Message;
+    type Error = DecodeError;
 
     /// Decodes the next message from the front of `src`; `Ok(None)` means more bytes are needed.
     ///
     /// # Errors
     /// A fatal framing error ([`DecodeError::is_fatal`]), or [`DecodeError::Json`] for a message that did not
     /// decode: its bytes were consumed, so decoding can go on with the next one.
-    pub fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Message>, DecodeError> {
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Message>, DecodeError> {
         match self.splitter.decode(src)? {
             Some(frame) => Message::from_json(&frame).map(Some),
             None => Ok(None),
         }
     }
 
-    /// [`Codec::decode`] at the end of the stream.
+    /// [`Decoder::decode`] at the end of the stream.
     ///
     /// # Errors
-    /// As [`Codec::decode`], and [`DecodeError::Truncated`] when the stream ends inside an object.
-    pub fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<Message>, DecodeError> {
+    /// As [`Decoder::decode`], and [`DecodeError::Truncated`] when the stream ends inside an object.
+    fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<Message>, DecodeError> {
         match self.splitter.decode_eof(src)? {
             Some(frame) => Message::from_json(&frame).map(Some),
             None => Ok(None),
         }
     }
+}
+
+impl Encoder<&Message> for Codec {
+    type Error = EncodeError;
 
     /// Appends `msg` as compact JSON followed by `\n` to `dst`, serializing straight into the buffer.
     ///
     /// # Errors
     /// [`EncodeError::MessageTooLarge`] (never truncates) or an error of [`Message::write_json`]; `dst` is
     /// unchanged on error.
-    pub fn encode(&mut self, msg: &Message, dst: &mut BytesMut) -> Result<(), EncodeError> {
+    fn encode(&mut self, msg: &Message, dst: &mut BytesMut) -> Result<(), EncodeError> {
         encode_message(&self.config, msg, dst)
     }
 }
 
-/// Appends `msg` as compact JSON followed by `\n` to `dst`, refusing one over `config.max_message_len`.
+impl Encoder<Message> for Codec {
+    type Error = EncodeError;
+
+    fn encode(&mut self, msg: Message, dst: &mut BytesMut) -> Result<(), EncodeError> {
+        encode_message(&self.config, &msg, dst)
+    }
+}
+
+/// The message codec for transports that delimit messages themselves (WebSocket text frames): one buffer is
+/// one message, for either peer.
 ///
-/// # Errors
-/// As [`Codec::encode`]; `dst` is unchanged on error.
-pub fn encode_message(
+/// [`Decoder::decode`] takes the whole buffer as one frame, whitespace around the object allowed, checks the
+/// length limit before parsing, and returns the message or an error (never `Ok(None)`); the frame is consumed
+/// either way. [`DecodeError::MessageTooLarge`] is fatal as on a stream; any other error concerns that frame
+/// only. [`Encoder::encode`] appends the compact JSON object, no newline.
+///
+/// ```
+/// use access_proto::{Decoder, Encoder, Message, MessageCodec, Request, RequestBody};
+/// use bytes::BytesMut;
+///
+/// let mut codec = MessageCodec::default();
+/// let request: Message = Request::new("s-1", RequestBody::GetDeviceInfo).into();
+/// let mut frame = BytesMut::new();
+/// codec.encode(&request, &mut frame).unwrap();
+/// assert_eq!(&frame[..], br#"{"mod":"get_device_info","session_id":"s-1","type":1}"#);
+/// assert_eq!(codec.decode(&mut frame).unwrap(), Some(request));
+/// assert!(frame.is_empty());
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MessageCodec {
+    config: CodecConfig,
+}
+
+impl MessageCodec {
+    /// A codec with the given limits.
+    #[must_use]
+    pub fn new(config: CodecConfig) -> Self {
+        Self { config }
+    }
+
+    /// The codec's limits.
+    #[must_use]
+    pub fn config(&self) -> &CodecConfig {
+        &self.config
+    }
+
+    /// Decodes one message from one frame's payload, without copying it into a buffer: what
+    /// [`Decoder::decode`] does with a buffer holding `frame`.
+    ///
+    /// # Errors
+    /// [`DecodeError::MessageTooLarge`] before any parsing, or [`DecodeError::Json`].
+    pub fn decode_text(&self, frame: &[u8]) -> Result<Message, DecodeError> {
+        let json = frame.trim_ascii();
+        let max = self.config.max_message_len;
+        if json.len() > max {
+            return Err(DecodeError::MessageTooLarge {
+                len: json.len(),
+                max,
+            });
+        }
+        Message::from_json(json)
+    }
+
+    /// Encodes one message as the payload of a text frame: what [`Encoder::encode`] appends to its buffer.
+    ///
+    /// # Errors
+    /// As [`Message::to_text_with`].
+    pub fn encode_text(&self, msg: &Message) -> Result<String, EncodeError> {
+        msg.to_text_with(&self.config)
+    }
+}
+
+impl Decoder for MessageCodec {
+    type Item = Message;
+    type Error = DecodeError;
+
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Message>, DecodeError> {
+        let message = self.decode_text(src);
+        src.clear();
+        message.map(Some)
+    }
+}
+
+impl Encoder<&Message> for MessageCodec {
+    type Error = EncodeError;
+
+    fn encode(&mut self, msg: &Message, dst: &mut BytesMut) -> Result<(), EncodeError> {
+        let text = self.encode_text(msg)?;
+        dst.extend_from_slice(text.as_bytes());
+        Ok(())
+    }
+}
+
+impl Encoder<Message> for MessageCodec {
+    type Error = EncodeError;
+
+    fn encode(&mut self, msg: Message, dst: &mut BytesMut) -> Result<(), EncodeError> {
+        Encoder::<&Message>::encode(self, &msg, dst)
+    }
+}
+
+/// Appends `msg` as compact JSON followed by `\n` to `dst`, refusing one over `config.max_message_len`; `dst`
+/// is unchanged on error.
+fn encode_message(
     config: &CodecConfig,
     msg: &Message,
     dst: &mut BytesMut,
@@ -867,5 +985,43 @@ mod tests {
             .into();
         encode_message(&CodecConfig::default(), &reply, &mut dst).unwrap();
         assert!(dst.ends_with(b"\"code\":5,\"message\":\"x\"}\n"));
+    }
+
+    #[test]
+    fn the_message_codec_takes_one_whole_frame_per_buffer() {
+        let request: Message = Request::new("s-1", RequestBody::GetDeviceInfo).into();
+        let text = br#"{"mod":"get_device_info","session_id":"s-1","type":1}"#;
+        let mut codec = MessageCodec::new(config(text.len()));
+        // Whitespace around the object is allowed and does not count against the limit.
+        let mut frame = BytesMut::from(&b" \r\n"[..]);
+        frame.extend_from_slice(text);
+        frame.extend_from_slice(b"\n");
+        assert_eq!(codec.decode(&mut frame).unwrap(), Some(request.clone()));
+        assert!(frame.is_empty());
+        // A frame that does not decode is an error for that frame only, and is consumed.
+        let mut frame = BytesMut::from(&text[..text.len() - 1]);
+        let err = codec.decode(&mut frame).unwrap_err();
+        assert!(
+            matches!(err, DecodeError::Json { .. }) && !err.is_fatal(),
+            "{err}"
+        );
+        assert!(frame.is_empty());
+        // Over the limit: refused before parsing, fatal as on a stream.
+        let mut tight = MessageCodec::new(config(text.len() - 1));
+        let err = tight.decode(&mut BytesMut::from(&text[..])).unwrap_err();
+        assert!(
+            matches!(err, DecodeError::MessageTooLarge { len, max } if len == text.len() && max == text.len() - 1),
+            "{err}"
+        );
+        assert!(err.is_fatal());
+        // Encoding appends the object without a newline, and nothing when refused.
+        let mut out = BytesMut::new();
+        codec.encode(request.clone(), &mut out).unwrap();
+        assert_eq!(&out[..], &text[..]);
+        assert!(matches!(
+            tight.encode(&request, &mut out),
+            Err(EncodeError::MessageTooLarge { .. })
+        ));
+        assert_eq!(&out[..], &text[..]);
     }
 }

@@ -44,6 +44,17 @@ pub enum DecodeError {
     },
 }
 
+/// A line of a line-delimited stream ([`Codec::lines`](crate::Codec::lines)) longer than the maximum message
+/// length is a message over the limit.
+impl From<proto_common::codec::LineTooLong> for DecodeError {
+    fn from(e: proto_common::codec::LineTooLong) -> Self {
+        Self::MessageTooLarge {
+            len: e.len,
+            max: e.max,
+        }
+    }
+}
+
 /// Why a message could not be encoded.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

@@ -33,12 +33,16 @@ fn decode(name: &str) -> Message {
     let msg = Message::from_json(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
     match &msg {
         Message::Pad(m) => assert_eq!(
-            &StationCodec::default().decode(&bytes).unwrap(),
+            &StationCodec::default().decode_text(&bytes).unwrap(),
             m,
             "{name}"
         ),
         Message::Station(m) => {
-            assert_eq!(&PadCodec::default().decode(&bytes).unwrap(), m, "{name}")
+            assert_eq!(
+                &PadCodec::default().decode_text(&bytes).unwrap(),
+                m,
+                "{name}"
+            )
         }
         _ => {}
     }

@@ -44,7 +44,8 @@ pub enum DecodeError {
         /// The direction the caller asked for: `device -> platform` or `platform -> device`.
         expected: &'static str,
     },
-    /// A line of a newline-delimited stream is longer than the configured maximum (tokio-util codec).
+    /// A line of a newline-delimited stream ([`Codec::lines`](crate::Codec::lines)) is longer than the
+    /// configured maximum.
     #[error("line of at least {len} bytes exceeds the maximum of {max} bytes")]
     LineTooLong {
         /// Bytes buffered without finding the end of the line.
@@ -66,6 +67,15 @@ pub enum DecodeError {
         /// The value seen (percent-decoding undone where possible, cut to 64 characters).
         value: String,
     },
+}
+
+impl From<proto_common::codec::LineTooLong> for DecodeError {
+    fn from(e: proto_common::codec::LineTooLong) -> Self {
+        Self::LineTooLong {
+            len: e.len,
+            max: e.max,
+        }
+    }
 }
 
 /// Why a message could not be encoded.

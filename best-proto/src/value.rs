@@ -266,36 +266,14 @@ macro_rules! code_enum {
 }
 pub(crate) use code_enum;
 
-/// Declares a string enum with a catch-all `Other(String)` that keeps unknown values as sent.
+/// Declares a string enum with a catch-all `Other(String)` that keeps unknown values as sent
+/// ([`proto_common::string_enum!`]), (de)serialized through [`WireValue`].
 macro_rules! string_enum {
     ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $wire:literal,)* }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-        #[non_exhaustive]
-        pub enum $name {
-            $($(#[$vmeta])* $variant,)*
-            /// A value this crate does not know, kept exactly as sent.
-            Other(String),
-        }
-
-        impl $name {
-            /// The wire string.
-            #[must_use]
-            pub fn as_str(&self) -> &str {
-                match self {
-                    $(Self::$variant => $wire,)*
-                    Self::Other(s) => s,
-                }
-            }
-        }
-
-        impl From<&str> for $name {
-            fn from(s: &str) -> Self {
-                match s {
-                    $($wire => Self::$variant,)*
-                    other => Self::Other(other.to_owned()),
-                }
-            }
+        proto_common::string_enum! {
+            without_serde;
+            $(#[$meta])*
+            $name { $($(#[$vmeta])* $variant = $wire,)* }
         }
 
         impl $crate::value::WireValue for $name {
@@ -310,7 +288,18 @@ macro_rules! string_enum {
             }
         }
 
-        $crate::value::serde_via_wire!($name);
+        // `serde_via_wire!` less its `Display`, which the shared macro already writes.
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                $crate::value::wire::serialize(self, s)
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                $crate::value::wire::deserialize(d)
+            }
+        }
     };
 }
 pub(crate) use string_enum;

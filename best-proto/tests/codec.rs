@@ -2,6 +2,16 @@
 
 use best_proto::*;
 
+/// One message through the codec, for messages of `M`'s direction.
+fn decode<M: Body>(input: &[u8], config: &CodecConfig) -> Result<Envelope<M>, DecodeError> {
+    Codec::<M, M>::new(*config).decode_text(input)
+}
+
+/// One message through the codec, for messages of `M`'s direction.
+fn encode<M: Body>(envelope: &Envelope<M>, config: &CodecConfig) -> Result<Vec<u8>, EncodeError> {
+    Codec::<M, M>::new(*config).encode_text(envelope)
+}
+
 fn config() -> CodecConfig {
     CodecConfig::default()
 }
@@ -292,5 +302,143 @@ fn upload_chunks_decode_the_same_in_every_spelling() {
             text.contains("content") && text.contains("base64"),
             "{text}"
         );
+    }
+}
+
+mod contract {
+    use super::*;
+    use bytes::BytesMut;
+    use proto_common::codec::Lines;
+
+    const HB: &[u8] =
+        br#"{"funcId":"dev.heartbeat","mid":"1","payload":{"params":{"isFree":"1"}}}"#;
+
+    fn hb() -> Envelope<DeviceMessage> {
+        Envelope::new(
+            "1",
+            Heartbeat {
+                is_free: Some(true),
+            },
+        )
+    }
+
+    fn lines() -> Lines<PlatformCodec> {
+        PlatformCodec::default().lines()
+    }
+
+    #[test]
+    fn one_buffer_is_one_frame_consumed_whether_it_decodes_or_not() {
+        let mut codec = PlatformCodec::default();
+        let mut frame = BytesMut::from(HB);
+        assert_eq!(codec.decode(&mut frame).unwrap(), Some(hb()));
+        assert!(frame.is_empty());
+        let mut frame = BytesMut::from(&HB[..HB.len() - 1]);
+        assert!(matches!(
+            codec.decode(&mut frame),
+            Err(DecodeError::Json { .. })
+        ));
+        assert!(frame.is_empty());
+        // A platform codec refuses a device's own message.
+        let mut frame = BytesMut::new();
+        DeviceCodec::default().encode(hb(), &mut frame).unwrap();
+        assert!(matches!(
+            DeviceCodec::default().decode(&mut frame),
+            Err(DecodeError::WrongDirection { .. })
+        ));
+    }
+
+    #[test]
+    fn lines_decode_at_every_split_point() {
+        let mut wire = HB.to_vec();
+        wire.extend_from_slice(b"\r\n");
+        for split in 0..wire.len() {
+            let mut codec = lines();
+            let mut buf = BytesMut::from(&wire[..split]);
+            assert!(codec.decode(&mut buf).unwrap().is_none(), "split {split}");
+            buf.extend_from_slice(&wire[split..]);
+            assert_eq!(codec.decode(&mut buf).unwrap(), Some(hb()), "split {split}");
+            assert!(buf.is_empty());
+        }
+    }
+
+    #[test]
+    fn two_lines_blank_lines_and_a_bad_line_in_one_buffer() {
+        let mut codec = lines();
+        let mut buf = BytesMut::new();
+        buf.extend_from_slice(b"\n  \n");
+        buf.extend_from_slice(HB);
+        buf.extend_from_slice(b"\n{\"funcId\":\"dev.heartbeat\"}\n");
+        buf.extend_from_slice(HB);
+        buf.extend_from_slice(b"\n{\"fu");
+        assert_eq!(codec.decode(&mut buf).unwrap(), Some(hb()));
+        let e = codec.decode(&mut buf).unwrap_err();
+        assert!(e.to_string().contains("missing field `mid`"), "{e}");
+        // The bad line was consumed: the next one decodes.
+        assert_eq!(codec.decode(&mut buf).unwrap(), Some(hb()));
+        assert!(codec.decode(&mut buf).unwrap().is_none());
+        assert_eq!(&buf[..], b"{\"fu");
+    }
+
+    #[test]
+    fn an_overlong_line_is_refused_before_it_is_buffered_whole() {
+        let mut codec = PlatformCodec::new(CodecConfig::default().max_message_len(16)).lines();
+        let mut buf = BytesMut::from(&b"0123456789abcdef"[..]);
+        assert!(codec.decode(&mut buf).unwrap().is_none());
+        buf.extend_from_slice(b"\r");
+        assert!(codec.decode(&mut buf).unwrap().is_none());
+        buf.extend_from_slice(b"x");
+        let e = codec.decode(&mut buf).unwrap_err();
+        assert!(
+            matches!(e, DecodeError::LineTooLong { len: 18, max: 16 }),
+            "{e:?}"
+        );
+        assert_eq!(buf.len(), 18, "nothing consumed");
+    }
+
+    #[test]
+    fn encodes_one_line_per_message() {
+        let mut codec = DeviceCodec::default().lines();
+        let mut buf = BytesMut::new();
+        codec.encode(&hb(), &mut buf).unwrap();
+        codec.encode(hb(), &mut buf).unwrap();
+        let mut expected = HB.to_vec();
+        expected.push(b'\n');
+        expected.extend_from_slice(HB);
+        expected.push(b'\n');
+        assert_eq!(&buf[..], &expected[..]);
+        let mut small = DeviceCodec::new(CodecConfig::default().max_message_len(10)).lines();
+        assert!(matches!(
+            small.encode(&hb(), &mut buf),
+            Err(EncodeError::MessageTooLarge { .. })
+        ));
+        assert_eq!(buf.len(), expected.len(), "nothing written on error");
+    }
+
+    #[cfg(feature = "tokio-util")]
+    #[test]
+    fn lines_drive_tokio_util_through_the_adapter() {
+        use proto_common::tokio_codec::{FramedError, TokioCodec};
+        use tokio_util::codec::{Decoder as _, Encoder as _};
+
+        let mut framed = TokioCodec::new(DeviceCodec::default().lines());
+        let mut buf = BytesMut::new();
+        framed.encode(&hb(), &mut buf).unwrap();
+        let mut platform = TokioCodec::new(lines());
+        buf.extend_from_slice(b"{\"funcId\"");
+        assert_eq!(platform.decode(&mut buf).unwrap(), Some(hb()));
+        assert!(matches!(
+            platform.decode_eof(&mut buf),
+            Err(FramedError::Truncated { len: 9 })
+        ));
+        let mut small =
+            TokioCodec::new(PlatformCodec::new(CodecConfig::default().max_message_len(4)).lines());
+        let mut long = BytesMut::from(&b"{\"funcId\":1}"[..]);
+        assert!(matches!(
+            small.decode(&mut long),
+            Err(FramedError::Codec(DecodeError::LineTooLong {
+                len: 12,
+                max: 4
+            }))
+        ));
     }
 }

@@ -7,6 +7,16 @@ use proptest::collection::vec;
 use proptest::option::of;
 use proptest::prelude::*;
 
+/// One message through the codec, for messages of `M`'s direction.
+fn decode<M: Body>(input: &[u8], config: &CodecConfig) -> Result<Envelope<M>, DecodeError> {
+    Codec::<M, M>::new(*config).decode_text(input)
+}
+
+/// One message through the codec, for messages of `M`'s direction.
+fn encode<M: Body>(envelope: &Envelope<M>, config: &CodecConfig) -> Result<Vec<u8>, EncodeError> {
+    Codec::<M, M>::new(*config).encode_text(envelope)
+}
+
 fn s() -> impl Strategy<Value = String> {
     "[a-zA-Z0-9 _.中]{0,8}"
 }

@@ -6,6 +6,16 @@ use best_proto::upload::{UploadError, UploadEvent, UploadReceiver, UploadSender}
 use best_proto::*;
 use bytes::Bytes;
 
+/// One message through the codec, for messages of `M`'s direction.
+fn decode<M: Body>(input: &[u8], config: &CodecConfig) -> Result<Envelope<M>, DecodeError> {
+    Codec::<M, M>::new(*config).decode_text(input)
+}
+
+/// One message through the codec, for messages of `M`'s direction.
+fn encode<M: Body>(envelope: &Envelope<M>, config: &CodecConfig) -> Result<Vec<u8>, EncodeError> {
+    Codec::<M, M>::new(*config).encode_text(envelope)
+}
+
 fn file(len: usize) -> Bytes {
     (0..len)
         .map(|i| u8::try_from(i % 251).unwrap())

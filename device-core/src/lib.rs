@@ -20,4 +20,6 @@ pub mod session;
 pub use backoff::{Backoff, BackoffConfig};
 pub use clock::{ManualClock, SystemClock, WallClock};
 pub use rng::{OsRandom, RandomSource, SplitMix64};
-pub use session::{CloseReason, RequestError, RequestId, SendError, Session};
+pub use session::{
+    CloseReason, Endpoint, Framing, RequestError, RequestId, SendError, Session, Wire,
+};

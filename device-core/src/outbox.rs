@@ -50,6 +50,12 @@ impl Outbox {
         self.app_messages < self.capacity
     }
 
+    /// Whether nothing waits to be written.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.queue.is_empty()
+    }
+
     /// Queues protocol traffic of the session itself.
     pub fn push_control(&mut self, bytes: Bytes) {
         self.queue.push_back((bytes, false));

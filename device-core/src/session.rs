@@ -1,5 +1,8 @@
 //! What every session shares: the [`Session`] trait the drivers run, request ids, outcomes and close reasons.
 
+use std::fmt::Debug;
+use std::hash::Hash;
+use std::task::Waker;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -95,15 +98,79 @@ impl std::fmt::Display for CloseReason {
     }
 }
 
+/// How the bytes given to [`Session::handle_input`] are cut into messages: the transport decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Framing {
+    /// A byte stream (raw TCP): input arrives in arbitrary chunks and the session's codec finds the message
+    /// boundaries. The default.
+    #[default]
+    Stream,
+    /// Every [`Session::handle_input`] call carries exactly one whole message (a WebSocket text frame, an MQTT
+    /// publish), and every [`Session::poll_transmit`] is sent as one message.
+    Message,
+}
+
+/// What a protocol asks of the transport it runs on: facts a driver derives from the session instead of a
+/// second setting (the server and client configs can still override them in one place).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Wire {
+    /// The framing the protocol is defined with: [`Framing::Stream`] for the TCP protocols (jetinno, access,
+    /// kingxun), [`Framing::Message`] for the WebSocket ones (aliscan, best). A stream session also runs over a
+    /// message transport (each message is a chunk of its stream; access switches to one object per message on
+    /// [`Session::use_framing`]); a message session needs a message transport.
+    pub framing: Framing,
+    /// The largest message the session's codec accepts, in bytes: a message transport refuses larger frames
+    /// before buffering them.
+    pub max_message: usize,
+    /// The size of a typical message, in bytes: transports size their buffers from it and grow them only for
+    /// larger messages.
+    pub typical_message: usize,
+    /// The WebSocket path the protocol is served at (DECISIONS.md: `/aliscan`, `/best`); `None` = any path.
+    pub ws_path: Option<&'static str>,
+}
+
+impl Wire {
+    /// A stream protocol whose messages are at most `max_message` bytes.
+    #[must_use]
+    pub const fn stream(max_message: usize, typical_message: usize) -> Self {
+        Self {
+            framing: Framing::Stream,
+            max_message,
+            typical_message,
+            ws_path: None,
+        }
+    }
+
+    /// A message protocol (one message per WebSocket text frame) whose messages are at most `max_message`
+    /// bytes, served at `ws_path`.
+    #[must_use]
+    pub const fn message(
+        max_message: usize,
+        typical_message: usize,
+        ws_path: Option<&'static str>,
+    ) -> Self {
+        Self {
+            framing: Framing::Message,
+            max_message,
+            typical_message,
+            ws_path,
+        }
+    }
+}
+
 /// A sans-io protocol session: one side of one connection, driven by bytes, time and commands.
 ///
 /// A session never reads the clock, the RNG or a socket. Its driver:
-/// 1. calls [`Session::connection_opened`] once the transport is up;
+/// 1. calls [`Session::use_framing`] with the framing of the transport it runs on, then
+///    [`Session::connection_opened`] once the transport is up;
 /// 2. then, in any order, feeds [`Session::handle_input`] with received bytes (for a message transport, one call
 ///    per message), [`Session::handle_timeout`] when [`Session::poll_timeout`] is reached, and
 ///    [`Session::handle_command`] with the application's commands;
-/// 3. after each of those calls, drains [`Session::poll_transmit`] (write the bytes in order),
-///    [`Session::poll_event`] and [`Session::poll_reply`], and re-reads [`Session::poll_timeout`];
+/// 3. after each of those calls (and whenever the waker given to [`Session::set_waker`] is woken), drains
+///    [`Session::poll_transmit`] (write the bytes in order), [`Session::poll_event`] and
+///    [`Session::poll_reply`], re-reads [`Session::poll_timeout`], and checks [`Session::peer`]: the first time
+///    it is `Some`, the session is established with that peer (a server routes commands by it);
 /// 4. closes the transport once [`Session::close_reason`] is set (after writing the pending transmits), or when
 ///    the transport fails, and then calls [`Session::connection_lost`], which ends every waiting request with
 ///    [`RequestError::ConnectionLost`]. A client session may then be reconnected: back to 1.
@@ -114,6 +181,26 @@ pub trait Session {
     type Reply;
     /// What the session tells the application.
     type Event;
+    /// Who the session is established with: the device id a server session learns at login (jetinno `vmc_no`,
+    /// best `sn`, access `uuid`, kingxun `svrHost#sessionId`, aliscan pad id), `()` for a client session,
+    /// which knows its server by address.
+    type Peer: Clone + Eq + Hash + Debug + Send + Sync + 'static;
+
+    /// The transport facts of this protocol, from the session's codec config and DECISIONS.md.
+    #[must_use]
+    fn wire(&self) -> Wire;
+
+    /// The framing of the transport the session runs on, called before [`Session::connection_opened`]. Only a
+    /// protocol carried both ways (access) changes anything; the default ignores it.
+    fn use_framing(&mut self, framing: Framing) {
+        let _ = framing;
+    }
+
+    /// A waker for a session that shares state with others (the aliscan station's pads): it wakes it when
+    /// something else queued output for it, and the driver then drains the session. The default ignores it.
+    fn set_waker(&mut self, waker: &Waker) {
+        let _ = waker;
+    }
 
     /// The transport is up: a client starts its login here.
     fn connection_opened(&mut self, now: Instant);
@@ -139,26 +226,77 @@ pub trait Session {
     ) -> Result<Option<RequestId>, SendError>;
 
     /// The next bytes to write, in order.
+    #[must_use]
     fn poll_transmit(&mut self) -> Option<Bytes>;
 
     /// When [`Session::handle_timeout`] must be called next, if ever.
+    #[must_use]
     fn poll_timeout(&self) -> Option<Instant>;
 
     /// The next event for the application.
+    #[must_use]
     fn poll_event(&mut self) -> Option<Self::Event>;
 
     /// The next finished request: its response or why it has none.
+    #[must_use]
     fn poll_reply(&mut self) -> Option<(RequestId, Result<Self::Reply, RequestError>)>;
 
     /// Set once the session wants the connection closed.
+    #[must_use]
     fn close_reason(&self) -> Option<&CloseReason>;
 
     /// Whether the session completed its login on the current connection (drivers reset backoff on it).
+    #[must_use]
     fn is_established(&self) -> bool;
 
-    /// The peer's device id once known (a server session learns it at login), for routing and logs.
-    fn peer_id(&self) -> Option<String>;
+    /// The peer this connection is established with, once known: a server session learns it at login and
+    /// keeps it until the connection ends. A driver routes commands by it.
+    #[must_use]
+    fn peer(&self) -> Option<&Self::Peer>;
 
     /// Asks for a graceful close: the session stops taking commands and sets [`CloseReason::Requested`].
     fn close(&mut self, now: Instant);
+}
+
+/// The state a server's sessions share, and the factory of those sessions (quinn's `Endpoint` next to its
+/// `Connection`s).
+///
+/// Most protocols run one independent session per connection: any `FnMut() -> S` is an endpoint with no state
+/// of its own. A protocol whose connections share one state machine (the aliscan station: booking, the scan in
+/// progress, status broadcasts) implements this trait: its sessions reach the shared state and wake each
+/// other through [`Session::set_waker`], and the endpoint has its own timers and events. The server driver
+/// calls [`Endpoint::new_session`] for every accepted connection, fires [`Endpoint::handle_timeout`] at
+/// [`Endpoint::poll_timeout`], and drains [`Endpoint::poll_event`] whenever the waker given to
+/// [`Endpoint::set_waker`] is woken.
+pub trait Endpoint<S: Session>: Send + 'static {
+    /// A session for a connection that was just accepted.
+    fn new_session(&mut self, now: Instant) -> S;
+
+    /// A waker for the endpoint's own work: woken when it has events or its deadline moved. Default: ignored.
+    fn set_waker(&mut self, waker: &Waker) {
+        let _ = waker;
+    }
+
+    /// When [`Endpoint::handle_timeout`] must be called next, if ever. Default: never.
+    #[must_use]
+    fn poll_timeout(&self) -> Option<Instant> {
+        None
+    }
+
+    /// The deadline of [`Endpoint::poll_timeout`] was reached. Default: nothing to do.
+    fn handle_timeout(&mut self, now: Instant) {
+        let _ = now;
+    }
+
+    /// The next event of the shared state (not of one connection). Default: none.
+    #[must_use]
+    fn poll_event(&mut self) -> Option<S::Event> {
+        None
+    }
+}
+
+impl<S: Session, F: FnMut() -> S + Send + 'static> Endpoint<S> for F {
+    fn new_session(&mut self, _now: Instant) -> S {
+        self()
+    }
 }

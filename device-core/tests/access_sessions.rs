@@ -28,11 +28,11 @@ fn info() -> DeviceInfo {
 }
 
 fn terminal(config: TerminalConfig, seed: u64) -> TerminalSession {
-    TerminalSession::new(config, Box::new(SplitMix64::seeded(seed)))
+    TerminalSession::new(config).with_rng(Box::new(SplitMix64::seeded(seed)))
 }
 
 fn server(config: ServerConfig) -> ServerSession {
-    ServerSession::new(config, Box::new(SplitMix64::seeded(99)))
+    ServerSession::new(config).with_rng(Box::new(SplitMix64::seeded(99)))
 }
 
 fn pair_with(t: TerminalConfig, s: ServerConfig) -> APair {
@@ -110,9 +110,13 @@ fn the_terminal_is_established_on_connect_and_identified_by_its_device_info() {
     assert!(p.a.is_established());
     assert_eq!(p.b_events, vec![ServerEvent::Identified(info())]);
     assert!(p.b.is_established());
-    assert_eq!(p.b.peer_id().as_deref(), Some(UUID));
+    assert_eq!(p.b.peer().map(String::as_str), Some(UUID));
     assert_eq!(p.b.device_info(), Some(&info()));
-    assert_eq!(p.a.peer_id(), None);
+    assert_eq!(
+        p.a.peer(),
+        Some(&()),
+        "a client is established with its server"
+    );
 }
 
 #[test]
@@ -138,7 +142,7 @@ fn the_terminal_application_may_answer_get_device_info_itself() {
     );
     p.pump();
     assert_eq!(p.b_events, vec![ServerEvent::Identified(info())]);
-    assert_eq!(p.b.peer_id().as_deref(), Some(UUID));
+    assert_eq!(p.b.peer().map(String::as_str), Some(UUID));
 }
 
 #[test]
@@ -169,7 +173,7 @@ fn identification_fails_on_a_failure_code_a_missing_uuid_or_a_refusal() {
         failure.to_string(),
         "get_device_info answered with code -2: camera"
     );
-    assert!(!p.b.is_established() && p.b.peer_id().is_none());
+    assert!(!p.b.is_established() && p.b.peer().is_none());
     // The terminal learns it from the closed connection, like any drop.
     p.disconnect();
     assert_eq!(p.a_events.last(), Some(&TerminalEvent::Disconnected(None)));
@@ -192,11 +196,8 @@ fn identification_fails_on_a_failure_code_a_missing_uuid_or_a_refusal() {
         Some("known") => Ok(()),
         other => Err(format!("unknown terminal {other:?}")),
     };
-    let s = ServerSession::with_admission(
-        ServerConfig::default(),
-        admission,
-        Box::new(SplitMix64::seeded(3)),
-    );
+    let s = ServerSession::with_admission(ServerConfig::default(), admission)
+        .with_rng(Box::new(SplitMix64::seeded(3)));
     let mut p = Pair::new(terminal(TerminalConfig::new(info()), 1), s, clock);
     p.connect();
     let why = format!("unknown terminal {:?}", Some(UUID));
@@ -668,7 +669,7 @@ fn a_probe_reports_changed_settings_and_keeps_the_device_id() {
         Some(&ServerEvent::DeviceInfoChanged(moved.clone()))
     );
     assert_eq!(p.b.device_info(), Some(&moved));
-    assert_eq!(p.b.peer_id().as_deref(), Some(UUID));
+    assert_eq!(p.b.peer().map(String::as_str), Some(UUID));
     // Unchanged settings raise nothing.
     let before = p.b_events.len();
     p.advance(Duration::from_secs(60));
@@ -743,10 +744,10 @@ fn the_stream_may_arrive_in_any_pieces() {
 
 #[test]
 fn message_framing_carries_one_message_per_input() {
-    let mut p = pair_with(
-        TerminalConfig::new(info()).framing(Framing::Message),
-        ServerConfig::default().framing(Framing::Message),
-    );
+    let mut p = pair_with(TerminalConfig::new(info()), ServerConfig::default());
+    // The transport (a WebSocket, say) tells both sessions its framing before it opens.
+    p.a.use_framing(Framing::Message);
+    p.b.use_framing(Framing::Message);
     p.b.connection_opened(p.now);
     p.a.connection_opened(p.now);
     // Each transmit is exactly one message, without the stream's newline.
@@ -790,11 +791,10 @@ fn message_framing_carries_one_message_per_input() {
     );
     // An over-long message closes the connection.
     let mut t = terminal(
-        TerminalConfig::new(info())
-            .framing(Framing::Message)
-            .codec(CodecConfig::default().max_message_len(64)),
+        TerminalConfig::new(info()).codec(CodecConfig::default().max_message_len(64)),
         1,
     );
+    t.use_framing(Framing::Message);
     t.connection_opened(p.now);
     t.handle_input(p.now, &[b' '; 100]);
     assert!(t.close_reason().is_none(), "whitespace does not count");
@@ -831,7 +831,7 @@ fn a_lost_connection_ends_waiting_requests_and_a_new_connection_starts_over() {
     assert_eq!(p.b_events.last(), Some(&ServerEvent::Disconnected(None)));
     assert_eq!(p.a.pending_answers(), 0);
     // The server keeps the device id (a driver removes its route with it) but is no longer established.
-    assert_eq!(p.b.peer_id().as_deref(), Some(UUID));
+    assert_eq!(p.b.peer().map(String::as_str), Some(UUID));
     assert!(!p.b.is_established());
     assert!(!p.a.is_established());
     assert_eq!(

@@ -83,7 +83,7 @@ impl Rig {
     }
 
     fn add_pad_with(&mut self, config: PadConfig) -> usize {
-        let mut pad = PadSession::with_rng(config, Box::new(SplitMix64::seeded(7)));
+        let mut pad = PadSession::new(config).with_rng(Box::new(SplitMix64::seeded(7)));
         let conn = self.station.connection_opened(self.now);
         pad.connection_opened(self.now);
         self.pads.push((pad, conn));
@@ -277,7 +277,7 @@ fn a_pad_is_established_once_the_station_answers_its_status_query() {
 
 #[test]
 fn commands_before_the_station_answered_are_not_ready() {
-    let mut pad = PadSession::with_rng(PadConfig::new("p"), Box::new(SplitMix64::seeded(1)));
+    let mut pad = PadSession::new(PadConfig::new("p")).with_rng(Box::new(SplitMix64::seeded(1)));
     let now = Instant::now();
     assert_eq!(
         pad.handle_command(now, PadCommand::Status),
@@ -727,7 +727,7 @@ fn a_malformed_frame_closes_only_its_own_link() {
 
 #[test]
 fn a_malformed_frame_at_the_pad_closes_the_link() {
-    let mut pad = PadSession::with_rng(PadConfig::new("p"), Box::new(SplitMix64::seeded(1)));
+    let mut pad = PadSession::new(PadConfig::new("p")).with_rng(Box::new(SplitMix64::seeded(1)));
     let now = Instant::now();
     pad.connection_opened(now);
     pad.handle_input(now, b"[1,2");

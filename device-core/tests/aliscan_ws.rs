@@ -7,13 +7,16 @@ use std::time::Duration;
 
 use aliscan_proto::{CodecConfig, ScanRecord, Sex, StationStatus};
 use device_core::aliscan::{
-    HardwareReport, MemoryStore, PadCommand, PadConfig, PadEvent, PadReply, PadSession,
-    SimulatedScanner, Station, StationCommand, StationConfig, StationEvent, StationServer,
-    StationServerConfig, UploadQueue,
+    HardwareReport, MemoryStore, PadCommand, PadConfig, PadEvent, PadLink, PadReply, PadSession,
+    SimulatedScanner, Station, StationCommand, StationConfig, StationEndpoint, StationEvent,
+    UploadQueue,
 };
 use device_core::runtime::client::{Client, ClientConfig, ClientEvent};
-use device_core::runtime::{CommandError, WsConfig};
-use device_core::{CloseReason, SplitMix64};
+use device_core::runtime::server::{
+    Refusal, Server, ServerConfig, ServerEvent, ServerEvents, WsListener,
+};
+use device_core::runtime::{CommandError, DriverConfig};
+use device_core::{CloseReason, SendError, SplitMix64};
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc::Receiver;
@@ -22,20 +25,45 @@ use tokio_tungstenite::tungstenite::Message;
 
 const T: Duration = Duration::from_secs(10);
 
-async fn station() -> (StationServer, Receiver<StationEvent>, String, MemoryStore) {
+/// The station on the one server driver, and the endpoint the deployment commands it through.
+struct StationServer {
+    server: Server<PadLink>,
+    station: StationEndpoint,
+}
+
+impl StationServer {
+    async fn command(&self, command: StationCommand) -> Result<(), SendError> {
+        self.station
+            .handle_command(device_core::runtime::now(), command)
+    }
+
+    fn connections(&self) -> Vec<device_core::aliscan::PadConnection> {
+        self.station.connections()
+    }
+
+    fn state(&self) -> aliscan_proto::StationState {
+        self.station.state()
+    }
+
+    async fn shutdown(&self) -> Result<(), tokio::task::JoinError> {
+        self.server.shutdown().await
+    }
+}
+
+type Events = ServerEvents<PadLink>;
+
+async fn station() -> (StationServer, Events, String, MemoryStore) {
     station_with(StationConfig::new("DEV9")).await
 }
 
-async fn station_with(
-    config: StationConfig,
-) -> (StationServer, Receiver<StationEvent>, String, MemoryStore) {
-    station_server(config, StationServerConfig::default()).await
+async fn station_with(config: StationConfig) -> (StationServer, Events, String, MemoryStore) {
+    station_server(config, ServerConfig::default()).await
 }
 
 async fn station_server(
     config: StationConfig,
-    server_config: StationServerConfig,
-) -> (StationServer, Receiver<StationEvent>, String, MemoryStore) {
+    server_config: ServerConfig,
+) -> (StationServer, Events, String, MemoryStore) {
     let clock = support::clock();
     let store = MemoryStore::default();
     let station = Station::new(
@@ -48,27 +76,23 @@ async fn station_server(
     );
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let (server, events) = StationServer::spawn_ws(
-        listener,
-        station,
-        WsConfig::default(),
-        Some("/aliscan"),
-        server_config,
+    let station = StationEndpoint::new(station);
+    // The path (`/aliscan`) and the frame limit come from the station's wire facts.
+    let (server, events) =
+        Server::spawn(WsListener::new(listener), station.clone(), server_config).unwrap();
+    (
+        StationServer { server, station },
+        events,
+        format!("ws://{addr}/aliscan"),
+        store,
     )
-    .unwrap();
-    (server, events, format!("ws://{addr}/aliscan"), store)
 }
 
 type Pad = (Client<PadSession>, Receiver<ClientEvent<PadEvent>>);
 
 async fn pad(url: &str, id: &str) -> Pad {
-    let session = PadSession::with_rng(PadConfig::new(id), Box::new(SplitMix64::seeded(3)));
-    let (client, mut events) = Client::connect_ws(
-        session,
-        url.to_owned(),
-        WsConfig::default(),
-        ClientConfig::default(),
-    );
+    let session = PadSession::new(PadConfig::new(id)).with_rng(Box::new(SplitMix64::seeded(3)));
+    let (client, mut events) = Client::connect_ws(session, url.to_owned(), ClientConfig::default());
     timeout(T, async {
         loop {
             if let Some(ClientEvent::Session(PadEvent::Connected(_))) = events.recv().await {
@@ -131,15 +155,10 @@ async fn two_pads_book_scan_and_see_every_status_over_websocket() {
     };
     assert_eq!(scan_id, "DEV9-20261122-080000");
     // The deployment learns of the scan and reports the hardware's progress.
-    timeout(T, async {
-        while let Some(e) = station_events.recv().await {
-            if matches!(e, StationEvent::ScanStarted { .. }) {
-                break;
-            }
-        }
+    station_event(&mut station_events, |e| {
+        matches!(e, StationEvent::ScanStarted { .. }).then_some(())
     })
-    .await
-    .unwrap();
+    .await;
     server
         .command(StationCommand::Hardware(HardwareReport::ScanDone(Ok(()))))
         .await
@@ -189,17 +208,11 @@ async fn a_malformed_frame_closes_only_its_own_connection() {
     ))
     .await
     .unwrap();
-    let closed = timeout(T, async {
-        loop {
-            match events.recv().await {
-                Some(StationEvent::Malformed { conn, .. }) => return conn,
-                Some(_) => {}
-                None => panic!("events ended"),
-            }
-        }
+    let closed = station_event(&mut events, |e| match e {
+        StationEvent::Malformed { conn, .. } => Some(*conn),
+        _ => None,
     })
-    .await
-    .unwrap();
+    .await;
     // The raw client sees its connection end.
     let ended = timeout(T, async { while let Some(Ok(_)) = raw.next().await {} }).await;
     assert!(ended.is_ok());
@@ -221,7 +234,7 @@ async fn a_malformed_frame_closes_only_its_own_connection() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_path_is_refused_and_a_station_shutdown_fails_waiting_requests() {
-    let (server, _events, url, _) = station().await;
+    let (server, mut events, url, _) = station().await;
     let wrong = url.replace("/aliscan", "/other");
     let err = tokio_tungstenite::connect_async(wrong).await.unwrap_err();
     assert!(err.to_string().contains("404"), "{err}");
@@ -230,7 +243,18 @@ async fn a_wrong_path_is_refused_and_a_station_shutdown_fails_waiting_requests()
     // Nobody answers device info (the deployment does not read its events here), so it waits ...
     let handle = a.handle();
     let waiting = tokio::spawn(async move { handle.call(PadCommand::DeviceInfo).await });
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    // The request has reached the station (so it is written and waiting) before the station goes away.
+    timeout(T, async {
+        loop {
+            match events.recv().await {
+                Some(ServerEvent::Shared(StationEvent::Message { .. })) => return,
+                Some(_) => {}
+                None => panic!("events ended"),
+            }
+        }
+    })
+    .await
+    .expect("the request reached the station");
     // ... until the station goes away.
     server.shutdown().await.unwrap();
     let outcome = timeout(T, waiting).await.unwrap().unwrap();
@@ -282,10 +306,16 @@ async fn the_station_timer_expires_a_booking_and_pushes_it_to_idle_pads() {
 }
 
 /// Waits for a station event matching `f`.
-async fn station_event<R>(
-    events: &mut Receiver<StationEvent>,
-    f: impl Fn(&StationEvent) -> Option<R>,
-) -> R {
+async fn station_event<R>(events: &mut Events, f: impl Fn(&StationEvent) -> Option<R>) -> R {
+    server_event(events, |e| match e {
+        ServerEvent::Shared(e) => f(e),
+        _ => None,
+    })
+    .await
+}
+
+/// Waits for a server event matching `f`.
+async fn server_event<R>(events: &mut Events, f: impl Fn(&ServerEvent<PadLink>) -> Option<R>) -> R {
     timeout(T, async {
         loop {
             match events.recv().await {
@@ -294,12 +324,12 @@ async fn station_event<R>(
                         return r;
                     }
                 }
-                None => panic!("station events ended"),
+                None => panic!("server events ended"),
             }
         }
     })
     .await
-    .expect("the station event arrived")
+    .expect("the event arrived")
 }
 
 async fn status_of(client: &Client<PadSession>) -> StationStatus {
@@ -314,20 +344,22 @@ async fn status_of(client: &Client<PadSession>) -> StationStatus {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pads_over_the_connection_cap_are_refused_until_one_leaves() {
-    let cap = StationServerConfig::default().max_connections(2);
+    let cap = ServerConfig::default().max_connections(2);
     let (server, mut events, url, _) = station_server(StationConfig::new("DEV9"), cap).await;
     let (a, _a_events) = pad(&url, "pad-a").await;
     let (b, _b_events) = pad(&url, "pad-b").await;
 
-    // A third pad: closed at accept, before the handshake.
+    // Both pads are established: a third is closed at accept, before the handshake.
     let third = timeout(T, tokio_tungstenite::connect_async(url.as_str()))
         .await
         .unwrap();
     assert!(third.is_err(), "a third pad got in");
-    station_event(&mut events, |e| {
-        matches!(e, StationEvent::Refused { .. }).then_some(())
+    let reason = server_event(&mut events, |e| match e {
+        ServerEvent::Refused { reason, .. } => Some(*reason),
+        _ => None,
     })
     .await;
+    assert_eq!(reason, Refusal::AtCapacity { max: 2 });
     // It never reached the station; the first two keep working.
     assert_eq!(server.connections().len(), 2);
     assert_eq!(status_of(&a).await, StationStatus::Free);
@@ -385,7 +417,8 @@ async fn the_frame_limit_follows_the_station_codec_and_never_reaches_the_station
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_silent_connection_is_closed_after_the_idle_timeout() {
-    let idle = StationServerConfig::default().idle_timeout(Some(Duration::from_millis(300)));
+    let idle = ServerConfig::default()
+        .driver(DriverConfig::default().idle_timeout(Duration::from_millis(300)));
     let (server, mut events, url, _) = station_server(StationConfig::new("DEV9"), idle).await;
     let (mut raw, _) = tokio_tungstenite::connect_async(url.as_str())
         .await

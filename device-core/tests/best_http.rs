@@ -9,15 +9,14 @@ use std::time::Duration;
 
 use best_proto::broker::{BrokerInfo, BrokerType};
 use best_proto::{Code, LookupConfig};
-use device_core::best::http::{lookup, LookupError, LookupServer, MAX_REPLY_BYTES};
 use device_core::best::{
     BrokerDirectory, BrokerLookup, DeviceConfig, DeviceEvent, DeviceRecord, DeviceSession,
     LookupHandler, MemoryRegistry, PlatformConfig, PlatformEvent, PlatformSession,
 };
 use device_core::runtime::client::{Client, ClientConfig, ClientEvent};
-use device_core::runtime::server::{Server, ServerConfig, ServerEvent};
-use device_core::runtime::WsConfig;
-use device_core::{ManualClock, OsRandom, SystemClock, WallClock};
+use device_core::runtime::http::{lookup, LookupError, LookupServer, MAX_REPLY_BYTES};
+use device_core::runtime::server::{Server, ServerConfig, ServerEvent, WsListener};
+use device_core::{ManualClock, SystemClock, WallClock};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::time::timeout;
@@ -52,7 +51,7 @@ async fn lookup_server(directory: Arc<Directory>) -> LookupServer {
 }
 
 fn device_lookup(sn: &str, secret_key: &str, clock: Arc<dyn WallClock>) -> BrokerLookup {
-    BrokerLookup::new(sn, BrokerType::BestW, secret_key, clock, Box::new(OsRandom))
+    BrokerLookup::new(sn, BrokerType::BestW, secret_key, clock)
 }
 
 fn refused_code(e: LookupError) -> Code {
@@ -69,17 +68,9 @@ async fn lookup_then_key_exchange_and_onboarding_over_websocket() {
     let ws_addr = ws_listener.local_addr().unwrap();
     let registry = Arc::new(MemoryRegistry::new());
     registry.insert(SN, DeviceRecord::new(PRODUCT, SECRET_KEY));
-    let (platform, mut platform_events) = Server::spawn_ws(
-        ws_listener,
-        move || {
-            PlatformSession::new(
-                PlatformConfig::default(),
-                registry.clone(),
-                Box::new(OsRandom),
-            )
-        },
-        WsConfig::default(),
-        Some("/best"),
+    let (platform, mut platform_events) = Server::spawn(
+        WsListener::new(ws_listener),
+        move || PlatformSession::new(PlatformConfig::default(), registry.clone()),
         ServerConfig::default(),
     )
     .unwrap();
@@ -95,14 +86,9 @@ async fn lookup_then_key_exchange_and_onboarding_over_websocket() {
     assert_eq!(broker.url, format!("ws://{ws_addr}/best"));
     let session = DeviceSession::new(
         DeviceConfig::new(SN, PRODUCT, SECRET_KEY, best_report(2, 8, &[])).key_exchange(true),
-        Box::new(OsRandom),
     );
-    let (client, mut client_events) = Client::connect_ws(
-        session,
-        broker.url,
-        WsConfig::default(),
-        ClientConfig::default(),
-    );
+    let (client, mut client_events) =
+        Client::connect_ws(session, broker.url, ClientConfig::default());
     let on_device = timeout(T, async {
         let mut secret = None;
         loop {

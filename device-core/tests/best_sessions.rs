@@ -38,11 +38,11 @@ fn registry() -> Arc<MemoryRegistry> {
 }
 
 fn device(config: DeviceConfig) -> DeviceSession {
-    DeviceSession::new(config, Box::new(SplitMix64::seeded(7)))
+    DeviceSession::new(config).with_rng(Box::new(SplitMix64::seeded(7)))
 }
 
 fn platform(registry: &Arc<MemoryRegistry>, config: PlatformConfig) -> Platform {
-    PlatformSession::new(config, registry.clone(), Box::new(SplitMix64::seeded(9)))
+    PlatformSession::new(config, registry.clone()).with_rng(Box::new(SplitMix64::seeded(9)))
 }
 
 /// A device with the given report, onboarded against a fresh registry.
@@ -118,9 +118,13 @@ fn onboarding_runs_register_accredit_login_report() {
     assert!(
         matches!(&pair.b_events[3], PlatformEvent::Reported(r) if r.max_pending_cmd_count == Some(20))
     );
-    assert_eq!(pair.b.peer_id().as_deref(), Some(SN));
+    assert_eq!(pair.b.peer().map(String::as_str), Some(SN));
     assert_eq!(pair.b.max_commands_in_flight(), Some(20));
-    assert_eq!(pair.a.peer_id(), None);
+    assert_eq!(
+        pair.a.peer(),
+        Some(&()),
+        "a client is established with its server"
+    );
 }
 
 #[test]
@@ -213,7 +217,7 @@ fn wrong_keys_and_unknown_devices_are_refused_with_their_codes() {
         &pair.a_events[0],
         DeviceEvent::HandshakeRejected { response, .. } if response.code == Code::UnknownDevice
     ));
-    assert!(pair.b.peer_id().is_none());
+    assert!(pair.b.peer().is_none());
 }
 
 #[test]
@@ -245,7 +249,9 @@ fn messages_before_login_are_refused_and_close_the_connection() {
         br#"{"funcId":"dev.heartbeat","mid":"1","payload":{"params":{"isFree":"1"}}}"#,
     );
     let reply = p.poll_transmit().unwrap();
-    let reply: Envelope<PlatformMessage> = best_proto::decode(&reply, &Default::default()).unwrap();
+    let reply: Envelope<PlatformMessage> = best_proto::DeviceCodec::default()
+        .decode_text(&reply)
+        .unwrap();
     assert!(matches!(reply.message, PlatformMessage::Response(r) if r.code == Code::NotLoggedIn));
     assert!(matches!(p.close_reason(), Some(CloseReason::Protocol(_))));
 }
@@ -690,11 +696,8 @@ fn the_key_exchange_runs_before_onboarding_and_both_sides_hold_one_secret() {
     // A new connection agrees on a new secret, and logs in directly.
     pair.disconnect();
     assert_eq!(pair.a.shared_secret(), None);
-    pair.b = PlatformSession::new(
-        PlatformConfig::default(),
-        reg.clone(),
-        Box::new(SplitMix64::seeded(10)),
-    );
+    pair.b = PlatformSession::new(PlatformConfig::default(), reg.clone())
+        .with_rng(Box::new(SplitMix64::seeded(10)));
     pair.a_events.clear();
     pair.b_events.clear();
     pair.connect();
@@ -729,7 +732,9 @@ fn platform_answer(pair: &mut BestPair, input: &[u8]) -> Response {
     let now = pair.now;
     pair.b.handle_input(now, input);
     let reply = pair.b.poll_transmit().unwrap();
-    let reply: Envelope<PlatformMessage> = best_proto::decode(&reply, &Default::default()).unwrap();
+    let reply: Envelope<PlatformMessage> = best_proto::DeviceCodec::default()
+        .decode_text(&reply)
+        .unwrap();
     assert_eq!(reply.mid, "k1");
     match reply.message {
         PlatformMessage::Response(r) => r,
@@ -943,13 +948,8 @@ impl BrokerDirectory for Directory {
 #[test]
 fn broker_lookup_is_signed_checked_and_replay_proof() {
     let c = clock();
-    let mut lookup = BrokerLookup::new(
-        "abcd",
-        BrokerType::BestW,
-        "aabbcc",
-        shared(&c),
-        Box::new(SplitMix64::seeded(3)),
-    );
+    let mut lookup = BrokerLookup::new("abcd", BrokerType::BestW, "aabbcc", shared(&c))
+        .with_rng(Box::new(SplitMix64::seeded(3)));
     let mut handler = LookupHandler::new(Default::default(), Directory, shared(&c));
     let query = lookup.request();
     assert_eq!(query.nonce.len(), 32);
@@ -1011,14 +1011,14 @@ fn the_platform_takes_a_direct_login_and_a_report_written_with_numbers() {
         best_proto::crypto::dev_key(SECRET_KEY, "p1")
     );
     p.handle_input(now, login.as_bytes());
-    assert_eq!(p.peer_id().as_deref(), Some("SN1"));
+    assert_eq!(p.peer().map(String::as_str), Some("SN1"));
     p.handle_input(
         now,
         br#"{"funcId":"dev.report","mid":"2","payload":{"params":{"fwVer":"1","devModel":"m","commType":"ethernet","ip":"1","netmask":"1","gateway":"1","mac":"1","lockCount":1,"userCount":1,"maxUserCount":1,"transactionCount":1,"maxTransactionCount":1,"multiBioDataSupport":"0","multiBioVer":"0","multiBioDataCount":"0","maxMultiBioDataCount":"0","verifyStyles":"1","maxPendingCmdCount":2,"funcIds":[]}}}"#,
     );
     assert_eq!(p.max_commands_in_flight(), Some(2));
     let replies: Vec<Envelope<PlatformMessage>> = std::iter::from_fn(|| p.poll_transmit())
-        .map(|b| best_proto::decode(&b, &Default::default()).unwrap())
+        .map(|b| best_proto::DeviceCodec::default().decode_text(&b).unwrap())
         .collect();
     assert_eq!(replies.len(), 2);
     assert_eq!(

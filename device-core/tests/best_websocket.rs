@@ -13,9 +13,8 @@ use device_core::best::{
     PlatformCommand, PlatformConfig, PlatformEvent, PlatformSession,
 };
 use device_core::runtime::client::{Client, ClientConfig, ClientEvent};
-use device_core::runtime::server::{Server, ServerConfig, ServerEvent};
-use device_core::runtime::WsConfig;
-use device_core::{BackoffConfig, SplitMix64};
+use device_core::runtime::server::{Server, ServerConfig, ServerEvent, ServerEvents, WsListener};
+use device_core::BackoffConfig;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio::time::timeout;
@@ -27,27 +26,20 @@ const SN: &str = "WS0001";
 const PRODUCT: &str = "5d9b11e1a3f448ae81f9f920e976d852";
 const SECRET_KEY: &str = "123456";
 
-type Platform = Server<PlatformSession<Arc<MemoryRegistry>>>;
+type PSession = PlatformSession<Arc<MemoryRegistry>>;
+type Platform = Server<PSession>;
 
 async fn platform(
     listener: TcpListener,
     registry: Arc<MemoryRegistry>,
-) -> (Arc<Platform>, mpsc::Receiver<ServerEvent<PlatformEvent>>) {
-    let (server, events) = Server::spawn_ws(
-        listener,
-        move || {
-            PlatformSession::new(
-                PlatformConfig::default(),
-                registry.clone(),
-                Box::new(SplitMix64::from_entropy()),
-            )
-        },
-        WsConfig::default(),
-        Some("/best"),
+) -> (Platform, ServerEvents<PSession>) {
+    // The path (`/best`) and the message limit come from the session's wire facts.
+    Server::spawn(
+        WsListener::new(listener),
+        move || PlatformSession::new(PlatformConfig::default(), registry.clone()),
         ServerConfig::default(),
     )
-    .unwrap();
-    (Arc::new(server), events)
+    .unwrap()
 }
 
 fn registry() -> Arc<MemoryRegistry> {
@@ -59,7 +51,7 @@ fn registry() -> Arc<MemoryRegistry> {
 /// Waits for the platform event `want` picks out, answering device requests on the way.
 async fn platform_event<F, X>(
     server: &Platform,
-    events: &mut mpsc::Receiver<ServerEvent<PlatformEvent>>,
+    events: &mut ServerEvents<PSession>,
     mut want: F,
 ) -> X
 where
@@ -67,11 +59,8 @@ where
 {
     timeout(T, async {
         loop {
-            if let ServerEvent::Session {
-                device, event: e, ..
-            } = events.recv().await.unwrap()
-            {
-                if let (Some(d), PlatformEvent::Request { mid, .. }) = (&device, &e) {
+            if let ServerEvent::Session { peer, event: e, .. } = events.recv().await.unwrap() {
+                if let (Some(d), PlatformEvent::Request { mid, .. }) = (&peer, &e) {
                     let response = Response::ok(None);
                     let mid = mid.clone();
                     server
@@ -138,14 +127,15 @@ async fn onboarding_commands_requests_and_uploads_over_websocket() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (server, mut server_events) = platform(listener, registry()).await;
-    let session = DeviceSession::new(
-        DeviceConfig::new(SN, PRODUCT, SECRET_KEY, best_report(2, 8, &[])),
-        Box::new(SplitMix64::from_entropy()),
-    );
+    let session = DeviceSession::new(DeviceConfig::new(
+        SN,
+        PRODUCT,
+        SECRET_KEY,
+        best_report(2, 8, &[]),
+    ));
     let (client, client_events) = Client::connect_ws(
         session,
         format!("ws://{addr}/best"),
-        WsConfig::default(),
         ClientConfig::default(),
     );
     let (app, mut device_events) = device_app(&client, client_events);
@@ -156,7 +146,7 @@ async fn onboarding_commands_requests_and_uploads_over_websocket() {
         matches!(e, PlatformEvent::Reported(_)).then_some(())
     })
     .await;
-    assert_eq!(server.devices(), [SN]);
+    assert_eq!(server.peers(), [SN]);
 
     // Three commands at once: the device allows two in flight; every one is answered by cmdId.
     let calls: Vec<_> = (0..3)
@@ -166,7 +156,9 @@ async fn onboarding_commands_requests_and_uploads_over_websocket() {
                 let cmd = PlatformMessage::ClearUsers(Command {
                     cmd_id: format!("w{i}"),
                 });
-                server.call(SN, PlatformCommand::Send(cmd)).await
+                server
+                    .call(&SN.to_owned(), PlatformCommand::Send(cmd))
+                    .await
             })
         })
         .collect();
@@ -225,17 +217,18 @@ async fn the_device_logs_in_again_after_the_platform_restarts() {
     let addr = listener.local_addr().unwrap();
     let reg = registry();
     let (server, mut server_events) = platform(listener, reg.clone()).await;
-    let session = DeviceSession::new(
-        DeviceConfig::new(SN, PRODUCT, SECRET_KEY, best_report(2, 8, &[])),
-        Box::new(SplitMix64::from_entropy()),
-    );
+    let session = DeviceSession::new(DeviceConfig::new(
+        SN,
+        PRODUCT,
+        SECRET_KEY,
+        best_report(2, 8, &[]),
+    ));
     let backoff = BackoffConfig::default()
         .initial(Duration::from_millis(50))
         .max(Duration::from_millis(200));
     let (client, client_events) = Client::connect_ws(
         session,
         format!("ws://{addr}/best"),
-        WsConfig::default(),
         ClientConfig::default().backoff(backoff),
     );
     let (app, mut device_events) = device_app(&client, client_events);

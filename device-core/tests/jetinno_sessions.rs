@@ -73,7 +73,7 @@ fn login_succeeds_with_a_signed_dated_login() {
     };
     assert_eq!((login.vmc_no, login.timestamp), (VMC, 20261122));
     assert!(login.verify(&code()));
-    assert_eq!(p.b.peer_id().as_deref(), Some("33232"));
+    assert_eq!(p.b.peer(), Some(&33232));
 }
 
 #[test]

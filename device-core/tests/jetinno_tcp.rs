@@ -1,6 +1,8 @@
 //! jetinno over real sockets on 127.0.0.1:0: the machine client and the server driver from this crate.
 #![cfg(feature = "tokio")]
 
+mod support;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,9 +11,10 @@ use device_core::jetinno::{
     ServerConfig as JServerConfig, ServerEvent as JEvent, ServerSession,
 };
 use device_core::runtime::client::{Client, ClientConfig, ClientEvent};
-use device_core::runtime::server::{Server, ServerConfig, ServerEvent};
+use device_core::runtime::server::{Refusal, Server, ServerConfig, ServerEvent};
 use device_core::runtime::CommandError;
-use device_core::{BackoffConfig, CloseReason, RequestError, SendError, SplitMix64};
+use device_core::runtime::Disconnect;
+use device_core::{BackoffConfig, CloseReason, RequestError, SendError};
 use jetinno_proto::*;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
@@ -19,8 +22,9 @@ use tokio::sync::mpsc;
 use tokio::time::timeout;
 
 type Registry = Arc<dyn device_core::jetinno::MachineRegistry>;
-type JServer = Server<ServerSession<Registry>>;
-type JServerEvents = mpsc::Receiver<ServerEvent<JEvent>>;
+type JSession = ServerSession<Registry>;
+type JServer = Server<JSession>;
+type JServerEvents = mpsc::Receiver<ServerEvent<JSession>>;
 
 const T: Duration = Duration::from_secs(10);
 
@@ -39,15 +43,12 @@ async fn start_server(listener: TcpListener, max: usize) -> (JServer, JServerEve
 }
 
 /// Answers every qrcode request the way an operator backend would, until the events end.
-fn answer_qrcodes(
-    server: Arc<JServer>,
-    mut events: JServerEvents,
-) -> mpsc::Receiver<ServerEvent<JEvent>> {
+fn answer_qrcodes(server: JServer, mut events: JServerEvents) -> JServerEvents {
     let (tx, rx) = mpsc::channel(256);
     tokio::spawn(async move {
         while let Some(event) = events.recv().await {
             if let ServerEvent::Session {
-                device: Some(device),
+                peer: Some(vmc_no),
                 event: JEvent::QrCodeRequested(req),
                 ..
             } = &event
@@ -59,10 +60,10 @@ fn answer_qrcodes(
                     order_no: req.order_no.clone(),
                 };
                 let server = server.clone();
-                let device = device.clone();
+                let vmc_no = *vmc_no;
                 tokio::spawn(async move {
                     let _ = server
-                        .call(&device, ServerCommand::Send(reply.into()))
+                        .call(&vmc_no, ServerCommand::Send(reply.into()))
                         .await;
                 });
             }
@@ -86,8 +87,7 @@ fn machine(
     Client::spawn(
         MachineSession::new(MachineConfig::new(vmc_no, code(vmc_no), "1.0")),
         move || TcpStream::connect(addr_copy),
-        ClientConfig::default().backoff(backoff),
-        SplitMix64::seeded(vmc_no),
+        ClientConfig::default().backoff(backoff).jitter_seed(vmc_no),
     )
 }
 
@@ -119,7 +119,6 @@ async fn machines_log_in_request_qrcodes_and_receive_commands() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (server, events) = start_server(listener, 16).await;
-    let server = Arc::new(server);
     let mut server_events = answer_qrcodes(server.clone(), events);
     let (m1, mut e1) = machine(1001, addr);
     let (m2, mut e2) = machine(1002, addr);
@@ -133,14 +132,24 @@ async fn machines_log_in_request_qrcodes_and_receive_commands() {
         .unwrap();
     assert_eq!(reply.qrcode, "pay://order-1");
 
-    // Wait until the server has routed both devices, then push a payment to one of them.
-    timeout(T, async {
-        while server.devices() != ["1001", "1002"] {
-            tokio::time::sleep(Duration::from_millis(5)).await;
+    // Wait until the server reported both machines established, then push a payment to one of them.
+    let mut established = timeout(T, async {
+        let mut seen = Vec::new();
+        while seen.len() < 2 {
+            if let Some(ServerEvent::Established { peer, .. }) = server_events.recv().await {
+                seen.push(peer);
+            }
         }
+        seen
     })
     .await
     .unwrap();
+    established.sort_unstable();
+    assert_eq!(established, [1001, 1002]);
+    let mut peers = server.peers();
+    peers.sort_unstable();
+    assert_eq!(peers, [1001, 1002]);
+    assert!(server.is_established(&1002));
     let pay = ServerMessage::from(PayDone {
         vmc_no: 1002,
         product_amount: 100,
@@ -149,7 +158,7 @@ async fn machines_log_in_request_qrcodes_and_receive_commands() {
         paytype: PayType::Alipay,
     });
     assert_eq!(
-        server.call("1002", ServerCommand::Send(pay.clone())).await,
+        server.call(&1002, ServerCommand::Send(pay.clone())).await,
         Ok(None)
     );
     let got = timeout(T, async {
@@ -163,8 +172,8 @@ async fn machines_log_in_request_qrcodes_and_receive_commands() {
     .unwrap();
     assert_eq!(got, pay);
     assert!(matches!(
-        server.call("999", ServerCommand::Send(pay)).await,
-        Err(CommandError::UnknownDevice(d)) if d == "999"
+        server.call(&999, ServerCommand::Send(pay)).await,
+        Err(CommandError::UnknownPeer)
     ));
 
     m1.shutdown().await.unwrap();
@@ -187,7 +196,6 @@ async fn a_malformed_frame_closes_only_its_own_link() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (server, events) = start_server(listener, 16).await;
-    let server = Arc::new(server);
     let mut server_events = answer_qrcodes(server.clone(), events);
     let (good, mut good_events) = machine(7, addr);
     until_logged_in(&mut good_events).await;
@@ -197,9 +205,7 @@ async fn a_malformed_frame_closes_only_its_own_link() {
     let reason = timeout(T, async {
         loop {
             if let Some(ServerEvent::Closed {
-                reason,
-                device: None,
-                ..
+                reason, peer: None, ..
             }) = server_events.recv().await
             {
                 return reason;
@@ -208,7 +214,10 @@ async fn a_malformed_frame_closes_only_its_own_link() {
     })
     .await
     .unwrap();
-    assert!(matches!(reason, Some(CloseReason::Protocol(e)) if e.contains("bad length head")));
+    assert!(
+        matches!(&reason, Disconnect::Session(CloseReason::Protocol(e)) if e.contains("bad length head")),
+        "{reason:?}"
+    );
 
     // The good machine is untouched.
     let reply = timeout(T, good.handle().call(qr(7, "after-garbage")))
@@ -221,22 +230,31 @@ async fn a_malformed_frame_closes_only_its_own_link() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn connections_beyond_the_cap_are_refused() {
+async fn connections_beyond_the_cap_are_refused_when_every_slot_is_logged_in() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let (server, mut events) = start_server(listener, 1).await;
-    let _first = TcpStream::connect(addr).await.unwrap();
-    let _second = TcpStream::connect(addr).await.unwrap();
-    let refused = timeout(T, async {
+    let (server, events) = start_server(listener, 1).await;
+    let mut events = answer_qrcodes(server.clone(), events);
+    let (machine, mut machine_events) = machine(5, addr);
+    until_logged_in(&mut machine_events).await;
+    let _extra = TcpStream::connect(addr).await.unwrap();
+    let reason = timeout(T, async {
         loop {
-            if let Some(ServerEvent::Refused { .. }) = events.recv().await {
-                return true;
+            if let Some(ServerEvent::Refused { reason, .. }) = events.recv().await {
+                return reason;
             }
         }
     })
     .await
     .unwrap();
-    assert!(refused);
+    assert_eq!(reason, Refusal::AtCapacity { max: 1 });
+    // The logged-in machine keeps its slot.
+    let reply = timeout(T, machine.handle().call(qr(5, "still-here")))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(reply.unwrap().order_no, "still-here");
+    machine.shutdown().await.unwrap();
     server.shutdown().await.unwrap();
 }
 
@@ -245,31 +263,44 @@ async fn a_server_restart_during_traffic_ends_every_request_once_and_the_machine
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (server, events) = start_server(listener, 16).await;
-    let server = Arc::new(server);
     let _events = answer_qrcodes(server.clone(), events);
     let (client, mut client_events) = machine(42, addr);
     until_logged_in(&mut client_events).await;
 
     // Traffic while the server goes away: every call ends, with a reply or an error, never a hang.
     let handle = client.handle();
-    let traffic = tokio::spawn(async move {
-        let mut outcomes = Vec::new();
-        for i in 0..200 {
-            let outcome = timeout(T, handle.call(qr(42, &format!("o{i}"))))
-                .await
-                .expect("no hang");
-            outcomes.push(outcome);
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
-        outcomes
-    });
-    tokio::time::sleep(Duration::from_millis(60)).await;
+    let progress = Arc::new(support::Progress::default());
+    let traffic = {
+        let progress = progress.clone();
+        tokio::spawn(async move {
+            let mut outcomes = Vec::new();
+            for i in 0..2000 {
+                if progress.stopped() {
+                    break;
+                }
+                let outcome = timeout(T, handle.call(qr(42, &format!("o{i}"))))
+                    .await
+                    .expect("no hang");
+                progress.record(matches!(outcome, Ok(Some(_))));
+                outcomes.push(outcome);
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            outcomes
+        })
+    };
+    // The server goes away once traffic flows, and comes back once a request has seen it gone.
+    progress
+        .until("five requests answered", |ok, _| ok >= 5)
+        .await;
     server.shutdown().await.unwrap();
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    progress
+        .until("a request refused or lost", |_, failed| failed >= 1)
+        .await;
     let listener = TcpListener::bind(addr).await.unwrap();
     let (server, events) = start_server(listener, 16).await;
-    let server = Arc::new(server);
     let _events = answer_qrcodes(server.clone(), events);
+
+    progress.stop();
 
     let outcomes = traffic.await.unwrap();
     let ok = outcomes.iter().filter(|o| matches!(o, Ok(Some(_)))).count();

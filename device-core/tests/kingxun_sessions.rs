@@ -8,7 +8,7 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use device_core::kingxun::*;
 use device_core::{
-    CloseReason, ManualClock, RandomSource, RequestError, SendError, Session, WallClock,
+    CloseReason, ManualClock, RandomSource, RequestError, SendError, Session, SplitMix64, WallClock,
 };
 use kingxun_proto::*;
 use support::{clock, shared, Pair};
@@ -74,11 +74,7 @@ fn instance_config(clock: &ManualClock) -> InstanceConfig {
 }
 
 fn instance(config: InstanceConfig) -> InstanceSession<Fleet> {
-    InstanceSession::new(
-        config,
-        Fleet::default(),
-        Box::new(device_core::SplitMix64::seeded(7)),
-    )
+    InstanceSession::new(config, Fleet::default()).with_rng(Box::new(SplitMix64::seeded(7)))
 }
 
 fn pair_with(
@@ -172,8 +168,15 @@ fn a_9001_switches_both_ends_to_the_new_iv() {
         }]
     );
     assert_eq!(p.b.session_id(), Some(session_id));
-    assert_eq!(p.b.peer_id(), Some(format!("kingxun.site#{session_id}")));
-    assert_eq!(p.a.peer_id(), None);
+    assert_eq!(
+        p.b.peer().map(ToString::to_string),
+        Some(format!("kingxun.site#{session_id}"))
+    );
+    assert_eq!(
+        p.a.peer(),
+        Some(&()),
+        "a client is established with its server"
+    );
 
     // A command after the switch is sealed with newIV: the initial IV no longer opens it.
     let (request, reply) = exchange(&mut p, unlock().into());
@@ -224,8 +227,8 @@ fn the_instance_answers_9001_and_9002_byte_for_byte_like_the_vectors() {
             .svr_start_time(1_699_999_000_000)
             .clock(shared(&clock)),
         Fleet::default(),
-        Box::new(rng),
-    );
+    )
+    .with_rng(Box::new(rng));
     let now = std::time::Instant::now();
     instance.connection_opened(now);
     // Byte by byte: nothing is answered before the frame is whole.
@@ -236,7 +239,7 @@ fn the_instance_answers_9001_and_9002_byte_for_byte_like_the_vectors() {
     instance.handle_input(now, &connect[connect.len() - 1..]);
     assert_eq!(hex(&instance.poll_transmit().unwrap()), accepted);
     assert_eq!(
-        instance.peer_id().as_deref(),
+        instance.peer().map(ToString::to_string).as_deref(),
         Some("websvr-01.kingxun.site#305419896")
     );
     instance.handle_input(now, &heartbeat);
@@ -291,7 +294,7 @@ fn a_9001_more_than_300_s_off_is_refused_with_resp_code_1() {
         Some(CloseReason::LoginRejected(_))
     ));
     assert!(!p.a.is_established() && !p.b.is_established());
-    assert_eq!(p.b.peer_id(), None);
+    assert_eq!(p.b.peer(), None);
 }
 
 #[test]
@@ -638,11 +641,8 @@ fn a_lost_connection_fails_waiting_requests_and_a_reconnect_verifies_again() {
         Err(SendError::NotReady)
     );
     // A new instance connection (its RNG elsewhere): the WebSvr starts again from the initial IV.
-    p.b = InstanceSession::new(
-        instance_config(&p.clock),
-        Fleet::default(),
-        Box::new(device_core::SplitMix64::seeded(99)),
-    );
+    p.b = InstanceSession::new(instance_config(&p.clock), Fleet::default())
+        .with_rng(Box::new(SplitMix64::seeded(99)));
     p.connect();
     assert!(p.a.is_established());
     assert_ne!(p.a.session_id(), Some(first_session));
@@ -976,11 +976,8 @@ fn keys_and_ivs_never_appear_in_debug_output() {
     };
     let mut p = Pair::new(
         WebSvrSession::new(WebSvrConfig::new(key, iv).clock(shared(&clock))),
-        InstanceSession::new(
-            instance_config(),
-            Fleet::default(),
-            Box::new(device_core::SplitMix64::seeded(1)),
-        ),
+        InstanceSession::new(instance_config(), Fleet::default())
+            .with_rng(Box::new(SplitMix64::seeded(1))),
         clock.clone(),
     );
     p.connect();

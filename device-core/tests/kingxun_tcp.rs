@@ -1,17 +1,20 @@
 //! kingxun over real sockets on 127.0.0.1:0: the WebSvr client and the svrInstance server driver from this crate.
 #![cfg(feature = "tokio")]
 
+mod support;
+
 use std::sync::Arc;
+
 use std::time::Duration;
 
 use device_core::kingxun::{
     DeviceCommand, Dispatch, InstanceCommand, InstanceConfig, InstanceEvent, InstanceHandler,
-    InstanceSession, WebSvrConfig, WebSvrEvent, WebSvrSession,
+    InstanceSession, WebSvrConfig, WebSvrEvent, WebSvrPeer, WebSvrSession,
 };
 use device_core::runtime::client::{Client, ClientConfig, ClientEvent};
-use device_core::runtime::server::{Server, ServerConfig, ServerEvent};
-use device_core::runtime::CommandError;
-use device_core::{BackoffConfig, CloseReason, RequestError, SendError, SplitMix64};
+use device_core::runtime::server::{Server, ServerConfig, ServerEvent, ServerEvents};
+use device_core::runtime::{CommandError, Disconnect};
+use device_core::{BackoffConfig, CloseReason, RequestError, SendError};
 use kingxun_proto::{LightCtrl, LightFlags, Lock, Reply, Request, RespCode, Unlock};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -41,33 +44,26 @@ impl InstanceHandler for Fleet {
 }
 
 type Instance = Server<InstanceSession<Fleet>>;
-type InstanceEvents = mpsc::Receiver<ServerEvent<InstanceEvent>>;
+type InstanceEvents = ServerEvents<InstanceSession<Fleet>>;
 
-fn start_instance(listener: TcpListener) -> (Arc<Instance>, InstanceEvents) {
+fn start_instance(listener: TcpListener) -> (Instance, InstanceEvents) {
     let (server, events) = Server::spawn(
         listener,
-        || {
-            InstanceSession::new(
-                InstanceConfig::new(KEY, IV),
-                Fleet,
-                Box::new(SplitMix64::from_entropy()),
-            )
-        },
+        || InstanceSession::new(InstanceConfig::new(KEY, IV), Fleet),
         ServerConfig::default(),
     )
     .unwrap();
-    let server = Arc::new(server);
     (server.clone(), answer_deferred(server, events))
 }
 
 /// Answers every deferred command through the server's routing, as an application that asked the vehicle
 /// would; passes every event on.
-fn answer_deferred(server: Arc<Instance>, mut events: InstanceEvents) -> InstanceEvents {
+fn answer_deferred(server: Instance, mut events: InstanceEvents) -> InstanceEvents {
     let (tx, rx) = mpsc::channel(256);
     tokio::spawn(async move {
         while let Some(event) = events.recv().await {
             if let ServerEvent::Session {
-                device: Some(device),
+                peer: Some(device),
                 event:
                     InstanceEvent::Command {
                         command,
@@ -105,8 +101,7 @@ fn websvr(
     Client::spawn(
         WebSvrSession::new(WebSvrConfig::new(KEY, IV)),
         move || TcpStream::connect(addr),
-        ClientConfig::default().backoff(backoff),
-        SplitMix64::seeded(5),
+        ClientConfig::default().backoff(backoff).jitter_seed(5),
     )
 }
 
@@ -173,7 +168,12 @@ async fn a_websvr_verifies_and_its_commands_are_answered_over_tcp() {
         timeout(T, handle.call(lights.into())).await.unwrap(),
         Ok(Some(Reply::LightCtrl(RespCode::Ok)))
     );
-    assert_eq!(server.devices(), [format!("kingxun.site#{session_id}")]);
+    let peer = WebSvrPeer {
+        svr_host: "kingxun.site".into(),
+        session_id,
+    };
+    assert_eq!(peer.to_string(), format!("kingxun.site#{session_id}"));
+    assert_eq!(server.peers(), [peer]);
 
     client.shutdown().await.unwrap();
     server.shutdown().await.unwrap();
@@ -192,9 +192,7 @@ async fn a_malformed_frame_closes_only_its_own_link() {
     let reason = timeout(T, async {
         loop {
             if let Some(ServerEvent::Closed {
-                reason,
-                device: None,
-                ..
+                reason, peer: None, ..
             }) = server_events.recv().await
             {
                 return reason;
@@ -204,7 +202,7 @@ async fn a_malformed_frame_closes_only_its_own_link() {
     .await
     .unwrap();
     assert!(
-        matches!(&reason, Some(CloseReason::Protocol(e)) if e.contains("bad magic")),
+        matches!(&reason, Disconnect::Session(CloseReason::Protocol(e)) if e.contains("bad magic")),
         "{reason:?}"
     );
     // The bad connection got nothing back and was closed.
@@ -230,22 +228,37 @@ async fn a_server_restart_during_traffic_ends_every_request_once_and_the_websvr_
 
     // Traffic while the instance goes away: every call ends, with a reply or an error, never a hang.
     let handle = client.handle();
-    let traffic = tokio::spawn(async move {
-        let mut outcomes = Vec::new();
-        for i in 0..200 {
-            let outcome = timeout(T, handle.call(unlock(i).into()))
-                .await
-                .expect("no hang");
-            outcomes.push(outcome);
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
-        outcomes
-    });
-    tokio::time::sleep(Duration::from_millis(60)).await;
+    let progress = Arc::new(support::Progress::default());
+    let traffic = {
+        let progress = progress.clone();
+        tokio::spawn(async move {
+            let mut outcomes = Vec::new();
+            for i in 0..2000 {
+                if progress.stopped() {
+                    break;
+                }
+                let outcome = timeout(T, handle.call(unlock(i).into()))
+                    .await
+                    .expect("no hang");
+                progress.record(matches!(outcome, Ok(Some(_))));
+                outcomes.push(outcome);
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            outcomes
+        })
+    };
+    // The server goes away once traffic flows, and comes back once a request has seen it gone.
+    progress
+        .until("five requests answered", |ok, _| ok >= 5)
+        .await;
     server.shutdown().await.unwrap();
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    progress
+        .until("a request refused or lost", |_, failed| failed >= 1)
+        .await;
     let listener = TcpListener::bind(addr).await.unwrap();
     let (server, _events) = start_instance(listener);
+
+    progress.stop();
 
     let outcomes = traffic.await.unwrap();
     let ok = outcomes

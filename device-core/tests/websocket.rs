@@ -1,7 +1,6 @@
 //! The WebSocket drivers on 127.0.0.1:0: sessions over text frames, message limits, paths, ping/pong liveness.
 #![cfg(feature = "tokio")]
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use device_core::jetinno::{
@@ -9,9 +8,8 @@ use device_core::jetinno::{
     ServerConfig as JServerConfig, ServerEvent as JEvent, ServerSession,
 };
 use device_core::runtime::client::{Client, ClientConfig, ClientEvent};
-use device_core::runtime::server::{Server, ServerConfig, ServerEvent};
-use device_core::runtime::WsConfig;
-use device_core::CloseReason;
+use device_core::runtime::server::{Server, ServerConfig, ServerEvent, ServerEvents, WsListener};
+use device_core::runtime::{Disconnect, TransportError, WsConfig, WsPath};
 use futures_util::{SinkExt, StreamExt};
 use jetinno_proto::*;
 use tokio::net::TcpListener;
@@ -24,35 +22,30 @@ fn code() -> MachineCode {
     MachineCode::new("12345678").unwrap()
 }
 
-type JServer = Server<ServerSession<fn(u64) -> Option<MachineCode>>>;
+type JSession = ServerSession<fn(u64) -> Option<MachineCode>>;
+type JServer = Server<JSession>;
 
 fn registry(_: u64) -> Option<MachineCode> {
     Some(code())
 }
 
-async fn ws_server(
-    ws: WsConfig,
-) -> (
-    Arc<JServer>,
-    tokio::sync::mpsc::Receiver<ServerEvent<JEvent>>,
-    String,
-) {
+/// jetinno names no WebSocket path, so the test serves it at `/jetinno` through the one override.
+async fn ws_server(ws: WsConfig) -> (JServer, ServerEvents<JSession>, String) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let (server, events) = Server::spawn_ws(
-        listener,
+    let ws = ws.path(WsPath::Exactly("/jetinno".into()));
+    let (server, events) = Server::spawn(
+        WsListener::new(listener),
         || {
             ServerSession::new(
                 JServerConfig::default(),
                 registry as fn(u64) -> Option<MachineCode>,
             )
         },
-        ws,
-        Some("/jetinno"),
-        ServerConfig::default(),
+        ServerConfig::default().ws(ws),
     )
     .unwrap();
-    (Arc::new(server), events, format!("ws://{addr}"))
+    (server, events, format!("ws://{addr}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -62,7 +55,7 @@ async fn a_session_runs_over_websocket_text_frames() {
     let watcher = tokio::spawn(async move {
         while let Some(event) = events.recv().await {
             if let ServerEvent::Session {
-                device: Some(d),
+                peer: Some(d),
                 event: JEvent::QrCodeRequested(r),
                 ..
             } = event
@@ -83,7 +76,6 @@ async fn a_session_runs_over_websocket_text_frames() {
     let (client, mut client_events) = Client::connect_ws(
         MachineSession::new(MachineConfig::new(5, code(), "1")),
         format!("{base}/jetinno"),
-        WsConfig::default(),
         ClientConfig::default(),
     );
     timeout(T, async {
@@ -132,7 +124,10 @@ async fn a_wrong_path_is_refused_during_the_handshake() {
     })
     .await
     .unwrap();
-    assert!(matches!(reason, Some(CloseReason::Protocol(r)) if r.contains("handshake")));
+    assert!(
+        matches!(reason, Disconnect::Handshake(TransportError::WebSocket(_))),
+        "{reason:?}"
+    );
     server.shutdown().await.unwrap();
 }
 
@@ -143,16 +138,19 @@ async fn messages_over_the_configured_limit_close_the_link() {
         .await
         .unwrap();
     ws.send(Message::text("x".repeat(4096))).await.unwrap();
-    let closed = timeout(T, async {
+    let reason = timeout(T, async {
         loop {
-            if let Some(ServerEvent::Closed { .. }) = events.recv().await {
-                return true;
+            if let Some(ServerEvent::Closed { reason, .. }) = events.recv().await {
+                return reason;
             }
         }
     })
     .await
     .unwrap();
-    assert!(closed);
+    assert!(
+        matches!(&reason, Disconnect::Transport(TransportError::WebSocket(e)) if e.to_string().contains("too long")),
+        "{reason:?}"
+    );
     // The client sees the connection end.
     let rest = timeout(T, async { while let Some(Ok(_)) = ws.next().await {} }).await;
     assert!(rest.is_ok());
@@ -171,15 +169,22 @@ async fn a_peer_that_never_answers_pings_is_dropped() {
         .unwrap();
     let raw = stream.into_inner();
     let started = tokio::time::Instant::now();
-    timeout(T, async {
+    let reason = timeout(T, async {
         loop {
-            if let Some(ServerEvent::Closed { .. }) = events.recv().await {
-                break;
+            if let Some(ServerEvent::Closed { reason, .. }) = events.recv().await {
+                return reason;
             }
         }
     })
     .await
     .unwrap();
+    assert!(
+        matches!(
+            reason,
+            Disconnect::Transport(TransportError::PongTimeout(_))
+        ),
+        "{reason:?}"
+    );
     assert!(
         started.elapsed() >= Duration::from_millis(250),
         "{:?}",

@@ -7,6 +7,8 @@
 //! Every machine logs in with the code `machine_code(seed, vmc_no)`; `--print-codes` prints the
 //! `vmc_no code` pairs to provision (`coffee-server machines add VMC_NO CODE`).
 #![forbid(unsafe_code)]
+// The modules are shared by several binaries (server, simulator, demo, tests): `pub` marks their interface.
+#![allow(unreachable_pub)]
 
 // Shared with the demo, which uses more of it.
 #[allow(dead_code)]

@@ -448,14 +448,13 @@ impl Sim {
             .max(self.config.reconnect_max);
         let client_config = ClientConfig::default()
             .backoff(backoff)
-            .stable_after(Duration::from_secs(1));
+            .stable_after(Duration::from_secs(1))
+            .jitter_seed(self.config.seed ^ m.vmc_no.rotate_left(17));
         let addr = self.config.server;
-        let rng = SplitMix64::seeded(self.config.seed ^ m.vmc_no.rotate_left(17));
         let (client, mut events) = Client::spawn(
             session,
             move || tokio::net::TcpStream::connect(addr),
             client_config,
-            rng,
         );
         *m.handle.lock().unwrap_or_else(PoisonError::into_inner) = Some(client.handle());
         *m.client.lock().await = Some(client);
@@ -545,5 +544,21 @@ impl Sim {
                 let _ = client.shutdown().await;
             }
         }
+    }
+}
+
+impl std::fmt::Debug for Machine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Machine")
+            .field("vmc_no", &self.vmc_no)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for Sim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sim")
+            .field("machines", &self.machines.len())
+            .finish_non_exhaustive()
     }
 }

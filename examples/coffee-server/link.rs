@@ -14,7 +14,6 @@
 //! | `upgrade` | no | `unknown`, never resent |
 //! | `pay_done` (payment flow only) | no | `unknown`, never resent |
 
-use std::hash::{Hash, Hasher};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,7 +22,7 @@ use device_core::jetinno::{
     LoginFailure, MachineRegistry, ServerCommand, ServerConfig as SessionConfig,
     ServerEvent as SessionEvent, ServerSession,
 };
-use device_core::runtime::server::{Server, ServerConfig, ServerEvent};
+use device_core::runtime::server::{ConnectionId, Server, ServerConfig, ServerEvent};
 use device_core::runtime::CommandError;
 use device_core::SendError;
 use fleet::{BoxFuture, CommandRecord, CommandSpec, DeliveryError, DeviceRecord, Fleet, Problem};
@@ -370,7 +369,9 @@ impl MachineLink {
 
     async fn send(&self, device: &str, msg: ServerMessage) -> Result<(), CommandError> {
         let name = msg.name().to_owned();
-        self.server.call(device, ServerCommand::Send(msg)).await?;
+        // Device ids are machine numbers; one that is not cannot be connected.
+        let peer = vmc_no(device).map_err(|_| CommandError::UnknownPeer)?;
+        self.server.call(&peer, ServerCommand::Send(msg)).await?;
         fleet::telemetry::message_out(&name);
         Ok(())
     }
@@ -390,7 +391,7 @@ impl fleet::Link for MachineLink {
             let msg = parsed.to_wire(vmc).map_err(DeliveryError::Rejected)?;
             match self.send(&command.device_id, msg).await {
                 Ok(()) => Ok(()),
-                Err(CommandError::UnknownDevice(_) | CommandError::Stopped) => {
+                Err(CommandError::UnknownPeer | CommandError::Stopped) => {
                     Err(DeliveryError::Offline)
                 }
                 Err(CommandError::Refused(SendError::NotReady | SendError::Closed)) => {
@@ -405,14 +406,8 @@ impl fleet::Link for MachineLink {
     }
 }
 
-fn conn_key(conn: &impl Hash) -> u64 {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    conn.hash(&mut h);
-    h.finish()
-}
-
-fn reason_text(reason: Option<&device_core::CloseReason>) -> Option<String> {
-    reason.map(ToString::to_string)
+fn conn_key(conn: ConnectionId) -> u64 {
+    conn.get()
 }
 
 /// Turns session events into fleet and order updates.
@@ -420,40 +415,34 @@ async fn pump(
     link: Arc<MachineLink>,
     fleet: Fleet,
     orders: Orders,
-    mut events: tokio::sync::mpsc::Receiver<ServerEvent<SessionEvent>>,
+    mut events: tokio::sync::mpsc::Receiver<ServerEvent<Session>>,
 ) {
     while let Some(event) = events.recv().await {
         match event {
             ServerEvent::Accepted { addr, .. } => tracing::debug!(%addr, "machine connected"),
-            ServerEvent::Refused { addr } => {
-                tracing::warn!(%addr, "machine refused: at max_connections");
+            ServerEvent::Refused { addr, reason } => {
+                tracing::warn!(%addr, ?reason, "machine connection refused");
                 fleet
                     .event(
                         None,
                         "connection_refused",
-                        &serde_json::json!({ "addr": addr.to_string() }),
+                        &serde_json::json!({ "addr": addr.to_string(), "reason": format!("{reason:?}") }),
                     )
                     .await;
             }
             ServerEvent::Closed {
                 conn,
-                device: Some(device),
+                peer: Some(vmc),
                 reason,
             } => {
+                let why = reason.to_string();
                 fleet
-                    .device_offline(
-                        &device,
-                        conn_key(&conn),
-                        reason_text(reason.as_ref()).as_deref(),
-                    )
+                    .device_offline(&vmc.to_string(), conn_key(conn), Some(&why))
                     .await;
             }
-            ServerEvent::Session {
-                conn,
-                device,
-                event,
-            } => {
-                on_session_event(&link, &fleet, &orders, conn_key(&conn), device, event).await;
+            ServerEvent::Session { conn, peer, event } => {
+                let device = peer.map(|p| p.to_string());
+                on_session_event(&link, &fleet, &orders, conn_key(conn), device, event).await;
             }
             _ => {}
         }

@@ -9,6 +9,8 @@
 //! cargo run --example coffee-server -- machines remove 1001
 //! ```
 #![forbid(unsafe_code)]
+// The modules are shared by several binaries (server, simulator, demo, tests): `pub` marks their interface.
+#![allow(unreachable_pub)]
 
 // Shared with the demo and the tests, which use more of it.
 #[allow(dead_code)]

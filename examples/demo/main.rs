@@ -7,6 +7,8 @@
 //! ```
 //! Each deployment adds its steps in a module of its own (`coffee.rs`).
 #![forbid(unsafe_code)]
+// The modules are shared by several binaries (server, simulator, demo, tests): `pub` marks their interface.
+#![allow(unreachable_pub)]
 
 // Shared with the coffee-server example and its tests, which use other parts.
 #[allow(dead_code)]

@@ -1,6 +1,6 @@
 //! `inspect` for access: a TCP byte stream of JSON objects, either direction; NAME is the `mod`.
 
-use access_proto::{Codec, CodecConfig, JsonSplitter, Message};
+use access_proto::{Codec, CodecConfig, Encoder, JsonSplitter, Message};
 use bytes::BytesMut;
 use serde_json::Value;
 
@@ -17,7 +17,7 @@ fn decoded(message: &Message) -> Result<Decoded, String> {
 }
 
 /// Splits the stream into JSON objects and decodes each as a request or response.
-pub fn decode_stream(input: &[u8], _keys: &Keys) -> StreamOutcome {
+pub(crate) fn decode_stream(input: &[u8], _keys: &Keys) -> StreamOutcome {
     let mut outcome = StreamOutcome::default();
     for frame in JsonSplitter::split_all(input, &CodecConfig::default()) {
         match frame {
@@ -33,7 +33,7 @@ pub fn decode_stream(input: &[u8], _keys: &Keys) -> StreamOutcome {
 }
 
 /// Encodes one message as a JSON object followed by `\n`.
-pub fn encode(message: &Value, _keys: &Keys) -> Result<Vec<u8>, String> {
+pub(crate) fn encode(message: &Value, _keys: &Keys) -> Result<Vec<u8>, String> {
     let json = serde_json::to_vec(message).map_err(|e| e.to_string())?;
     // Parse through the typed messages so an invalid message is refused, not forwarded.
     let typed = Message::from_json(&json).map_err(|e| e.to_string())?;

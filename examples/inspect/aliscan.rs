@@ -6,7 +6,7 @@ use serde_json::Value;
 use crate::Decoded;
 
 /// Decodes one line as a message of either direction.
-pub fn decode_line(line: &str) -> Result<Decoded, String> {
+pub(crate) fn decode_line(line: &str) -> Result<Decoded, String> {
     let message = Message::from_json(line.as_bytes()).map_err(|e| e.to_string())?;
     let json = message.to_json().map_err(|e| e.to_string())?;
     Ok(Decoded {
@@ -17,7 +17,7 @@ pub fn decode_line(line: &str) -> Result<Decoded, String> {
 }
 
 /// Encodes one message of either direction as one line (no newline).
-pub fn encode(message: &Value) -> Result<String, String> {
+pub(crate) fn encode(message: &Value) -> Result<String, String> {
     let text = serde_json::to_vec(message).map_err(|e| e.to_string())?;
     // Parse through the typed messages so an invalid message is refused, not forwarded.
     let typed = Message::from_json(&text).map_err(|e| e.to_string())?;

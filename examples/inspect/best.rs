@@ -1,15 +1,17 @@
 //! `inspect` for best: one JSON message per line (one WebSocket text frame or MQTT publish each), either
 //! direction. NAME is the `funcId`; `message` is the typed value encoded back, so numbers come back as strings.
 
-use best_proto::{Body, CodecConfig, Envelope};
+use best_proto::{Body, Codec};
 use serde_json::Value;
 
 use crate::Decoded;
 
 /// Decodes one line as a message of either direction.
-pub fn decode_line(line: &str) -> Result<Decoded, String> {
-    let envelope: Envelope =
-        best_proto::decode(line.as_bytes(), &CodecConfig::default()).map_err(|e| e.to_string())?;
+pub(crate) fn decode_line(line: &str) -> Result<Decoded, String> {
+    let codec: Codec = Codec::default();
+    let envelope = codec
+        .decode_text(line.as_bytes())
+        .map_err(|e| e.to_string())?;
     Ok(Decoded {
         name: envelope.message.name().to_owned(),
         known: envelope.message.is_known(),
@@ -18,12 +20,12 @@ pub fn decode_line(line: &str) -> Result<Decoded, String> {
 }
 
 /// Encodes one message of either direction as one line (no newline).
-pub fn encode(message: &Value) -> Result<String, String> {
+pub(crate) fn encode(message: &Value) -> Result<String, String> {
     let text = serde_json::to_vec(message).map_err(|e| e.to_string())?;
     // Parse through the typed messages so an invalid message is refused, not forwarded.
-    let envelope: Envelope =
-        best_proto::decode(&text, &CodecConfig::default()).map_err(|e| e.to_string())?;
-    let wire = best_proto::encode(&envelope, &CodecConfig::default()).map_err(|e| e.to_string())?;
+    let codec: Codec = Codec::default();
+    let envelope = codec.decode_text(&text).map_err(|e| e.to_string())?;
+    let wire = codec.encode_text(&envelope).map_err(|e| e.to_string())?;
     String::from_utf8(wire).map_err(|e| e.to_string())
 }
 

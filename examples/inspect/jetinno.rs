@@ -17,7 +17,7 @@ fn decoded(message: &Message) -> Result<Decoded, String> {
 }
 
 /// Splits the stream into packets and decodes each body as a message of either direction.
-pub fn decode_stream(input: &[u8], _keys: &Keys) -> StreamOutcome {
+pub(crate) fn decode_stream(input: &[u8], _keys: &Keys) -> StreamOutcome {
     let config = CodecConfig::default();
     let mut buf = BytesMut::from(input);
     let mut outcome = StreamOutcome::default();
@@ -46,7 +46,7 @@ pub fn decode_stream(input: &[u8], _keys: &Keys) -> StreamOutcome {
 }
 
 /// Encodes one message of either direction as a packet.
-pub fn encode(message: &Value, _keys: &Keys) -> Result<Vec<u8>, String> {
+pub(crate) fn encode(message: &Value, _keys: &Keys) -> Result<Vec<u8>, String> {
     let body = serde_json::to_vec(message).map_err(|e| e.to_string())?;
     // Parse through the typed messages so an invalid message is refused, not forwarded.
     let typed = Message::from_json(&body).map_err(|e| e.to_string())?;

@@ -30,7 +30,7 @@ fn describe(e: &DecodeError) -> String {
 }
 
 /// Splits the stream into frames and decodes each, opening sealed bodies with `--key`/`--iv`.
-pub fn decode_stream(input: &[u8], keys: &Keys) -> StreamOutcome {
+pub(crate) fn decode_stream(input: &[u8], keys: &Keys) -> StreamOutcome {
     let config = CodecConfig::default();
     let cipher = cipher(keys);
     let mut buf = BytesMut::from(input);
@@ -60,7 +60,7 @@ pub fn decode_stream(input: &[u8], keys: &Keys) -> StreamOutcome {
 }
 
 /// Encodes one packet from its JSON form, sealing with `--key`/`--iv` where the MsgId requires it.
-pub fn encode(message: &Value, keys: &Keys) -> Result<Vec<u8>, String> {
+pub(crate) fn encode(message: &Value, keys: &Keys) -> Result<Vec<u8>, String> {
     let packet: Packet = serde_json::from_value(message.clone()).map_err(|e| e.to_string())?;
     let mut out = BytesMut::new();
     packet

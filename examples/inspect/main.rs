@@ -40,7 +40,7 @@ pub struct Decoded {
 }
 
 /// What decoding a whole byte stream produced.
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct StreamOutcome {
     /// One entry per delimited frame, in order; an `Err` is a frame whose content did not decode.
     pub frames: Vec<Result<Decoded, String>>,
@@ -55,6 +55,17 @@ pub struct Keys {
     pub key: Option<[u8; 16]>,
     /// AES IV.
     pub iv: Option<[u8; 16]>,
+}
+
+/// Says whether a key and an IV were given, never their bytes.
+impl std::fmt::Debug for Keys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let given = |v: &Option<[u8; 16]>| if v.is_some() { "<16 bytes>" } else { "none" };
+        f.debug_struct("Keys")
+            .field("key", &format_args!("{}", given(&self.key)))
+            .field("iv", &format_args!("{}", given(&self.iv)))
+            .finish()
+    }
 }
 
 /// How a protocol carries its messages, and the functions that decode and encode them.

@@ -15,8 +15,8 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use access_proto::{
-    Code, CodecConfig, Command, CommandType, DeviceInfo, DeviceInfoReply, Message, PersonInfo,
-    Request, RequestBody, ResponseBody, UnknownMessage,
+    Code, CodecConfig, Command, CommandType, Decoder, DeviceInfo, DeviceInfoReply, Encoder,
+    Message, PersonInfo, Request, RequestBody, ResponseBody, UnknownMessage,
 };
 use bytes::BytesMut;
 use device_core::access::{Framing, ServerCommand, ServerConfig, ServerEvent, ServerSession};
@@ -49,7 +49,9 @@ fn encode(framing: Framing, message: &Message) -> Vec<u8> {
         Framing::Message => message.to_json().unwrap(),
         _ => {
             let mut buf = BytesMut::new();
-            access_proto::encode_message(&CodecConfig::default(), message, &mut buf).unwrap();
+            access_proto::Codec::default()
+                .encode(message, &mut buf)
+                .unwrap();
             buf.to_vec()
         }
     }
@@ -65,12 +67,13 @@ fuzz_target!(|data: &[u8]| {
         Framing::Stream
     };
     let config = ServerConfig::default()
-        .framing(framing)
         .codec(CodecConfig::default().max_message_len(MAX))
         .max_pending_answers(PENDING)
         .max_in_flight(IN_FLIGHT);
-    let mut session = ServerSession::new(config, Box::new(SplitMix64::seeded(u64::from(mode))));
+    let mut session =
+        ServerSession::new(config).with_rng(Box::new(SplitMix64::seeded(u64::from(mode))));
     let mut now = Instant::now();
+    session.use_framing(framing);
     session.connection_opened(now);
 
     let mut issued: HashSet<RequestId> = HashSet::new();

@@ -7,7 +7,7 @@
 //! give back the same messages.
 #![no_main]
 
-use access_proto::{Codec, CodecConfig, JsonSplitter, Message};
+use access_proto::{Codec, CodecConfig, Decoder, Encoder, JsonSplitter, Message};
 use bytes::BytesMut;
 use libfuzzer_sys::fuzz_target;
 

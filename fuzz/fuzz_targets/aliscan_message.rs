@@ -20,10 +20,18 @@ fuzz_target!(|data: &[u8]| {
             serde_json::from_str::<serde_json::Value>(&text).expect("encoders write strict JSON");
             match &msg {
                 Message::Pad(m) => {
-                    assert_eq!(&StationCodec::default().decode(text.as_bytes()).unwrap(), m)
+                    assert_eq!(
+                        &StationCodec::default()
+                            .decode_text(text.as_bytes())
+                            .unwrap(),
+                        m
+                    )
                 }
                 Message::Station(m) => {
-                    assert_eq!(&PadCodec::default().decode(text.as_bytes()).unwrap(), m)
+                    assert_eq!(
+                        &PadCodec::default().decode_text(text.as_bytes()).unwrap(),
+                        m
+                    )
                 }
                 _ => {}
             }
@@ -31,7 +39,7 @@ fuzz_target!(|data: &[u8]| {
             if let Some(max) = text.len().checked_sub(1) {
                 let tight = StationCodec::new(CodecConfig::default().max_message_len(max));
                 assert!(matches!(
-                    tight.decode(text.as_bytes()),
+                    tight.decode_text(text.as_bytes()),
                     Err(DecodeError::MessageTooLarge { .. })
                 ));
             }

@@ -197,7 +197,7 @@ fuzz_target!(|data: &[u8]| {
         while let Some((conn, bytes)) = station.poll_transmit() {
             assert!(!closed.contains(&conn), "sent to a closed connection");
             pad_codec
-                .decode(&bytes)
+                .decode_text(&bytes)
                 .expect("the station sends valid messages");
         }
         while station.poll_event().is_some() {}

@@ -83,7 +83,7 @@ fuzz_target!(|data: &[u8]| {
     let config = DeviceConfig::new("SN1", "p1", "123456", report())
         .key_exchange(data.first().is_some_and(|b| b & 1 == 1))
         .max_pending_commands(4);
-    let mut session = DeviceSession::new(config, Box::new(SplitMix64::seeded(1)));
+    let mut session = DeviceSession::new(config).with_rng(Box::new(SplitMix64::seeded(1)));
     let codec = CodecConfig::default();
     let mut now = Instant::now();
     session.connection_opened(now);
@@ -143,7 +143,8 @@ fuzz_target!(|data: &[u8]| {
         }
         assert!(session.pending_commands() <= 4);
         while let Some(bytes) = session.poll_transmit() {
-            let sent = best_proto::decode::<DeviceMessage>(&bytes, &codec)
+            let sent = best_proto::Codec::<DeviceMessage, DeviceMessage>::new(codec)
+                .decode_text(&bytes)
                 .expect("the device writes messages it can read back");
             assert!(sent.mid.chars().count() <= 32, "mid {:?}", sent.mid);
             let answer = matches!(sent.message, DeviceMessage::CmdResponse(_));

@@ -27,8 +27,8 @@ fuzz_target!(|data: &[u8]| {
     let mut session = PlatformSession::new(
         PlatformConfig::default().command_queue_capacity(8),
         registry,
-        Box::new(SplitMix64::seeded(1)),
-    );
+    )
+    .with_rng(Box::new(SplitMix64::seeded(1)));
     let mut now = Instant::now();
     session.connection_opened(now);
     let mut issued = HashSet::new();

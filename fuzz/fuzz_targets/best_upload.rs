@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use best_proto::upload::{UploadError, UploadEvent, UploadReceiver};
 use best_proto::{
-    decode, encode, Checksum, CodecConfig, DeviceMessage, Envelope, FileId, FileUploadEnd,
-    FileUploadPackage, FileUploadStart, UploadConfig,
+    Checksum, Codec, DeviceMessage, Envelope, FileId, FileUploadEnd, FileUploadPackage,
+    FileUploadStart, UploadConfig,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -25,9 +25,11 @@ struct Model {
 }
 
 fn through_json(m: DeviceMessage) -> DeviceMessage {
-    let config = CodecConfig::default();
-    let wire = encode(&Envelope::<DeviceMessage>::new("m", m), &config).unwrap();
-    decode::<DeviceMessage>(&wire, &config).unwrap().message
+    let codec = Codec::<DeviceMessage, DeviceMessage>::default();
+    let wire = codec
+        .encode_text(&Envelope::<DeviceMessage>::new("m", m))
+        .unwrap();
+    codec.decode_text(&wire).unwrap().message
 }
 
 fuzz_target!(|data: &[u8]| {

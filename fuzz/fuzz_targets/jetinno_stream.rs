@@ -9,8 +9,8 @@
 
 use bytes::BytesMut;
 use jetinno_proto::{
-    decode_frame, encode_frame, CodecConfig, DecodeError, MachineCodec, MachineMessage, Message, ServerCodec,
-    ServerMessage, WireMessage,
+    decode_frame, encode_frame, CodecConfig, DecodeError, Decoder, MachineCodec, MachineMessage,
+    Message, ServerCodec, ServerMessage, WireMessage,
 };
 use libfuzzer_sys::fuzz_target;
 

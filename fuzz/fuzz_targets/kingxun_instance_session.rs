@@ -17,9 +17,9 @@ use device_core::kingxun::{
 };
 use device_core::{ManualClock, Session, SplitMix64, WallClock};
 use kingxun_proto::{
-    decode_frame, Codec, CodecConfig, Connect, CryptFlag, FileDeliver, FileType, Heartbeat,
-    LightCtrl, LightFlags, LinkCipher, LogLevel, LogSwitch, Packet, RawRequest, Request, RespCode,
-    SetLogLevel, Unlock, HEADER_LEN,
+    decode_frame, Codec, CodecConfig, Connect, CryptFlag, Decoder, Encoder, FileDeliver, FileType,
+    Heartbeat, LightCtrl, LightFlags, LinkCipher, LogLevel, LogSwitch, Packet, RawRequest, Request,
+    RespCode, SetLogLevel, Unlock, HEADER_LEN,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -130,7 +130,7 @@ fuzz_target!(|data: &[u8]| {
         .max_pending_answers(MAX_PENDING)
         .codec(CodecConfig::default().max_body_len(MAX_BODY))
         .clock(Arc::new(clock.clone()));
-    let mut session = InstanceSession::new(config, Fleet, Box::new(SplitMix64::seeded(1)));
+    let mut session = InstanceSession::new(config, Fleet).with_rng(Box::new(SplitMix64::seeded(1)));
     // The harness's WebSvr: encodes requests, decodes the session's replies, follows newIV.
     let mut peer = Codec::new(CodecConfig::default()).with_cipher(LinkCipher::new(KEY, IV));
     // Every byte fed, delimited again to count the request frames the session can have received.

@@ -15,6 +15,7 @@
 use std::marker::PhantomData;
 
 use bytes::{BufMut, Bytes, BytesMut};
+use proto_common::codec::{Decoder, Encoder};
 
 use crate::config::{CodecConfig, HEAD_LEN};
 use crate::error::{DecodeError, EncodeError};
@@ -132,12 +133,13 @@ pub fn encode_frame(
 
 /// A typed codec: decodes `In` messages and encodes `Out` messages.
 ///
-/// Use [`ServerCodec`] on the server and [`MachineCodec`] on the machine. With the `tokio-util` feature it is
-/// also a `tokio_util::codec::{Decoder, Encoder}`.
+/// Use [`ServerCodec`] on the server and [`MachineCodec`] on the machine. It is a stream codec of the
+/// [`proto_common::codec`] contract ([`Decoder`] for `In`, [`Encoder`] for `&Out` and `Out`); wrap it in
+/// `proto_common::tokio_codec::TokioCodec` (feature `tokio-util`) for a tokio-util `Framed` stream.
 ///
 /// ```
 /// use bytes::BytesMut;
-/// use jetinno_proto::{MachineCodec, MachineHeartbeat, MachineMessage, ServerCodec};
+/// use jetinno_proto::{Decoder, Encoder, MachineCodec, MachineHeartbeat, MachineMessage, ServerCodec};
 ///
 /// let mut wire = BytesMut::new();
 /// MachineCodec::default()
@@ -183,25 +185,32 @@ impl<In, Out> Codec<In, Out> {
     }
 }
 
-impl<In: WireMessage, Out: WireMessage> Codec<In, Out> {
+impl<In: WireMessage, Out: WireMessage> Decoder for Codec<In, Out> {
+    type Item = In;
+    type Error = DecodeError;
+
     /// Decodes the next message from the front of `src`; `Ok(None)` means more bytes are needed.
     ///
     /// # Errors
     /// A fatal framing error (nothing consumed), or an error in one packet's body (that packet consumed, so
     /// decoding can go on); see [`DecodeError::is_fatal`].
-    pub fn decode(&mut self, src: &mut BytesMut) -> Result<Option<In>, DecodeError> {
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<In>, DecodeError> {
         let Some(len) = complete_packet_len(&self.config, src)? else {
             return Ok(None);
         };
         // Parse in place, then drop the packet: no copy and no shared-buffer allocation.
         In::take_packet(src, len).map(Some)
     }
+}
+
+impl<In: WireMessage, Out: WireMessage> Encoder<&Out> for Codec<In, Out> {
+    type Error = EncodeError;
 
     /// Appends `msg` as one packet to `dst`, serializing straight into the buffer.
     ///
     /// # Errors
     /// [`EncodeError::BodyTooLarge`] (never truncates) or a serializer error; `dst` is unchanged on error.
-    pub fn encode(&mut self, msg: &Out, dst: &mut BytesMut) -> Result<(), EncodeError> {
+    fn encode(&mut self, msg: &Out, dst: &mut BytesMut) -> Result<(), EncodeError> {
         let start = dst.len();
         dst.put_slice(b"0000");
         dst.put_slice(PADDING);
@@ -227,6 +236,14 @@ impl<In: WireMessage, Out: WireMessage> Codec<In, Out> {
                 Err(e)
             }
         }
+    }
+}
+
+impl<In: WireMessage, Out: WireMessage> Encoder<Out> for Codec<In, Out> {
+    type Error = EncodeError;
+
+    fn encode(&mut self, msg: Out, dst: &mut BytesMut) -> Result<(), EncodeError> {
+        Encoder::<&Out>::encode(self, &msg, dst)
     }
 }
 

@@ -1,14 +1,17 @@
-//! The tokio-util `Decoder`/`Encoder` impls over an in-memory duplex stream.
+//! The codecs as tokio-util `Decoder`/`Encoder`s, through proto-common's adapter.
 #![cfg(feature = "tokio-util")]
 
 use bytes::BytesMut;
-use jetinno_proto::tokio_codec::FramedError;
-use jetinno_proto::*;
+use jetinno_proto::{
+    DecodeError, EncodeError, MachineCodec, MachineHeartbeat, MachineMessage, PriceEntry, PriceSet,
+    ServerCodec, ServerMessage,
+};
+use proto_common::tokio_codec::{FramedError, TokioCodec};
 use tokio_util::codec::{Decoder, Encoder};
 
 #[test]
 fn decoder_and_encoder_traits_frame_messages() {
-    let mut machine = MachineCodec::default();
+    let mut machine = TokioCodec::new(MachineCodec::default());
     let mut buf = BytesMut::new();
     Encoder::encode(
         &mut machine,
@@ -22,7 +25,7 @@ fn decoder_and_encoder_traits_frame_messages() {
         &mut buf,
     )
     .unwrap();
-    let mut server = ServerCodec::default();
+    let mut server = TokioCodec::new(ServerCodec::default());
     let first = Decoder::decode(&mut server, &mut buf).unwrap();
     assert_eq!(first, Some(MachineHeartbeat { vmc_no: 9 }.into()));
     let second = Decoder::decode_eof(&mut server, &mut buf).unwrap();
@@ -30,7 +33,7 @@ fn decoder_and_encoder_traits_frame_messages() {
     buf.extend_from_slice(b"00x9");
     let err = Decoder::decode(&mut server, &mut buf).unwrap_err();
     assert!(
-        matches!(err, FramedError::Decode(DecodeError::BadLengthHead { .. })),
+        matches!(err, FramedError::Codec(DecodeError::BadLengthHead { .. })),
         "{err}"
     );
     let big = PriceSet {
@@ -40,7 +43,16 @@ fn decoder_and_encoder_traits_frame_messages() {
     let err =
         Encoder::encode(&mut server, ServerMessage::from(big), &mut BytesMut::new()).unwrap_err();
     assert!(
-        matches!(err, FramedError::Encode(EncodeError::BodyTooLarge { .. })),
+        matches!(err, FramedError::Codec(EncodeError::BodyTooLarge { .. })),
         "{err}"
     );
+}
+
+#[test]
+fn a_stream_cut_inside_a_packet_is_reported_at_its_end() {
+    let mut server = TokioCodec::new(ServerCodec::default());
+    let mut buf = BytesMut::from(&b"003900000000{\"cmd\":\"hb\""[..]);
+    assert_eq!(Decoder::decode(&mut server, &mut buf).unwrap(), None);
+    let err = Decoder::decode_eof(&mut server, &mut buf).unwrap_err();
+    assert!(matches!(err, FramedError::Truncated { len: 23 }), "{err}");
 }

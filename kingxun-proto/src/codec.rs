@@ -1,4 +1,4 @@
-//! Framing: bytes <-> [`Frame`] (header + body), and the typed [`Codec`] over it.
+//! Framing: bytes <-> [`Frame`] (header + body, laid out in [`crate::frame`]), and the typed [`Codec`] over it.
 //!
 //! ```text
 //!  0    2    3     4      6      7        11      15        19
@@ -14,39 +14,15 @@
 //! point, so every header error is fatal ([`DecodeError::is_fatal`]): the connection must be closed. The magic
 //! (two bytes) and version are checked as soon as they arrive, so a wrong stream fails on its first bytes.
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
+use bytes::{Buf, BufMut, BytesMut};
+
+use proto_common::codec::{Decoder, Encoder};
 
 use crate::config::CodecConfig;
 use crate::crypto::LinkCipher;
 use crate::error::{DecodeError, EncodeError};
-use crate::message::{BodyRef, CryptFlag, Message, MsgId, Packet, Reply};
-
-/// The frame magic `KX`.
-pub const MAGIC: [u8; 2] = *b"KX";
-
-/// The only frame version.
-pub const VERSION: u8 = 1;
-
-/// Header length in bytes.
-pub const HEADER_LEN: usize = 19;
-
-/// Flags bit 0: the frame is a reply.
-const FLAG_REPLY: u8 = 0x01;
-
-/// A frame header, less `bodyLen` (which is the length of [`Frame::body`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Header {
-    /// Flags bit 0: a reply.
-    pub reply: bool,
-    /// The MsgId.
-    pub msg_id: MsgId,
-    /// The CryptFlag.
-    pub crypt: CryptFlag,
-    /// devId: the vehicle, 0 for 9001/9002.
-    pub dev_id: u32,
-    /// seq: chosen by the requester, echoed by the reply.
-    pub seq: u32,
-}
+use crate::frame::{CryptFlag, Frame, Header, MsgId, FLAG_REPLY, HEADER_LEN, MAGIC, VERSION};
+use crate::message::{BodyRef, Message, Packet, Reply};
 
 impl Header {
     /// Parses and validates a 19-byte header, returning it with its `bodyLen`.
@@ -87,51 +63,6 @@ impl Header {
         };
         Ok((header, body_len))
     }
-
-    /// The 19 header bytes with the given `bodyLen`.
-    #[must_use]
-    pub fn to_bytes(&self, body_len: u32) -> [u8; HEADER_LEN] {
-        let [i0, i1] = u16::from(self.msg_id).to_be_bytes();
-        let [d0, d1, d2, d3] = self.dev_id.to_be_bytes();
-        let [s0, s1, s2, s3] = self.seq.to_be_bytes();
-        let [l0, l1, l2, l3] = body_len.to_be_bytes();
-        let flags = if self.reply { FLAG_REPLY } else { 0 };
-        [
-            MAGIC[0],
-            MAGIC[1],
-            VERSION,
-            flags,
-            i0,
-            i1,
-            self.crypt.to_u8(),
-            d0,
-            d1,
-            d2,
-            d3,
-            s0,
-            s1,
-            s2,
-            s3,
-            l0,
-            l1,
-            l2,
-            l3,
-        ]
-    }
-
-    /// Appends the 19 header bytes with the given `bodyLen`.
-    pub fn put(&self, body_len: u32, dst: &mut BytesMut) {
-        dst.put_slice(&self.to_bytes(body_len));
-    }
-}
-
-/// One delimited frame: its header and its body bytes (sealed or plain, as on the wire).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Frame {
-    /// The header.
-    pub header: Header,
-    /// The body, exactly `bodyLen` bytes.
-    pub body: Bytes,
 }
 
 /// Checks the bytes of the magic and version that have arrived so far.
@@ -233,9 +164,8 @@ impl Drop for Consume<'_> {
     }
 }
 
-/// The frame-level codec: bytes <-> [`Frame`], no cipher involved.
-///
-/// With the `tokio-util` feature it is also a `tokio_util::codec::{Decoder, Encoder}`.
+/// The frame-level codec: bytes <-> [`Frame`], no cipher involved. A stream codec of the
+/// [`proto_common::codec`] contract.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct FrameCodec {
     config: CodecConfig,
@@ -253,21 +183,38 @@ impl FrameCodec {
     pub fn config(&self) -> &CodecConfig {
         &self.config
     }
+}
+
+impl Decoder for FrameCodec {
+    type Item = Frame;
+    type Error = DecodeError;
 
     /// Decodes the next frame; see [`decode_frame`].
     ///
     /// # Errors
     /// As [`decode_frame`].
-    pub fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Frame>, DecodeError> {
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Frame>, DecodeError> {
         decode_frame(&self.config, src)
     }
+}
+
+impl Encoder<&Frame> for FrameCodec {
+    type Error = EncodeError;
 
     /// Encodes one frame; see [`encode_frame`].
     ///
     /// # Errors
     /// As [`encode_frame`].
-    pub fn encode(&mut self, frame: &Frame, dst: &mut BytesMut) -> Result<(), EncodeError> {
+    fn encode(&mut self, frame: &Frame, dst: &mut BytesMut) -> Result<(), EncodeError> {
         encode_frame(&self.config, frame, dst)
+    }
+}
+
+impl Encoder<Frame> for FrameCodec {
+    type Error = EncodeError;
+
+    fn encode(&mut self, frame: Frame, dst: &mut BytesMut) -> Result<(), EncodeError> {
+        encode_frame(&self.config, &frame, dst)
     }
 }
 
@@ -278,11 +225,12 @@ impl FrameCodec {
 /// must. The 9001 reply itself is sealed with the IV in force before it. Session rules (no frame before a
 /// successful 9001, replay window, heartbeat timing) belong to the session layer.
 ///
-/// With the `tokio-util` feature it is also a `tokio_util::codec::{Decoder, Encoder}`.
+/// A stream codec of the [`proto_common::codec`] contract; wrap it in `proto_common::tokio_codec::TokioCodec`
+/// (feature `tokio-util`) for a tokio-util `Framed` stream.
 ///
 /// ```
 /// use bytes::BytesMut;
-/// use kingxun_proto::{Codec, CodecConfig, LinkCipher, Packet, Unlock};
+/// use kingxun_proto::{Codec, CodecConfig, Decoder, Encoder, LinkCipher, Packet, Unlock};
 ///
 /// let key: [u8; 16] = std::array::from_fn(|i| i as u8);
 /// let iv: [u8; 16] = std::array::from_fn(|i| 16 + i as u8);
@@ -343,12 +291,28 @@ impl Codec {
         self.cipher.as_mut()
     }
 
+    /// Switches to `newIV` after an accepting 9001 reply.
+    fn follow(&mut self, packet: &Packet) {
+        if let (Message::Reply(Reply::Connect(reply)), Some(cipher)) =
+            (&packet.message, self.cipher.as_mut())
+        {
+            if let Some(iv) = reply.new_iv() {
+                cipher.set_iv(iv);
+            }
+        }
+    }
+}
+
+impl Decoder for Codec {
+    type Item = Packet;
+    type Error = DecodeError;
+
     /// Decodes the next packet; `Ok(None)` means more bytes are needed.
     ///
     /// # Errors
     /// A fatal framing error (nothing consumed), or an error in one frame's body (that frame consumed); see
     /// [`DecodeError::is_fatal`].
-    pub fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Packet>, DecodeError> {
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Packet>, DecodeError> {
         let Some((header, total)) = peek_frame(&self.config, src)? else {
             return Ok(None);
         };
@@ -370,32 +334,34 @@ impl Codec {
         }
         result.map(Some)
     }
+}
+
+impl Encoder<&Packet> for Codec {
+    type Error = EncodeError;
 
     /// Appends `packet` as one frame to `dst`.
     ///
     /// # Errors
     /// As [`Packet::encode`]; `dst` is unchanged on error.
-    pub fn encode(&mut self, packet: &Packet, dst: &mut BytesMut) -> Result<(), EncodeError> {
+    fn encode(&mut self, packet: &Packet, dst: &mut BytesMut) -> Result<(), EncodeError> {
         packet.encode(self.cipher.as_ref(), &self.config, dst)?;
         self.follow(packet);
         Ok(())
     }
+}
 
-    /// Switches to `newIV` after an accepting 9001 reply.
-    fn follow(&mut self, packet: &Packet) {
-        if let (Message::Reply(Reply::Connect(reply)), Some(cipher)) =
-            (&packet.message, self.cipher.as_mut())
-        {
-            if let Some(iv) = reply.new_iv() {
-                cipher.set_iv(iv);
-            }
-        }
+impl Encoder<Packet> for Codec {
+    type Error = EncodeError;
+
+    fn encode(&mut self, packet: Packet, dst: &mut BytesMut) -> Result<(), EncodeError> {
+        Encoder::<&Packet>::encode(self, &packet, dst)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bytes::Bytes;
 
     /// DECISIONS.md vector: 9002 request, seq 1, timestamp 1700000000000.
     const HEARTBEAT: &str = concat!(

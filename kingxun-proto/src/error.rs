@@ -2,7 +2,7 @@
 
 use proto_common::json::JsonError;
 
-use crate::message::{CryptFlag, MsgId};
+use crate::frame::{CryptFlag, MsgId};
 
 /// Why bytes could not be decoded into a frame or a message.
 ///

@@ -1,6 +1,8 @@
 //! The coffee server over real sockets (127.0.0.1:0) and a real SQLite file, with simulated machines.
 
 #![forbid(unsafe_code)]
+// The modules are shared by several binaries (server, simulator, demo, tests): `pub` marks their interface.
+#![allow(unreachable_pub)]
 
 #[allow(dead_code)]
 #[path = "../../examples/coffee-server/app.rs"]
@@ -25,6 +27,7 @@ pub const WAIT: Duration = Duration::from_secs(20);
 pub const SEED: u64 = 42;
 
 /// A coffee server on a store directory.
+#[derive(Debug)]
 pub struct Harness {
     /// The server.
     pub server: coffee::Running,

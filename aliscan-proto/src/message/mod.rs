@@ -228,49 +228,31 @@ impl<'de, A: serde::de::MapAccess<'de>> serde::de::MapAccess<'de> for NoSecondTo
     }
 }
 
-/// Collects the rest of an unknown message into its raw JSON, `topic` first.
+/// Collects the rest of an unknown message into its raw JSON, `topic` first. Callers hand `body` over through
+/// [`NoSecondTopic`], as `message_enum!` does.
 fn collect_unknown<'de, A: serde::de::MapAccess<'de>>(
     topic: &str,
-    body: A,
+    body: NoSecondTopic<A>,
 ) -> Result<UnknownMessage, A::Error> {
-    let raw = proto_common::json::collect_unknown(TAG, topic, NoSecondTopic(body))?;
+    let raw = proto_common::json::collect_unknown(TAG, topic, body)?;
     Ok(UnknownMessage {
         topic: topic.to_owned(),
         raw,
     })
 }
 
-/// Declares one direction's message enum with its serde, dispatch and [`WireMessage`] impls.
+/// Declares one direction's message enum ([`proto_common::message_enum!`]) with `pad_id` and its
+/// [`WireMessage`] impl.
 macro_rules! message_enum {
     ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident($ty:ty) = $wire:literal,)* }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, PartialEq)]
-        #[non_exhaustive]
-        pub enum $name {
-            $($(#[$vmeta])* $variant($ty),)*
-            /// A message whose topic this crate does not know for this direction, kept raw.
-            Unknown(UnknownMessage),
+        proto_common::message_enum! {
+            tag: TAG, accessor: topic, field: topic, unknown: UnknownMessage,
+            collect_unknown: collect_unknown, with_tag: WithTopic, body: NoSecondTopic;
+            $(#[$meta])*
+            $name { $($(#[$vmeta])* $variant($ty) = $wire,)* }
         }
 
         impl $name {
-            /// Every topic this enum knows, in spec order.
-            pub const KNOWN: &'static [&'static str] = &[$($wire,)*];
-
-            /// Whether `topic` is one of [`Self::KNOWN`].
-            #[must_use]
-            pub fn knows(topic: &str) -> bool {
-                matches!(topic, $($wire)|*)
-            }
-
-            /// The wire topic of this message.
-            #[must_use]
-            pub fn topic(&self) -> &str {
-                match self {
-                    $(Self::$variant(_) => $wire,)*
-                    Self::Unknown(u) => &u.topic,
-                }
-            }
-
             /// The `padId` of this message, if it has a string one.
             #[must_use]
             pub fn pad_id(&self) -> Option<&str> {
@@ -278,12 +260,6 @@ macro_rules! message_enum {
                     $(Self::$variant(m) => m.pad_id.as_deref(),)*
                     Self::Unknown(u) => u.raw.get("padId").and_then(Value::as_str),
                 }
-            }
-
-            /// Whether this is a message the crate knows (not [`Self::Unknown`]).
-            #[must_use]
-            pub fn is_known(&self) -> bool {
-                !matches!(self, Self::Unknown(_))
             }
         }
 
@@ -304,38 +280,6 @@ macro_rules! message_enum {
                     check_unknown(u, Self::knows)?;
                 }
                 value_to_string(self.topic(), self)
-            }
-        }
-
-        impl Serialize for $name {
-            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                match self {
-                    $(Self::$variant(m) => WithTopic { topic: $wire, body: m }.serialize(s),)*
-                    Self::Unknown(u) => u.raw.serialize(s),
-                }
-            }
-        }
-
-        impl<'de> Deserialize<'de> for $name {
-            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                proto_common::json::deserialize_tagged(d)
-            }
-        }
-
-        impl proto_common::json::TaggedMessage for $name {
-            const TAG: &'static str = TAG;
-
-            fn deserialize_body<'de, A: serde::de::MapAccess<'de>>(
-                tag: &str,
-                body: A,
-            ) -> Result<Self, A::Error> {
-                match tag {
-                    $($wire => {
-                        let de = serde::de::value::MapAccessDeserializer::new(NoSecondTopic(body));
-                        <$ty>::deserialize(de).map(Self::$variant)
-                    })*
-                    other => collect_unknown(other, body).map(Self::Unknown),
-                }
             }
         }
     };
@@ -537,7 +481,7 @@ impl proto_common::json::TaggedMessage for Message {
         } else if StationMessage::knows(tag) {
             StationMessage::deserialize_body(tag, body).map(Self::Station)
         } else {
-            collect_unknown(tag, body).map(Self::Unknown)
+            collect_unknown(tag, NoSecondTopic(body)).map(Self::Unknown)
         }
     }
 }

@@ -6,8 +6,8 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use access_proto::{
-    encode_message, Code, Codec, CodecConfig, DecodeError, Message, PairKey, Request, RequestBody,
-    Response, SessionId,
+    Code, Codec, CodecConfig, Decoder, Encoder, Message, MessageCodec, PairKey, Request,
+    RequestBody, Response, SessionId,
 };
 use bytes::{Bytes, BytesMut};
 
@@ -49,7 +49,6 @@ pub(super) enum Inbound {
 
 /// Limits of a [`Link`].
 pub(super) struct Limits {
-    pub framing: Framing,
     pub codec: CodecConfig,
     pub request_timeout: Duration,
     pub answer_timeout: Duration,
@@ -79,7 +78,7 @@ pub(super) struct Link {
 impl Link {
     pub(super) fn new(limits: &Limits, rng: Box<dyn RandomSource>) -> Self {
         Self {
-            framing: limits.framing,
+            framing: Framing::Stream,
             codec_config: limits.codec,
             codec: Codec::new(limits.codec),
             rx: BytesMut::new(),
@@ -92,6 +91,16 @@ impl Link {
             answer_timeout: limits.answer_timeout,
             rng,
         }
+    }
+
+    /// Replaces the random source of `session_id`s.
+    pub(super) fn set_rng(&mut self, rng: Box<dyn RandomSource>) {
+        self.rng = rng;
+    }
+
+    /// The framing of the transport the link runs on (the driver's [`crate::Session::use_framing`]).
+    pub(super) fn set_framing(&mut self, framing: Framing) {
+        self.framing = framing;
     }
 
     /// A new connection: framing state and queued bytes of the old one are dropped.
@@ -127,19 +136,9 @@ impl Link {
 
     /// One whole message (a WebSocket text frame), whitespace around it allowed.
     fn decode_one(&self, data: &[u8]) -> Input {
-        let json = data.trim_ascii();
-        let max = self.codec_config.max_message_len;
-        if json.len() > max {
-            return Input::Fatal(
-                DecodeError::MessageTooLarge {
-                    len: json.len(),
-                    max,
-                }
-                .to_string(),
-            );
-        }
-        match Message::from_json(json) {
+        match MessageCodec::new(self.codec_config).decode_text(data) {
             Ok(message) => Input::Message(Box::new(message)),
+            Err(e) if e.is_fatal() => Input::Fatal(e.to_string()),
             Err(e) => Input::Malformed(e.to_string()),
         }
     }
@@ -155,12 +154,13 @@ impl Link {
         match self.framing {
             Framing::Stream => {
                 let mut buf = BytesMut::new();
-                encode_message(&self.codec_config, message, &mut buf)
+                Codec::new(self.codec_config)
+                    .encode(message, &mut buf)
                     .map_err(|e| SendError::Encode(e.to_string()))?;
                 Ok(buf.freeze())
             }
-            Framing::Message => message
-                .to_text_with(&self.codec_config)
+            Framing::Message => MessageCodec::new(self.codec_config)
+                .encode_text(message)
                 .map(Bytes::from)
                 .map_err(|e| SendError::Encode(e.to_string())),
         }

@@ -9,7 +9,7 @@
 //! Decisions where the spec is silent (the spec defines no login and no heartbeat):
 //! - **No login.** A [`TerminalSession`] is established as soon as its transport is up. The server learns who
 //!   is on the line the only way the spec offers: its [`ServerSession`] asks `get_device_info` on connect and
-//!   takes the terminal's `device_info.uuid` as the device id ([`Session::peer_id`], used for routing). A
+//!   takes the terminal's `device_info.uuid` as the device id ([`Session::peer`], used for routing). A
 //!   failure code, a missing `uuid`, a refusal by the server's [`Admission`] policy close the connection with
 //!   [`CloseReason::LoginRejected`]; no answer within [`IDENTIFY_TIMEOUT`] closes it with
 //!   [`CloseReason::LoginTimeout`]. Terminal requests that arrive before the terminal is identified are held
@@ -27,14 +27,16 @@
 //!   code `-1` and reported as `Unanswered`; a request arriving while the most requests allowed are already
 //!   waiting is answered `-1` at once and reported as `Busy`. A [`TerminalSession`] answers `get_device_info`
 //!   itself when [`TerminalConfig::device_info`] is set.
-//! - **Framing** is a config switch: [`Framing::Stream`] for raw TCP (one JSON object per message, `\n` after
-//!   each, split by braces), [`Framing::Message`] when each [`Session::handle_input`] call carries one whole
-//!   message (WebSocket text frames). A framing error or an over-long message closes the connection with
+//! - **Framing** comes from the transport ([`Session::use_framing`], called by every driver):
+//!   [`Framing::Stream`] for raw TCP (one JSON object per message, `\n` after each, split by braces),
+//!   [`Framing::Message`] when each [`Session::handle_input`] call carries one whole message (WebSocket text
+//!   frames). A framing error or an over-long message closes the connection with
 //!   [`CloseReason::Protocol`]; a whole message that does not decode is reported as `Malformed` and the
 //!   connection goes on.
 //!
 //! [`RandomSource`]: crate::RandomSource
-//! [`Session::peer_id`]: crate::Session::peer_id
+//! [`Session::peer`]: crate::Session::peer
+//! [`Session::use_framing`]: crate::Session::use_framing
 //! [`Session::handle_input`]: crate::Session::handle_input
 //! [`CloseReason::LoginRejected`]: crate::CloseReason::LoginRejected
 //! [`CloseReason::LoginTimeout`]: crate::CloseReason::LoginTimeout
@@ -73,14 +75,14 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// defaults before it gives up).
 pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// How the bytes given to `handle_input` are cut into messages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Framing {
-    /// A byte stream (raw TCP): JSON objects back to back, split by tracking braces, strings and escapes;
-    /// each message sent is followed by `\n` (DECISIONS.md, access). The default.
-    #[default]
-    Stream,
-    /// Every `handle_input` call carries exactly one message (a WebSocket text frame); messages are sent
-    /// without the trailing newline, one per transmit.
-    Message,
+pub use crate::session::Framing;
+
+/// An access message without images is a few hundred bytes; transports size their buffers from this and grow
+/// only for a large message (a person with a base64 photo).
+pub const TYPICAL_MESSAGE_LEN: usize = 1024;
+
+/// access's transport facts: a TCP byte stream by default, one object per message on a message transport
+/// (DECISIONS.md, access), messages up to the codec's maximum (16 MiB by default), any WebSocket path.
+pub(crate) fn wire(codec: &access_proto::CodecConfig) -> crate::Wire {
+    crate::Wire::stream(codec.max_message_len, TYPICAL_MESSAGE_LEN)
 }

@@ -11,12 +11,10 @@ use access_proto::{
 use bytes::Bytes;
 
 use super::link::{Inbound, Input, Limits, Link};
-use super::{
-    Framing, ANSWER_TIMEOUT, IDENTIFY_TIMEOUT, PEER_TIMEOUT, PROBE_INTERVAL, REQUEST_TIMEOUT,
-};
+use super::{ANSWER_TIMEOUT, IDENTIFY_TIMEOUT, PEER_TIMEOUT, PROBE_INTERVAL, REQUEST_TIMEOUT};
 use crate::liveness::Liveness;
 use crate::rng::RandomSource;
-use crate::session::{CloseReason, RequestError, RequestId, SendError, Session};
+use crate::session::{CloseReason, Framing, RequestError, RequestId, SendError, Session, Wire};
 
 /// Decides whether an identified terminal may stay connected.
 pub trait Admission: Send + Sync {
@@ -62,8 +60,6 @@ impl<F: Fn(&DeviceInfo) -> Result<(), String> + Send + Sync> Admission for F {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct ServerConfig {
-    /// Stream (raw TCP) or one message per input (WebSocket). Default [`Framing::Stream`].
-    pub framing: Framing,
     /// How long the terminal has to answer the `get_device_info` sent on connect. Default 30 s
     /// ([`IDENTIFY_TIMEOUT`]).
     pub identify_timeout: Duration,
@@ -91,7 +87,6 @@ pub struct ServerConfig {
 impl Default for ServerConfig {
     fn default() -> Self {
         Self {
-            framing: Framing::Stream,
             identify_timeout: IDENTIFY_TIMEOUT,
             probe_interval: Some(PROBE_INTERVAL),
             peer_timeout: PEER_TIMEOUT,
@@ -110,13 +105,6 @@ impl ServerConfig {
     #[must_use]
     pub fn new() -> Self {
         Self::default()
-    }
-
-    /// Sets [`ServerConfig::framing`].
-    #[must_use]
-    pub fn framing(mut self, framing: Framing) -> Self {
-        self.framing = framing;
-        self
     }
 
     /// Sets [`ServerConfig::identify_timeout`].
@@ -184,7 +172,6 @@ impl ServerConfig {
 
     fn limits(&self) -> Limits {
         Limits {
-            framing: self.framing,
             codec: self.codec,
             request_timeout: self.request_timeout,
             answer_timeout: self.answer_timeout,
@@ -350,19 +337,19 @@ impl<A> std::fmt::Debug for ServerSession<A> {
 
 impl ServerSession<AdmitAll> {
     /// A session for a connection that was just accepted, admitting every terminal that reports a `uuid`;
-    /// `session_id`s are drawn from `rng`.
+    /// `session_id`s are drawn from [`OsRandom`](crate::OsRandom) (see [`ServerSession::with_rng`]).
     #[must_use]
-    pub fn new(config: ServerConfig, rng: Box<dyn RandomSource>) -> Self {
-        Self::with_admission(config, AdmitAll, rng)
+    pub fn new(config: ServerConfig) -> Self {
+        Self::with_admission(config, AdmitAll)
     }
 }
 
 impl<A: Admission> ServerSession<A> {
     /// A session for a connection that was just accepted, admitting terminals by `admission`.
     #[must_use]
-    pub fn with_admission(config: ServerConfig, admission: A, rng: Box<dyn RandomSource>) -> Self {
+    pub fn with_admission(config: ServerConfig, admission: A) -> Self {
         Self {
-            link: Link::new(&config.limits(), rng),
+            link: Link::new(&config.limits(), Box::new(crate::OsRandom)),
             config,
             admission,
             connected: false,
@@ -375,6 +362,14 @@ impl<A: Admission> ServerSession<A> {
             held: VecDeque::new(),
             events: VecDeque::new(),
         }
+    }
+
+    /// Replaces the random source of `session_id`s ([`OsRandom`](crate::OsRandom) by default): tests pass a
+    /// seeded [`SplitMix64`](crate::SplitMix64) to make the session deterministic.
+    #[must_use]
+    pub fn with_rng(mut self, rng: Box<dyn RandomSource>) -> Self {
+        self.link.set_rng(rng);
+        self
     }
 
     /// The settings the terminal reported, once identified (updated by the liveness probes).
@@ -524,6 +519,15 @@ impl<A: Admission> Session for ServerSession<A> {
     type Command = ServerCommand;
     type Reply = Response;
     type Event = ServerEvent;
+    type Peer = String;
+
+    fn wire(&self) -> Wire {
+        super::wire(&self.config.codec)
+    }
+
+    fn use_framing(&mut self, framing: Framing) {
+        self.link.set_framing(framing);
+    }
 
     fn connection_opened(&mut self, now: Instant) {
         if self.close.is_some() {
@@ -654,8 +658,8 @@ impl<A: Admission> Session for ServerSession<A> {
         self.established && self.close.is_none()
     }
 
-    fn peer_id(&self) -> Option<String> {
-        self.uuid.clone()
+    fn peer(&self) -> Option<&String> {
+        self.uuid.as_ref()
     }
 
     fn close(&mut self, _now: Instant) {

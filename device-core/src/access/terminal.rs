@@ -11,21 +11,21 @@ use access_proto::{
 use bytes::Bytes;
 
 use super::link::{Inbound, Input, Limits, Link};
-use super::{Framing, ANSWER_TIMEOUT, PEER_TIMEOUT, REQUEST_TIMEOUT};
+use super::{ANSWER_TIMEOUT, PEER_TIMEOUT, REQUEST_TIMEOUT};
 use crate::clock::{SystemClock, WallClock};
 use crate::liveness::Liveness;
 use crate::rng::RandomSource;
-use crate::session::{CloseReason, RequestError, RequestId, SendError, Session};
+use crate::session::{CloseReason, Framing, RequestError, RequestId, SendError, Session, Wire};
 
 /// Settings of a [`TerminalSession`].
 ///
 /// ```
 /// use std::time::Duration;
 /// use access_proto::DeviceInfo;
-/// use device_core::access::{Framing, TerminalConfig};
+/// use device_core::access::TerminalConfig;
 ///
 /// let info = DeviceInfo { uuid: Some("31231412332".into()), ..DeviceInfo::default() };
-/// let config = TerminalConfig::new(info).framing(Framing::Message).peer_timeout(None);
+/// let config = TerminalConfig::new(info).peer_timeout(None);
 /// assert_eq!(config.request_timeout, Duration::from_secs(30));
 /// ```
 #[derive(Clone)]
@@ -35,8 +35,6 @@ pub struct TerminalConfig {
     /// them (code 0); when `None`, `get_device_info` reaches the application like any request. Default
     /// `None`; [`TerminalCommand::ServeDeviceInfo`] changes it at run time.
     pub device_info: Option<DeviceInfo>,
-    /// Stream (raw TCP) or one message per input (WebSocket). Default [`Framing::Stream`].
-    pub framing: Framing,
     /// Silence after which the server is declared gone and the connection closed. Default 180 s
     /// ([`PEER_TIMEOUT`]), which relies on the server's `get_device_info` probes; `None` never closes.
     pub peer_timeout: Option<Duration>,
@@ -62,7 +60,6 @@ impl std::fmt::Debug for TerminalConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TerminalConfig")
             .field("device_info", &self.device_info)
-            .field("framing", &self.framing)
             .field("peer_timeout", &self.peer_timeout)
             .field("request_timeout", &self.request_timeout)
             .field("answer_timeout", &self.answer_timeout)
@@ -78,7 +75,6 @@ impl Default for TerminalConfig {
     fn default() -> Self {
         Self {
             device_info: None,
-            framing: Framing::Stream,
             peer_timeout: Some(PEER_TIMEOUT),
             request_timeout: REQUEST_TIMEOUT,
             answer_timeout: ANSWER_TIMEOUT,
@@ -103,13 +99,6 @@ impl TerminalConfig {
     #[must_use]
     pub fn device_info(mut self, info: Option<DeviceInfo>) -> Self {
         self.device_info = info;
-        self
-    }
-
-    /// Sets [`TerminalConfig::framing`].
-    #[must_use]
-    pub fn framing(mut self, framing: Framing) -> Self {
-        self.framing = framing;
         self
     }
 
@@ -171,7 +160,6 @@ impl TerminalConfig {
 
     fn limits(&self) -> Limits {
         Limits {
-            framing: self.framing,
             codec: self.codec,
             request_timeout: self.request_timeout,
             answer_timeout: self.answer_timeout,
@@ -286,11 +274,12 @@ impl std::fmt::Debug for TerminalSession {
 }
 
 impl TerminalSession {
-    /// A session that is not connected yet; `session_id`s are drawn from `rng`.
+    /// A session that is not connected yet; `session_id`s are drawn from [`OsRandom`](crate::OsRandom) (see
+    /// [`TerminalSession::with_rng`]).
     #[must_use]
-    pub fn new(config: TerminalConfig, rng: Box<dyn RandomSource>) -> Self {
+    pub fn new(config: TerminalConfig) -> Self {
         Self {
-            link: Link::new(&config.limits(), rng),
+            link: Link::new(&config.limits(), Box::new(crate::OsRandom)),
             config,
             connected: false,
             close: None,
@@ -298,6 +287,14 @@ impl TerminalSession {
             liveness: None,
             events: VecDeque::new(),
         }
+    }
+
+    /// Replaces the random source of `session_id`s ([`OsRandom`](crate::OsRandom) by default): tests pass a
+    /// seeded [`SplitMix64`](crate::SplitMix64) to make the session deterministic.
+    #[must_use]
+    pub fn with_rng(mut self, rng: Box<dyn RandomSource>) -> Self {
+        self.link.set_rng(rng);
+        self
     }
 
     /// The terminal's local time now, by the configured clock, for an access record's `time`.
@@ -378,6 +375,15 @@ impl Session for TerminalSession {
     type Command = TerminalCommand;
     type Reply = Response;
     type Event = TerminalEvent;
+    type Peer = ();
+
+    fn wire(&self) -> Wire {
+        super::wire(&self.config.codec)
+    }
+
+    fn use_framing(&mut self, framing: Framing) {
+        self.link.set_framing(framing);
+    }
 
     fn connection_opened(&mut self, now: Instant) {
         if self.shutdown {
@@ -497,8 +503,8 @@ impl Session for TerminalSession {
         self.connected && self.close.is_none()
     }
 
-    fn peer_id(&self) -> Option<String> {
-        None
+    fn peer(&self) -> Option<&()> {
+        self.is_established().then_some(&())
     }
 
     fn close(&mut self, _now: Instant) {

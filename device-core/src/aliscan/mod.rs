@@ -4,12 +4,12 @@
 //! The station is not one session per connection: booking, the debug lock and the scan in progress are shared
 //! by every pad, and a status change goes to all of them. So [`Station`] is a sans-io state machine that takes
 //! `(now, connection, frame)` inputs and yields `(connection, frame)` transmits (a broadcast is queued once per
-//! connection). With the `tokio` feature, [`StationServer`] runs it behind a `Mutex` with its own small accept
-//! loop over [`WsTransport`](crate::runtime::WsTransport): each connection's task feeds the station and every
-//! task is woken when the station queued something for it, which the per-connection drivers of
-//! [`runtime::server`](crate::runtime::server) could not do. The pad side, [`PadSession`], is an ordinary
-//! [`Session`](crate::Session) and runs under [`runtime::client::Client`](crate::runtime::client::Client)
-//! unchanged.
+//! connection). [`StationEndpoint`] shares one station between the sessions of its connections, one
+//! [`PadLink`] per pad (quinn's `Endpoint`/`Connection` split): under tokio it runs on the same
+//! [`runtime::server::Server`](crate::runtime::server::Server) as every other protocol, on a
+//! [`WsListener`](crate::runtime::server::WsListener) at [`WS_PATH`]; a broadcast wakes every connection it
+//! queued for. The pad side, [`PadSession`], is an ordinary [`Session`](crate::Session) and runs under
+//! [`runtime::client::Client`](crate::runtime::client::Client) unchanged.
 //!
 //! A booking in memory, no I/O:
 //!
@@ -57,20 +57,18 @@
 //! Liveness is the WebSocket's ping/pong ([`WsConfig`](crate::runtime::WsConfig)); the protocol has no
 //! heartbeat of its own.
 
+mod endpoint;
 mod hardware;
 mod pad;
-#[cfg(feature = "tokio")]
-mod server;
 mod services;
 mod station;
 
+pub use endpoint::{PadLink, StationEndpoint};
 pub use hardware::{
     MemoryStore, RecordStore, Scanner, ScannerCall, SimulatedScanner, UploadQueue, Uploader,
     DEFAULT_STORE_CAPACITY,
 };
 pub use pad::{PadCommand, PadConfig, PadEvent, PadReply, PadSession};
-#[cfg(feature = "tokio")]
-pub use server::{StationServer, StationServerConfig};
 pub use services::{
     Maintenance, SimulatedDirectory, SimulatedMaintenance, SimulatedWifi, StoreDirectory, Wifi,
 };
@@ -78,3 +76,14 @@ pub use station::{
     HardwareReport, PadConnection, Station, StationCommand, StationConfig, StationEvent,
     DEFAULT_BOOK_PERIOD, DEFAULT_HARDWARE_TIMEOUT,
 };
+
+/// The WebSocket path of the station (aliscan.md, DECISIONS.md: `ws://HOST:PORT/aliscan`).
+pub const WS_PATH: &str = "/aliscan";
+
+/// An aliscan message is a few hundred bytes (a status, a scan request); records are larger and rare.
+pub const TYPICAL_MESSAGE_LEN: usize = 1024;
+
+/// aliscan's transport facts: one JSON message per WebSocket text frame at [`WS_PATH`].
+pub(crate) fn wire(codec: &aliscan_proto::CodecConfig) -> crate::Wire {
+    crate::Wire::message(codec.max_message_len, TYPICAL_MESSAGE_LEN, Some(WS_PATH))
+}

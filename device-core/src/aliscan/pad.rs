@@ -16,8 +16,8 @@ use bytes::Bytes;
 
 use crate::correlation::Correlator;
 use crate::outbox::Outbox;
-use crate::rng::{RandomSource, SplitMix64};
-use crate::session::{CloseReason, RequestError, RequestId, SendError, Session};
+use crate::rng::RandomSource;
+use crate::session::{CloseReason, RequestError, RequestId, SendError, Session, Wire};
 
 /// Settings of a [`PadSession`].
 #[derive(Debug, Clone)]
@@ -333,15 +333,10 @@ impl fmt::Debug for PadSession {
 }
 
 impl PadSession {
-    /// A pad session; `requestId`s come from a generator seeded from the system.
+    /// A pad session; `requestId`s come from [`OsRandom`](crate::OsRandom) (see [`PadSession::with_rng`]).
     #[must_use]
     pub fn new(config: PadConfig) -> Self {
-        Self::with_rng(config, Box::new(SplitMix64::from_entropy()))
-    }
-
-    /// A pad session drawing its `requestId`s from `rng`.
-    #[must_use]
-    pub fn with_rng(config: PadConfig, rng: Box<dyn RandomSource>) -> Self {
+        let rng: Box<dyn RandomSource> = Box::new(crate::OsRandom);
         Self {
             codec: PadCodec::new(config.codec),
             outbox: Outbox::new(config.outbox_capacity),
@@ -357,6 +352,14 @@ impl PadSession {
         }
     }
 
+    /// Replaces the random source ([`OsRandom`](crate::OsRandom) by default): tests pass a seeded
+    /// [`SplitMix64`](crate::SplitMix64) to make the session deterministic.
+    #[must_use]
+    pub fn with_rng(mut self, rng: Box<dyn RandomSource>) -> Self {
+        self.rng = rng;
+        self
+    }
+
     /// Responses that arrived after their request timed out.
     #[must_use]
     pub fn late_responses(&self) -> u64 {
@@ -365,7 +368,7 @@ impl PadSession {
 
     fn encode(&self, msg: &PadMessage) -> Result<Bytes, SendError> {
         self.codec
-            .encode(msg)
+            .encode_text(msg)
             .map(Bytes::from)
             .map_err(|e| SendError::Encode(e.to_string()))
     }
@@ -516,6 +519,11 @@ impl Session for PadSession {
     type Command = PadCommand;
     type Reply = PadReply;
     type Event = PadEvent;
+    type Peer = ();
+
+    fn wire(&self) -> Wire {
+        super::wire(&self.config.codec)
+    }
 
     fn connection_opened(&mut self, _now: Instant) {
         if self.closed {
@@ -545,7 +553,7 @@ impl Session for PadSession {
         if !self.connected || self.close.is_some() {
             return;
         }
-        match self.codec.decode(data) {
+        match self.codec.decode_text(data) {
             Ok(msg) => self.on_message(msg),
             Err(e) => self.close = Some(CloseReason::Protocol(e.to_string())),
         }
@@ -681,8 +689,8 @@ impl Session for PadSession {
         self.established
     }
 
-    fn peer_id(&self) -> Option<String> {
-        None
+    fn peer(&self) -> Option<&()> {
+        self.is_established().then_some(&())
     }
 
     fn close(&mut self, _now: Instant) {

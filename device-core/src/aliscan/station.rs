@@ -233,12 +233,6 @@ pub enum StationEvent {
         /// What was wrong.
         error: String,
     },
-    /// A pad's connection was refused before it reached the station: the server was at its connection cap.
-    /// Only [`StationServer`](super::StationServer) reports it; the sans-io station never does.
-    Refused {
-        /// The peer's address.
-        peer: std::net::SocketAddr,
-    },
 }
 
 /// Who holds the station.
@@ -505,7 +499,7 @@ impl Station {
             Some(link) if !link.closing => {}
             _ => return,
         }
-        let message = match self.codec.decode(data) {
+        let message = match self.codec.decode_text(data) {
             Ok(m) => m,
             Err(e) => {
                 let error = e.to_string();
@@ -702,6 +696,11 @@ impl Station {
     /// The next message to write on one connection.
     pub fn poll_transmit_for(&mut self, conn: PadConnection) -> Option<Bytes> {
         self.links.get_mut(&conn)?.outbox.pop()
+    }
+
+    /// Whether something waits to be written on `conn`.
+    pub(crate) fn has_transmit_for(&self, conn: PadConnection) -> bool {
+        self.links.get(&conn).is_some_and(|l| !l.outbox.is_empty())
     }
 
     /// A connection the station wants closed, and why (after writing what is queued for it).
@@ -1255,7 +1254,7 @@ impl Station {
 
     fn encode(&self, msg: &StationMessage) -> Result<Bytes, SendError> {
         self.codec
-            .encode(msg)
+            .encode_text(msg)
             .map(Bytes::from)
             .map_err(|e| SendError::Encode(e.to_string()))
     }

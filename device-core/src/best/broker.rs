@@ -18,7 +18,7 @@ use crate::rng::RandomSource;
 /// use device_core::{ManualClock, SplitMix64};
 ///
 /// let clock = ManualClock::new(chrono::DateTime::parse_from_rfc3339("2022-03-01T02:47:51Z").unwrap());
-/// let mut lookup = BrokerLookup::new("abcd", BrokerType::BestW, "aabbcc", Arc::new(clock), Box::new(SplitMix64::seeded(1)));
+/// let mut lookup = BrokerLookup::new("abcd", BrokerType::BestW, "aabbcc", Arc::new(clock)).with_rng(Box::new(SplitMix64::seeded(1)));
 /// let uri = lookup.request().path_and_query();
 /// assert!(uri.starts_with("/v3/device/getBrokerServer?sn=abcd&type=best-w&nonce="));
 /// ```
@@ -40,22 +40,30 @@ impl std::fmt::Debug for BrokerLookup {
 }
 
 impl BrokerLookup {
-    /// Lookups for device `sn` signed with its secret key; the timestamp comes from `clock`, nonces from `rng`.
+    /// Lookups for device `sn` signed with its secret key; the timestamp comes from `clock`, nonces from
+    /// [`OsRandom`](crate::OsRandom) (see [`BrokerLookup::with_rng`]).
     #[must_use]
     pub fn new(
         sn: impl Into<String>,
         broker_type: BrokerType,
         secret_key: impl Into<String>,
         clock: Arc<dyn WallClock>,
-        rng: Box<dyn RandomSource>,
     ) -> Self {
         Self {
             sn: sn.into(),
             broker_type,
             secret_key: secret_key.into(),
             clock,
-            rng,
+            rng: Box::new(crate::OsRandom),
         }
+    }
+
+    /// Replaces the random source ([`OsRandom`](crate::OsRandom) by default): tests pass a seeded
+    /// [`SplitMix64`](crate::SplitMix64) to make the lookup deterministic.
+    #[must_use]
+    pub fn with_rng(mut self, rng: Box<dyn RandomSource>) -> Self {
+        self.rng = rng;
+        self
     }
 
     /// A fresh signed query: a new 32-hex-digit nonce (the most the spec allows) and the current time in ms.

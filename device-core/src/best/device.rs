@@ -19,7 +19,7 @@ use crate::correlation::Correlator;
 use crate::liveness::Liveness;
 use crate::outbox::Outbox;
 use crate::rng::RandomSource;
-use crate::session::{CloseReason, RequestError, RequestId, SendError, Session};
+use crate::session::{CloseReason, RequestError, RequestId, SendError, Session, Wire};
 
 /// Most offset corrections (`30000002`) one upload follows before it ends with the platform's answer.
 const MAX_RESUMES: u32 = 16;
@@ -322,10 +322,20 @@ impl std::fmt::Debug for DeviceSession {
 }
 
 impl DeviceSession {
-    /// A session that is not connected yet; `rng` makes the message ids and, with
-    /// [`DeviceConfig::key_exchange`], the X25519 keys and factors (use [`crate::OsRandom`] then).
+    /// Replaces the random source ([`OsRandom`](crate::OsRandom) by default): tests pass a seeded
+    /// [`SplitMix64`](crate::SplitMix64) to make the session deterministic.
     #[must_use]
-    pub fn new(config: DeviceConfig, mut rng: Box<dyn RandomSource>) -> Self {
+    pub fn with_rng(mut self, mut rng: Box<dyn RandomSource>) -> Self {
+        self.mids = MidGen::new(&mut *rng);
+        self.rng = rng;
+        self
+    }
+
+    /// A session that is not connected yet. Message ids and, with [`DeviceConfig::key_exchange`], the X25519
+    /// keys and factors come from [`OsRandom`](crate::OsRandom) (see [`DeviceSession::with_rng`]).
+    #[must_use]
+    pub fn new(config: DeviceConfig) -> Self {
+        let mut rng: Box<dyn RandomSource> = Box::new(crate::OsRandom);
         Self {
             mids: MidGen::new(&mut *rng),
             rng,
@@ -658,6 +668,11 @@ impl Session for DeviceSession {
     type Command = DeviceCommand;
     type Reply = Response;
     type Event = DeviceEvent;
+    type Peer = ();
+
+    fn wire(&self) -> Wire {
+        super::wire(&self.config.codec)
+    }
 
     fn connection_opened(&mut self, now: Instant) {
         if self.shutdown {
@@ -702,7 +717,7 @@ impl Session for DeviceSession {
         if let Some(l) = self.liveness.as_mut() {
             l.on_receive(now);
         }
-        match best_proto::decode::<PlatformMessage>(data, &self.config.codec) {
+        match best_proto::DeviceCodec::new(self.config.codec).decode_text(data) {
             Ok(envelope) => self.on_message(now, envelope),
             Err(e) => self.events.push_back(DeviceEvent::Malformed(e.to_string())),
         }
@@ -890,8 +905,8 @@ impl Session for DeviceSession {
         self.state == State::Ready
     }
 
-    fn peer_id(&self) -> Option<String> {
-        None
+    fn peer(&self) -> Option<&()> {
+        self.is_established().then_some(&())
     }
 
     fn close(&mut self, _now: Instant) {

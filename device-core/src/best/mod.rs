@@ -1,10 +1,11 @@
 //! BEST sessions over WebSocket (best-w): the meeting terminal ([`DeviceSession`], a client) and the platform
 //! ([`PlatformSession`], one per connection), plus the HTTP broker lookup ([`BrokerLookup`] for the device,
-//! [`LookupHandler`] for the platform; carried over HTTP by the [`http`] module with the `http` feature).
+//! [`LookupHandler`] for the platform; carried over HTTP by `runtime::http` with the `http` feature).
 //!
 //! One BEST message is one WebSocket text frame: each [`crate::Session::handle_input`] call carries one message
 //! and each [`crate::Session::poll_transmit`] yields one, so the sessions run unchanged over
-//! `runtime::client::Client::connect_ws` and `runtime::server::Server::spawn_ws` (path `/best`).
+//! `runtime::client::Client::connect_ws` and a `runtime::server::Server` on a `WsListener` (at [`WS_PATH`],
+//! `/best`, which the sessions' [`crate::Wire`] names).
 //!
 //! The onboarding chain (best.md 3.2 to 3.5): `dev.register` (devKey) -> `authCode`, `dev.accredit` -> `secret`,
 //! `dev.login`, `dev.report` -> heartbeat settings; then `dev.heartbeat` at the interval the platform returns
@@ -22,8 +23,6 @@
 
 mod broker;
 mod device;
-#[cfg(feature = "http")]
-pub mod http;
 mod platform;
 
 pub use broker::{BrokerDirectory, BrokerLookup, LookupHandler};
@@ -118,9 +117,22 @@ fn same_secret(a: &str, b: &str) -> bool {
 
 /// Encodes one message.
 fn encode<M: Body>(codec: &CodecConfig, envelope: &Envelope<M>) -> Result<Bytes, SendError> {
-    best_proto::encode(envelope, codec)
+    best_proto::Codec::<M, M>::new(*codec)
+        .encode_text(envelope)
         .map(Bytes::from)
         .map_err(|e| SendError::Encode(e.to_string()))
+}
+
+/// The WebSocket path of the reference platform (DECISIONS.md, best-w: `/best`).
+pub const WS_PATH: &str = "/best";
+
+/// A BEST message is a few hundred bytes (a heartbeat, a command); file chunks are larger and rare.
+pub const TYPICAL_MESSAGE_LEN: usize = 1024;
+
+/// best-w's transport facts: one JSON message per WebSocket text frame at [`WS_PATH`], up to the codec's
+/// maximum.
+pub(crate) fn wire(codec: &CodecConfig) -> crate::Wire {
+    crate::Wire::message(codec.max_message_len, TYPICAL_MESSAGE_LEN, Some(WS_PATH))
 }
 
 #[cfg(test)]

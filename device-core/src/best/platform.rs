@@ -22,7 +22,7 @@ use crate::correlation::Correlator;
 use crate::liveness::Liveness;
 use crate::outbox::Outbox;
 use crate::rng::RandomSource;
-use crate::session::{CloseReason, RequestError, RequestId, SendError, Session};
+use crate::session::{CloseReason, RequestError, RequestId, SendError, Session, Wire};
 
 /// What the platform knows of one device.
 #[derive(Clone, PartialEq, Eq)]
@@ -434,10 +434,11 @@ impl<R> std::fmt::Debug for PlatformSession<R> {
 }
 
 impl<R: DeviceRegistry> PlatformSession<R> {
-    /// A session for one connection; `rng` makes message ids, `authCode`s, `secret`s and key exchange keys:
-    /// give it [`crate::OsRandom`] in production.
+    /// A session for one connection. Message ids, `authCode`s, `secret`s and key exchange keys come from
+    /// [`OsRandom`](crate::OsRandom) (see [`PlatformSession::with_rng`]).
     #[must_use]
-    pub fn new(config: PlatformConfig, registry: R, mut rng: Box<dyn RandomSource>) -> Self {
+    pub fn new(config: PlatformConfig, registry: R) -> Self {
+        let mut rng: Box<dyn RandomSource> = Box::new(crate::OsRandom);
         Self {
             mids: MidGen::new(&mut *rng),
             rng,
@@ -463,6 +464,15 @@ impl<R: DeviceRegistry> PlatformSession<R> {
             events: VecDeque::new(),
             replies: VecDeque::new(),
         }
+    }
+
+    /// Replaces the random source ([`OsRandom`](crate::OsRandom) by default): tests pass a seeded
+    /// [`SplitMix64`](crate::SplitMix64) to make the session deterministic.
+    #[must_use]
+    pub fn with_rng(mut self, mut rng: Box<dyn RandomSource>) -> Self {
+        self.mids = MidGen::new(&mut *rng);
+        self.rng = rng;
+        self
     }
 
     /// The logged-in device's serial number.
@@ -796,6 +806,11 @@ impl<R: DeviceRegistry> Session for PlatformSession<R> {
     type Command = PlatformCommand;
     type Reply = CmdResponse;
     type Event = PlatformEvent;
+    type Peer = String;
+
+    fn wire(&self) -> Wire {
+        super::wire(&self.config.codec)
+    }
 
     fn connection_opened(&mut self, now: Instant) {
         self.connected = true;
@@ -832,7 +847,7 @@ impl<R: DeviceRegistry> Session for PlatformSession<R> {
         if let Some(l) = self.liveness.as_mut() {
             l.on_receive(now);
         }
-        match best_proto::decode::<DeviceMessage>(data, &self.config.codec) {
+        match best_proto::PlatformCodec::new(self.config.codec).decode_text(data) {
             Ok(envelope) => self.on_message(now, envelope),
             Err(e) if self.sn.is_none() => {
                 self.close_with(CloseReason::Protocol(format!("before login: {e}")));
@@ -973,8 +988,8 @@ impl<R: DeviceRegistry> Session for PlatformSession<R> {
         self.sn.is_some()
     }
 
-    fn peer_id(&self) -> Option<String> {
-        self.sn.clone()
+    fn peer(&self) -> Option<&String> {
+        self.sn.as_ref()
     }
 
     fn close(&mut self, _now: Instant) {

@@ -15,7 +15,7 @@ use crate::clock::{SystemClock, WallClock};
 use crate::correlation::Correlator;
 use crate::liveness::Liveness;
 use crate::outbox::Outbox;
-use crate::session::{CloseReason, RequestError, RequestId, SendError, Session};
+use crate::session::{CloseReason, RequestError, RequestId, SendError, Session, Wire};
 
 /// Settings of a [`MachineSession`].
 #[derive(Clone)]
@@ -275,6 +275,11 @@ impl Session for MachineSession {
     type Command = MachineCommand;
     type Reply = QrCodeReply;
     type Event = MachineEvent;
+    type Peer = ();
+
+    fn wire(&self) -> Wire {
+        super::wire(&self.config.codec)
+    }
 
     fn connection_opened(&mut self, now: Instant) {
         if self.shutdown {
@@ -449,8 +454,8 @@ impl Session for MachineSession {
         self.state == State::Ready
     }
 
-    fn peer_id(&self) -> Option<String> {
-        None
+    fn peer(&self) -> Option<&()> {
+        self.is_established().then_some(&())
     }
 
     fn close(&mut self, _now: Instant) {

@@ -22,7 +22,7 @@ pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(20);
 pub const PEER_TIMEOUT: Duration = Duration::from_secs(120);
 
 use bytes::BytesMut;
-use jetinno_proto::{decode_frame, CodecConfig, WireMessage};
+use jetinno_proto::{Codec, CodecConfig, Decoder, Encoder, WireMessage};
 
 /// One step of reading the receive buffer.
 enum Step<M> {
@@ -38,13 +38,12 @@ enum Step<M> {
 
 /// Takes the next packet off `rx` and decodes it as `M`.
 fn next_message<M: WireMessage>(config: &CodecConfig, rx: &mut BytesMut) -> Step<M> {
-    match decode_frame(config, rx) {
-        Ok(Some(body)) => match M::from_json(&body) {
-            Ok(m) => Step::Message(m),
-            Err(e) => Step::Malformed(e.to_string()),
-        },
+    match Codec::<M, M>::new(*config).decode(rx) {
+        Ok(Some(m)) => Step::Message(m),
         Ok(None) => Step::NeedMore,
-        Err(e) => Step::Fatal(e.to_string()),
+        // A framing error leaves `rx` as it was; a body error consumed its packet.
+        Err(e) if e.is_fatal() => Step::Fatal(e.to_string()),
+        Err(e) => Step::Malformed(e.to_string()),
     }
 }
 
@@ -54,8 +53,16 @@ fn encode_packet<M: WireMessage>(
     msg: &M,
 ) -> Result<bytes::Bytes, crate::SendError> {
     let mut buf = BytesMut::new();
-    jetinno_proto::Codec::<M, M>::new(*config)
+    Codec::<M, M>::new(*config)
         .encode(msg, &mut buf)
         .map_err(|e| crate::SendError::Encode(e.to_string()))?;
     Ok(buf.freeze())
+}
+
+/// A jetinno packet is about 200 bytes (a login, a status report); transports size their buffers from this.
+pub const TYPICAL_PACKET_LEN: usize = 512;
+
+/// jetinno's transport facts: a TCP byte stream of packets up to the codec's maximum (DECISIONS.md, jetinno).
+pub(crate) fn wire(codec: &CodecConfig) -> crate::Wire {
+    crate::Wire::stream(codec.max_packet_len, TYPICAL_PACKET_LEN)
 }

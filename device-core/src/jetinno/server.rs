@@ -15,7 +15,7 @@ use crate::clock::{SystemClock, WallClock};
 use crate::correlation::Correlator;
 use crate::liveness::Liveness;
 use crate::outbox::Outbox;
-use crate::session::{CloseReason, RequestError, RequestId, SendError, Session};
+use crate::session::{CloseReason, RequestError, RequestId, SendError, Session, Wire};
 
 /// `login_r.ret` for a machine number the registry does not know (devproto's choice; the spec only says
 /// "non-zero = failure code").
@@ -335,6 +335,11 @@ impl<R: MachineRegistry> Session for ServerSession<R> {
     type Command = ServerCommand;
     type Reply = std::convert::Infallible;
     type Event = ServerEvent;
+    type Peer = u64;
+
+    fn wire(&self) -> Wire {
+        super::wire(&self.config.codec)
+    }
 
     fn connection_opened(&mut self, now: Instant) {
         self.connected = true;
@@ -482,8 +487,8 @@ impl<R: MachineRegistry> Session for ServerSession<R> {
         self.vmc_no.is_some()
     }
 
-    fn peer_id(&self) -> Option<String> {
-        self.vmc_no.map(|v| v.to_string())
+    fn peer(&self) -> Option<&u64> {
+        self.vmc_no.as_ref()
     }
 
     fn close(&mut self, _now: Instant) {

@@ -7,11 +7,12 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use kingxun_proto::{
-    encode_frame, CodecConfig, Connect, ConnectReply, CryptFlag, DecodeError, Frame, Header,
+    CodecConfig, Connect, ConnectReply, CryptFlag, DecodeError, Encoder, Frame, FrameCodec, Header,
     Heartbeat, HeartbeatReply, HeartbeatStatus, LinkCipher, Message, MsgId, Packet, RawReply,
     Reply, Request, RespCode, TimestampError, TimestampWindow, HEARTBEAT_SVR_HOST,
 };
 
+use super::WebSvrPeer;
 use super::{
     draw_session, encode_packet, next_frame, Step, DEFAULT_ANSWER_TIMEOUT, DEFAULT_LOGIN_TIMEOUT,
     PEER_TIMEOUT, REDACTED,
@@ -21,7 +22,7 @@ use crate::correlation::Correlator;
 use crate::liveness::Liveness;
 use crate::outbox::Outbox;
 use crate::rng::RandomSource;
-use crate::session::{CloseReason, RequestError, RequestId, SendError, Session};
+use crate::session::{CloseReason, RequestError, RequestId, SendError, Session, Wire};
 
 /// Settings of an [`InstanceSession`].
 ///
@@ -325,7 +326,7 @@ pub struct InstanceSession<H> {
     connected: bool,
     close: Option<CloseReason>,
     login_deadline: Option<Instant>,
-    peer: Option<(String, u32)>,
+    peer: Option<WebSvrPeer>,
     rx: BytesMut,
     outbox: Outbox,
     liveness: Option<Liveness>,
@@ -346,10 +347,11 @@ impl<H> fmt::Debug for InstanceSession<H> {
 }
 
 impl<H: InstanceHandler> InstanceSession<H> {
-    /// A session for a connection that was just accepted, drawing `sessionId` and `newIV` from `rng` (use a
-    /// cryptographic source in production: `newIV` is the link's IV).
+    /// A session for a connection that was just accepted, drawing `sessionId` and `newIV` (the link's IV)
+    /// from [`OsRandom`](crate::OsRandom) (see [`InstanceSession::with_rng`]).
     #[must_use]
-    pub fn new(config: InstanceConfig, handler: H, rng: Box<dyn RandomSource>) -> Self {
+    pub fn new(config: InstanceConfig, handler: H) -> Self {
+        let rng: Box<dyn RandomSource> = Box::new(crate::OsRandom);
         Self {
             cipher: LinkCipher::new(config.key, config.iv),
             outbox: Outbox::new(0),
@@ -380,16 +382,24 @@ impl<H: InstanceHandler> InstanceSession<H> {
         &mut self.handler
     }
 
+    /// Replaces the random source ([`OsRandom`](crate::OsRandom) by default): tests pass a seeded
+    /// [`SplitMix64`](crate::SplitMix64) to make the session deterministic.
+    #[must_use]
+    pub fn with_rng(mut self, rng: Box<dyn RandomSource>) -> Self {
+        self.rng = rng;
+        self
+    }
+
     /// The WebSvr's `svrHost`, once verified.
     #[must_use]
     pub fn svr_host(&self) -> Option<&str> {
-        self.peer.as_ref().map(|(host, _)| host.as_str())
+        self.peer.as_ref().map(|p| p.svr_host.as_str())
     }
 
     /// The `sessionId` given to the WebSvr, once verified.
     #[must_use]
     pub fn session_id(&self) -> Option<u32> {
-        self.peer.as_ref().map(|&(_, id)| id)
+        self.peer.as_ref().map(|p| p.session_id)
     }
 
     /// Deferred commands waiting for the application.
@@ -443,7 +453,7 @@ impl<H: InstanceHandler> InstanceSession<H> {
             body: Bytes::from_static(&[0xFF]),
         };
         let mut buf = BytesMut::new();
-        match encode_frame(&self.config.codec, &frame, &mut buf) {
+        match FrameCodec::new(self.config.codec).encode(&frame, &mut buf) {
             Ok(()) => self.outbox.push_control(buf.freeze()),
             Err(e) => self.close_with(CloseReason::Protocol(e.to_string())),
         }
@@ -536,7 +546,10 @@ impl<H: InstanceHandler> InstanceSession<H> {
         }
         self.cipher.set_iv(new_iv);
         self.login_deadline = None;
-        self.peer = Some((connect.svr_host.clone(), session_id));
+        self.peer = Some(WebSvrPeer {
+            svr_host: connect.svr_host.clone(),
+            session_id,
+        });
         self.events.push_back(InstanceEvent::LoggedIn {
             svr_host: connect.svr_host,
             session_id,
@@ -616,6 +629,11 @@ impl<H: InstanceHandler> Session for InstanceSession<H> {
     type Command = InstanceCommand;
     type Reply = std::convert::Infallible;
     type Event = InstanceEvent;
+    type Peer = WebSvrPeer;
+
+    fn wire(&self) -> Wire {
+        super::wire(&self.config.codec)
+    }
 
     fn connection_opened(&mut self, now: Instant) {
         if self.close.is_some() {
@@ -753,10 +771,8 @@ impl<H: InstanceHandler> Session for InstanceSession<H> {
         self.peer.is_some()
     }
 
-    fn peer_id(&self) -> Option<String> {
-        self.peer
-            .as_ref()
-            .map(|(host, session_id)| format!("{host}#{session_id}"))
+    fn peer(&self) -> Option<&WebSvrPeer> {
+        self.peer.as_ref()
     }
 
     fn close(&mut self, _now: Instant) {

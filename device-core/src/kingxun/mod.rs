@@ -33,7 +33,7 @@
 //!
 //! let (key, iv) = ([0x11; 16], [0x22; 16]); // the initial KEY and IV, configured on both ends
 //! let mut websvr = WebSvrSession::new(WebSvrConfig::new(key, iv));
-//! let mut instance = InstanceSession::new(InstanceConfig::new(key, iv), Fleet, Box::new(SplitMix64::seeded(7)));
+//! let mut instance = InstanceSession::new(InstanceConfig::new(key, iv), Fleet).with_rng(Box::new(SplitMix64::seeded(7)));
 //! let now = Instant::now();
 //! let pump = |a: &mut WebSvrSession, b: &mut InstanceSession<Fleet>| loop {
 //!     let mut moved = false;
@@ -67,7 +67,8 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use kingxun_proto::{
-    decode_frame, CodecConfig, ConnectSession, Frame, Header, LinkCipher, MsgId, Packet, HEADER_LEN,
+    CodecConfig, ConnectSession, Decoder, Frame, FrameCodec, Header, LinkCipher, MsgId, Packet,
+    HEADER_LEN,
 };
 
 /// WebSvr heartbeat interval (kingxun.md / DECISIONS.md 9002: "WebSvr sends one every 30 s").
@@ -124,7 +125,7 @@ enum Step {
 /// is in.
 fn next_frame(config: &CodecConfig, rx: &mut BytesMut, first: Option<bool>) -> Step {
     let Some(reply) = first else {
-        return match decode_frame(config, rx) {
+        return match FrameCodec::new(*config).decode(rx) {
             Ok(Some(frame)) => Step::Frame(frame),
             Ok(None) => Step::NeedMore,
             Err(e) => Step::Fatal(e.to_string()),
@@ -144,7 +145,7 @@ fn next_frame(config: &CodecConfig, rx: &mut BytesMut, first: Option<bool>) -> S
             Err(e) => return Step::Fatal(format!("before a successful 9001: {e}")),
         }
     }
-    match decode_frame(&CodecConfig::default().max_body_len(limit), rx) {
+    match FrameCodec::new(CodecConfig::default().max_body_len(limit)).decode(rx) {
         Ok(Some(frame)) => Step::Frame(frame),
         Ok(None) => Step::NeedMore,
         Err(e) => Step::Fatal(format!("before a successful 9001: {e}")),
@@ -175,5 +176,30 @@ fn draw_session(rng: &mut dyn crate::RandomSource, timestamp: u64) -> ConnectSes
         session_id: u32::from_be_bytes([a, b, c, d]),
         new_iv,
         timestamp,
+    }
+}
+
+/// A kingxun frame is under 100 bytes (a 19-byte header and a sealed body of a few blocks).
+pub const TYPICAL_FRAME_LEN: usize = 256;
+
+/// kingxun's transport facts: a TCP byte stream of frames of 19 header bytes plus the codec's body limit.
+pub(crate) fn wire(codec: &CodecConfig) -> crate::Wire {
+    let body = usize::try_from(codec.max_body_len).unwrap_or(usize::MAX);
+    crate::Wire::stream(body.saturating_add(HEADER_LEN), TYPICAL_FRAME_LEN)
+}
+
+/// Who an [`InstanceSession`] is established with: the WebSvr's `svrHost` and the `sessionId` the 9001
+/// handshake gave it; displayed `svrHost#sessionId`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct WebSvrPeer {
+    /// The WebSvr's `svrHost` from its 9001.
+    pub svr_host: String,
+    /// The `sessionId` of the 9001 reply.
+    pub session_id: u32,
+}
+
+impl std::fmt::Display for WebSvrPeer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}#{}", self.svr_host, self.session_id)
     }
 }

@@ -20,7 +20,7 @@ use crate::clock::{SystemClock, WallClock};
 use crate::correlation::Correlator;
 use crate::liveness::Liveness;
 use crate::outbox::Outbox;
-use crate::session::{CloseReason, RequestError, RequestId, SendError, Session};
+use crate::session::{CloseReason, RequestError, RequestId, SendError, Session, Wire};
 
 /// How many heartbeats may wait for their reply at once; an older one is forgotten (its reply is then counted
 /// as unmatched). Three fit in the 90 s liveness window.
@@ -554,6 +554,11 @@ impl Session for WebSvrSession {
     type Command = WebSvrCommand;
     type Reply = Reply;
     type Event = WebSvrEvent;
+    type Peer = ();
+
+    fn wire(&self) -> Wire {
+        super::wire(&self.config.codec)
+    }
 
     fn connection_opened(&mut self, now: Instant) {
         if self.shutdown {
@@ -712,8 +717,8 @@ impl Session for WebSvrSession {
         self.state == State::Ready
     }
 
-    fn peer_id(&self) -> Option<String> {
-        None
+    fn peer(&self) -> Option<&()> {
+        self.is_established().then_some(&())
     }
 
     fn close(&mut self, _now: Instant) {

@@ -11,15 +11,31 @@ use tokio::sync::mpsc;
 use tracing::Instrument;
 
 use super::{
-    dispatch, run_connection, CommandError, DriverConfig, Handle, Op, StreamTransport, Transport,
-    Waiting, WsConfig, WsTransport,
+    dispatch, refuse_remaining, run_connection, Admit, Conn, Disconnect, DriverConfig, Handle, Op,
+    Output, StreamTransport, TcpTransport, Transport, TransportError, Waiting, WsConfig,
+    WsTransport,
 };
 use crate::backoff::{Backoff, BackoffConfig};
-use crate::rng::{RandomSource, SplitMix64};
-use crate::session::{CloseReason, Session};
+use crate::rng::{OsRandom, RandomSource, SplitMix64};
+use crate::session::Session;
+
+/// Why a connection attempt failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConnectError {
+    /// The connector failed (refused, unreachable, DNS).
+    #[error(transparent)]
+    Io(#[from] io::Error),
+    /// The attempt took longer than [`ClientConfig::connect_timeout`].
+    #[error("connect timed out after {0:?}")]
+    TimedOut(Duration),
+    /// The transport could not be set up (the WebSocket handshake failed).
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+}
 
 /// Settings of a [`Client`].
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ClientConfig {
     /// Reconnect backoff. Default 1 s to 60 s, doubling, 50 % jitter; reset after a connection that stayed
@@ -34,6 +50,12 @@ pub struct ClientConfig {
     pub connect_timeout: Duration,
     /// Driver settings.
     pub driver: DriverConfig,
+    /// WebSocket settings of [`Client::connect_ws`] (the message limit and buffers default to the session's
+    /// [`Wire`](crate::Wire)).
+    pub ws: WsConfig,
+    /// Seed of the backoff jitter. Default `None`: [`OsRandom`]; a seed makes reconnect delays repeatable in
+    /// tests.
+    pub jitter_seed: Option<u64>,
 }
 
 impl Default for ClientConfig {
@@ -43,6 +65,8 @@ impl Default for ClientConfig {
             stable_after: Duration::from_secs(5),
             connect_timeout: Duration::from_secs(10),
             driver: DriverConfig::default(),
+            ws: WsConfig::default(),
+            jitter_seed: None,
         }
     }
 }
@@ -75,6 +99,27 @@ impl ClientConfig {
         self.driver = driver;
         self
     }
+
+    /// Sets [`ClientConfig::ws`].
+    #[must_use]
+    pub fn ws(mut self, ws: WsConfig) -> Self {
+        self.ws = ws;
+        self
+    }
+
+    /// Sets [`ClientConfig::jitter_seed`].
+    #[must_use]
+    pub fn jitter_seed(mut self, seed: u64) -> Self {
+        self.jitter_seed = Some(seed);
+        self
+    }
+
+    fn jitter(&self) -> Box<dyn RandomSource> {
+        match self.jitter_seed {
+            Some(seed) => Box::new(SplitMix64::seeded(seed)),
+            None => Box::new(OsRandom),
+        }
+    }
 }
 
 /// What a [`Client`] reports.
@@ -84,9 +129,9 @@ pub enum ClientEvent<E> {
     /// A connection is up; the session starts its login.
     Connected,
     /// A connection attempt failed.
-    ConnectFailed(String),
+    ConnectFailed(ConnectError),
     /// The connection ended (the session also reports it in its own events).
-    Disconnected(Option<CloseReason>),
+    Disconnected(Disconnect),
     /// The next attempt starts after this delay.
     Reconnecting {
         /// Failed attempts since the last successful login.
@@ -123,76 +168,78 @@ where
         addr: SocketAddr,
         config: ClientConfig,
     ) -> (Self, mpsc::Receiver<ClientEvent<S::Event>>) {
-        Self::spawn(
-            session,
-            move || TcpStream::connect(addr),
-            config,
-            SplitMix64::from_entropy(),
-        )
+        let chunk = config.driver.read_chunk;
+        let connect = move || async move {
+            let stream = TcpStream::connect(addr).await?;
+            Ok(TcpTransport::new(stream, chunk))
+        };
+        Self::spawn_transport(session, connect, config)
     }
 
     /// Starts a client that connects to a WebSocket `url` (`ws://host:port/path`) and carries one session
-    /// message per text frame, with the message limit and ping/pong liveness of `ws`.
+    /// message per text frame, with the message limit and buffers of the session's [`Wire`](crate::Wire)
+    /// (overridden by [`ClientConfig::ws`]) and its ping/pong liveness.
     pub fn connect_ws(
         session: S,
         url: String,
-        ws: WsConfig,
         config: ClientConfig,
     ) -> (Self, mpsc::Receiver<ClientEvent<S::Event>>) {
+        let settings = config.ws.resolve(&session.wire());
         let connect = move || {
             let url = url.clone();
+            let settings = settings.clone();
             async move {
-                let (stream, _response) =
-                    tokio_tungstenite::connect_async_with_config(url, Some(ws.tungstenite()), true)
-                        .await
-                        .map_err(io::Error::other)?;
-                Ok(WsTransport::new(stream, ws))
+                let (stream, _response) = tokio_tungstenite::connect_async_with_config(
+                    url,
+                    Some(settings.tungstenite()),
+                    true,
+                )
+                .await
+                .map_err(TransportError::from)?;
+                Ok(WsTransport::new(stream, &settings))
             }
         };
-        Self::spawn_transport(session, connect, config, SplitMix64::from_entropy())
+        Self::spawn_transport(session, connect, config)
     }
 
-    /// Starts a client over any byte-stream connector (TLS, a proxy, an in-memory pipe) with a chosen jitter
-    /// source.
-    pub fn spawn<C, F, IO, R>(
+    /// Starts a client over any byte-stream connector (TLS, a proxy, an in-memory pipe).
+    pub fn spawn<C, F, IO>(
         session: S,
         mut connect: C,
         config: ClientConfig,
-        rng: R,
     ) -> (Self, mpsc::Receiver<ClientEvent<S::Event>>)
     where
         C: FnMut() -> F + Send + 'static,
         F: Future<Output = io::Result<IO>> + Send + 'static,
         IO: AsyncRead + AsyncWrite + Send + 'static,
-        R: RandomSource + 'static,
     {
         let chunk = config.driver.read_chunk;
         let connect = move || {
             let attempt = connect();
-            async move { attempt.await.map(|io| StreamTransport::new(io, chunk)) }
+            async move {
+                let io = attempt.await?;
+                Ok(StreamTransport::new(io, chunk))
+            }
         };
-        Self::spawn_transport(session, connect, config, rng)
+        Self::spawn_transport(session, connect, config)
     }
 
     /// Starts a client over any [`Transport`] connector.
-    pub fn spawn_transport<C, F, T, R>(
+    pub fn spawn_transport<C, F, T>(
         session: S,
         connect: C,
         config: ClientConfig,
-        rng: R,
     ) -> (Self, mpsc::Receiver<ClientEvent<S::Event>>)
     where
         C: FnMut() -> F + Send + 'static,
-        F: Future<Output = io::Result<T>> + Send + 'static,
+        F: Future<Output = Result<T, ConnectError>> + Send + 'static,
         T: Transport + 'static,
-        R: RandomSource + 'static,
     {
         let (ops_tx, ops_rx) = mpsc::channel(config.driver.command_capacity.max(1));
         let (events_tx, events_rx) = mpsc::channel(config.driver.event_capacity.max(1));
         let span = tracing::info_span!("client");
-        let task = tokio::spawn(
-            run_client(session, connect, config, rng, ops_rx, events_tx).instrument(span),
-        );
+        let task =
+            tokio::spawn(run_client(session, connect, config, ops_rx, events_tx).instrument(span));
         let handle = Handle { ops: ops_tx };
         (Self { handle, task }, events_rx)
     }
@@ -213,11 +260,28 @@ where
     }
 }
 
-async fn run_client<S, C, F, T, R>(
+/// Wraps session events as [`ClientEvent::Session`].
+struct ClientOutput;
+
+impl<S: Session> Output<S> for ClientOutput
+where
+    S::Event: Send,
+{
+    type Event = ClientEvent<S::Event>;
+
+    fn event(&mut self, _peer: Option<&S::Peer>, event: S::Event) -> Self::Event {
+        ClientEvent::Session(event)
+    }
+
+    fn established(&mut self, _peer: &S::Peer) -> Option<Self::Event> {
+        None
+    }
+}
+
+async fn run_client<S, C, F, T>(
     mut session: S,
     mut connect: C,
     config: ClientConfig,
-    mut rng: R,
     mut ops: mpsc::Receiver<Op<S>>,
     events: mpsc::Sender<ClientEvent<S::Event>>,
 ) -> S
@@ -227,50 +291,54 @@ where
     S::Reply: Send,
     S::Event: Send,
     C: FnMut() -> F + Send + 'static,
-    F: Future<Output = io::Result<T>> + Send + 'static,
+    F: Future<Output = Result<T, ConnectError>> + Send + 'static,
     T: Transport + 'static,
-    R: RandomSource + 'static,
 {
+    let mut rng = config.jitter();
     let mut backoff = Backoff::new(config.backoff);
     let mut waiting = Waiting::new();
-    let wrap = |_: Option<String>, e: S::Event| ClientEvent::Session(e);
     'outer: loop {
         let attempt = tokio::time::timeout(config.connect_timeout, connect()).await;
         match attempt {
             Ok(Ok(transport)) => {
                 let _ = events.send(ClientEvent::Connected).await;
-                let end = run_connection(
+                let outcome = run_connection(
                     &mut session,
                     transport,
-                    &mut ops,
-                    &mut waiting,
-                    &events,
-                    &wrap,
-                    &config.driver,
+                    Conn {
+                        ops: &mut ops,
+                        waiting: &mut waiting,
+                        events: &events,
+                        out: &mut ClientOutput,
+                        config: &config.driver,
+                        admit: Admit::default(),
+                    },
                 )
                 .await;
-                let _ = events.send(ClientEvent::Disconnected(end.reason)).await;
-                if end
+                let _ = events.send(ClientEvent::Disconnected(outcome.end)).await;
+                if outcome
                     .established_for
                     .is_some_and(|d| d >= config.stable_after)
                 {
                     backoff.reset();
                 }
-                if end.stop {
+                if outcome.stop {
                     break 'outer;
                 }
             }
             Ok(Err(e)) => {
                 tracing::warn!(error = %e, "connect failed");
-                let _ = events.send(ClientEvent::ConnectFailed(e.to_string())).await;
+                let _ = events.send(ClientEvent::ConnectFailed(e)).await;
             }
             Err(_) => {
                 let _ = events
-                    .send(ClientEvent::ConnectFailed("connect timed out".into()))
+                    .send(ClientEvent::ConnectFailed(ConnectError::TimedOut(
+                        config.connect_timeout,
+                    )))
                     .await;
             }
         }
-        let delay = backoff.next_delay(&mut rng);
+        let delay = backoff.next_delay(&mut *rng);
         let _ = events
             .send(ClientEvent::Reconnecting {
                 attempt: backoff.attempt(),
@@ -290,9 +358,6 @@ where
             }
         }
     }
-    ops.close();
-    while let Ok(Op::Command(_, responder)) = ops.try_recv() {
-        let _ = responder.send(Err(CommandError::Stopped));
-    }
+    refuse_remaining(&mut ops);
     session
 }

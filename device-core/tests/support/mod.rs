@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use device_core::{ManualClock, RequestError, RequestId, Session};
 
 /// Two sessions wired back to back; `now` only moves when the test says so.
-pub struct Pair<A: Session, B: Session> {
+pub(crate) struct Pair<A: Session, B: Session> {
     pub a: A,
     pub b: B,
     pub now: Instant,
@@ -21,16 +21,16 @@ pub struct Pair<A: Session, B: Session> {
     pub a_replies: Vec<(RequestId, Result<A::Reply, RequestError>)>,
 }
 
-pub fn clock() -> ManualClock {
+pub(crate) fn clock() -> ManualClock {
     ManualClock::new(chrono::DateTime::parse_from_rfc3339("2026-11-22T08:00:00+08:00").unwrap())
 }
 
-pub fn shared(clock: &ManualClock) -> Arc<ManualClock> {
+pub(crate) fn shared(clock: &ManualClock) -> Arc<ManualClock> {
     Arc::new(clock.clone())
 }
 
 impl<A: Session, B: Session> Pair<A, B> {
-    pub fn new(a: A, b: B, clock: ManualClock) -> Self {
+    pub(crate) fn new(a: A, b: B, clock: ManualClock) -> Self {
         Self {
             a,
             b,
@@ -45,14 +45,14 @@ impl<A: Session, B: Session> Pair<A, B> {
     }
 
     /// Opens the connection on both sides and lets them talk until quiet.
-    pub fn connect(&mut self) {
+    pub(crate) fn connect(&mut self) {
         self.b.connection_opened(self.now);
         self.a.connection_opened(self.now);
         self.pump();
     }
 
     /// Moves bytes both ways until neither side has anything to send; collects events and replies.
-    pub fn pump(&mut self) {
+    pub(crate) fn pump(&mut self) {
         loop {
             let mut moved = false;
             while let Some(bytes) = self.a.poll_transmit() {
@@ -83,7 +83,7 @@ impl<A: Session, B: Session> Pair<A, B> {
     }
 
     /// Advances virtual time by `by`, firing every timeout on the way in order.
-    pub fn advance(&mut self, by: Duration) {
+    pub(crate) fn advance(&mut self, by: Duration) {
         let target = self.now + by;
         loop {
             let next = [self.a.poll_timeout(), self.b.poll_timeout()]
@@ -112,7 +112,7 @@ impl<A: Session, B: Session> Pair<A, B> {
     }
 
     /// Both sides see the connection drop.
-    pub fn disconnect(&mut self) {
+    pub(crate) fn disconnect(&mut self) {
         self.a.connection_lost(self.now);
         self.b.connection_lost(self.now);
         self.pump();
@@ -120,7 +120,11 @@ impl<A: Session, B: Session> Pair<A, B> {
 }
 
 /// A best `dev.report` of a TDB08Z terminal, with the limits the test needs.
-pub fn best_report(max_pending: u32, max_package_kb: u32, func_ids: &[&str]) -> best_proto::Report {
+pub(crate) fn best_report(
+    max_pending: u32,
+    max_package_kb: u32,
+    func_ids: &[&str],
+) -> best_proto::Report {
     serde_json::from_value(serde_json::json!({
         "fwVer": "1.1.21", "devModel": "TDB08Z", "commType": "ethernet", "ip": "192.168.1.5",
         "netmask": "255.255.255.0", "gateway": "192.168.1.1", "mac": "00:17:61:12:e5:07",
@@ -132,4 +136,43 @@ pub fn best_report(max_pending: u32, max_package_kb: u32, func_ids: &[&str]) -> 
         "funcIds": func_ids
     }))
     .unwrap()
+}
+
+/// Counts the outcomes of a stream of requests running in another task, so a test can wait until "some were
+/// answered" or "one failed" instead of sleeping and hoping the traffic got that far on a loaded machine.
+#[derive(Debug, Default)]
+pub(crate) struct Progress {
+    ok: std::sync::atomic::AtomicUsize,
+    failed: std::sync::atomic::AtomicUsize,
+    stop: std::sync::atomic::AtomicBool,
+}
+
+impl Progress {
+    /// One request ended, answered (`ok`) or not.
+    pub(crate) fn record(&self, ok: bool) {
+        let counter = if ok { &self.ok } else { &self.failed };
+        counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Tells the traffic to end after its current request.
+    pub(crate) fn stop(&self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Whether [`Progress::stop`] was called.
+    pub(crate) fn stopped(&self) -> bool {
+        self.stop.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Waits (10 s at most) until `done(answered, failed)` holds.
+    pub(crate) async fn until(&self, what: &str, done: impl Fn(usize, usize) -> bool) {
+        use std::sync::atomic::Ordering::SeqCst;
+        tokio::time::timeout(Duration::from_secs(10), async {
+            while !done(self.ok.load(SeqCst), self.failed.load(SeqCst)) {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("the traffic never reached: {what}"));
+    }
 }

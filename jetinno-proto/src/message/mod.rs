@@ -253,36 +253,27 @@ fn check_unknown(u: &UnknownMessage) -> Result<(), EncodeError> {
     }
 }
 
-/// Declares one direction's message enum with its serde, dispatch and [`WireMessage`] impls.
+/// Reads the rest of an unknown message into its raw JSON, `cmd` first.
+fn collect_unknown<'de, A: serde::de::MapAccess<'de>>(
+    cmd: &str,
+    body: A,
+) -> Result<UnknownMessage, A::Error> {
+    let raw = proto_common::json::collect_unknown(TAG, cmd, body)?;
+    Ok(UnknownMessage {
+        cmd: cmd.to_owned(),
+        raw,
+    })
+}
+
+/// Declares one direction's message enum ([`proto_common::message_enum!`]) with its fast path, its
+/// [`WireMessage`] impl and a `From` impl per message.
 macro_rules! message_enum {
     ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident($ty:ty) = $wire:literal,)* }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, PartialEq)]
-        #[non_exhaustive]
-        pub enum $name {
-            $($(#[$vmeta])* $variant($ty),)*
-            /// A message whose `cmd` this crate does not know, kept raw.
-            Unknown(UnknownMessage),
-        }
-
-        impl $name {
-            /// Every `cmd` this enum knows, in spec order.
-            pub const KNOWN: &'static [&'static str] = &[$($wire,)*];
-
-            /// The wire `cmd` of this message.
-            #[must_use]
-            pub fn name(&self) -> &str {
-                match self {
-                    $(Self::$variant(_) => $wire,)*
-                    Self::Unknown(u) => &u.cmd,
-                }
-            }
-
-            /// Whether this is a message the crate knows (not [`Self::Unknown`]).
-            #[must_use]
-            pub fn is_known(&self) -> bool {
-                !matches!(self, Self::Unknown(_))
-            }
+        proto_common::message_enum! {
+            tag: TAG, accessor: name, field: cmd, unknown: UnknownMessage,
+            collect_unknown: collect_unknown, with_tag: WithCmd;
+            $(#[$meta])*
+            $name { $($(#[$vmeta])* $variant($ty) = $wire,)* }
         }
 
         impl $name {
@@ -325,39 +316,6 @@ macro_rules! message_enum {
                     check_unknown(u)?;
                 }
                 write_body(out, self.name(), self)
-            }
-        }
-
-        impl Serialize for $name {
-            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                match self {
-                    $(Self::$variant(m) => WithCmd { cmd: $wire, body: m }.serialize(s),)*
-                    Self::Unknown(u) => u.raw.serialize(s),
-                }
-            }
-        }
-
-        impl<'de> Deserialize<'de> for $name {
-            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                proto_common::json::deserialize_tagged(d)
-            }
-        }
-
-        impl proto_common::json::TaggedMessage for $name {
-            const TAG: &'static str = TAG;
-
-            fn deserialize_body<'de, A: serde::de::MapAccess<'de>>(
-                tag: &str,
-                body: A,
-            ) -> Result<Self, A::Error> {
-                match tag {
-                    $($wire => {
-                        let de = serde::de::value::MapAccessDeserializer::new(body);
-                        <$ty>::deserialize(de).map(Self::$variant)
-                    })*
-                    other => proto_common::json::collect_unknown(TAG, other, body)
-                        .map(|raw| Self::Unknown(UnknownMessage { cmd: other.to_owned(), raw })),
-                }
             }
         }
 

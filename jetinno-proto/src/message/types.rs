@@ -1,66 +1,13 @@
 //! Value types shared by the messages: closed value sets, the fastcode taste code and price triples.
 
-use std::fmt;
-
+use proto_common::string_enum;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// Declares a wire string enum with a catch-all `Other(String)` that keeps unknown values as sent.
-///
-/// Known values are matched after trimming ASCII whitespace (the spec prints `" wx_pub "` and `"qr_pay "`)
-/// and are written back without it.
-macro_rules! string_enum {
-    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $wire:literal,)* }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-        #[non_exhaustive]
-        pub enum $name {
-            $($(#[$vmeta])* $variant,)*
-            /// A value this crate does not know, kept exactly as sent.
-            Other(String),
-        }
-
-        impl $name {
-            /// The wire string.
-            #[must_use]
-            pub fn as_str(&self) -> &str {
-                match self {
-                    $(Self::$variant => $wire,)*
-                    Self::Other(s) => s,
-                }
-            }
-        }
-
-        impl From<&str> for $name {
-            fn from(s: &str) -> Self {
-                match s.trim_matches(|c: char| c.is_ascii_whitespace()) {
-                    $($wire => Self::$variant,)*
-                    _ => Self::Other(s.to_owned()),
-                }
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        impl Serialize for $name {
-            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.serialize_str(self.as_str())
-            }
-        }
-
-        impl<'de> Deserialize<'de> for $name {
-            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-                Ok(Self::from(s.as_ref()))
-            }
-        }
-    };
-}
+// The string enums match known values after trimming ASCII whitespace: the spec prints `" wx_pub "` and
+// `"qr_pay "`.
 
 string_enum! {
+    lenient_whitespace;
     /// `machinestatus.status`: the state a machine reports after login or on a change.
     MachineState {
         /// `clearerror` - the machine cleared its errors.
@@ -77,6 +24,7 @@ string_enum! {
 }
 
 string_enum! {
+    lenient_whitespace;
     /// `qr_type`: which payment QR code is requested or returned.
     QrType {
         /// `all` - every payment method the server offers.
@@ -89,6 +37,7 @@ string_enum! {
 }
 
 string_enum! {
+    lenient_whitespace;
     /// `paytype` / `PayType`: how an order was paid.
     PayType {
         /// `wx_pub` - WeChat Pay.

@@ -44,107 +44,12 @@ pub use link::{
     HEARTBEAT_SVR_HOST, SVR_HOST_LEN,
 };
 
-use crate::codec::{Frame, Header, HEADER_LEN};
 use crate::config::CodecConfig;
 use crate::crypto::LinkCipher;
 use crate::error::{DecodeError, EncodeError};
+pub use crate::frame::{CryptFlag, MsgId};
+use crate::frame::{Frame, Header, HEADER_LEN};
 use wire::{read_exact, with_bytes, FixedBody};
-
-wire_enum! {
-    /// The MsgId of a frame: `9001 - connection verification`, and so on.
-    pub enum MsgId: u16 {
-        /// 9001 - connection verification (sealed with the initial KEY and IV).
-        Connect = 9001,
-        /// 9002 - server heartbeat.
-        Heartbeat = 9002,
-        /// 4001 - remote unlock.
-        Unlock = 4001,
-        /// 4002 - remote lock.
-        Lock = 4002,
-        /// 4003 - anti-theft guard.
-        Guard = 4003,
-        /// 4004 - open electric locks.
-        OpenElecLock = 4004,
-        /// 4005 - light control.
-        LightCtrl = 4005,
-        /// 4020 - file delivery.
-        FileDeliver = 4020,
-        /// 4040 - server packet logging.
-        SetPacketLog = 4040,
-        /// 4041 - device log level.
-        SetLogLevel = 4041,
-    }
-}
-
-impl MsgId {
-    /// The CryptFlag DECISIONS.md prescribes for this MsgId (requests and replies alike), `None` if unknown.
-    #[must_use]
-    pub fn crypt_flag(self) -> Option<CryptFlag> {
-        match self {
-            Self::Connect
-            | Self::Unlock
-            | Self::Lock
-            | Self::Guard
-            | Self::OpenElecLock
-            | Self::LightCtrl => Some(CryptFlag::Aes),
-            Self::Heartbeat | Self::FileDeliver | Self::SetPacketLog | Self::SetLogLevel => {
-                Some(CryptFlag::Plain)
-            }
-            Self::Other(_) => None,
-        }
-    }
-
-    /// Whether this crate has a typed message for the MsgId.
-    #[must_use]
-    pub fn is_known(self) -> bool {
-        !matches!(self, Self::Other(_))
-    }
-}
-
-impl fmt::Display for MsgId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", u16::from(*self))
-    }
-}
-
-/// The header's CryptFlag: how the body's fields are carried.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum CryptFlag {
-    /// 0 - plain fields.
-    Plain,
-    /// 1 - fields sealed with AES-128-CBC, `nDataLen` and CRC-16 (see [`crate::crypto`]).
-    Aes,
-}
-
-impl CryptFlag {
-    /// The flag from its byte, `None` for anything but 0 and 1.
-    #[must_use]
-    pub fn from_u8(value: u8) -> Option<Self> {
-        match value {
-            0 => Some(Self::Plain),
-            1 => Some(Self::Aes),
-            _ => None,
-        }
-    }
-
-    /// The flag's byte.
-    #[must_use]
-    pub fn to_u8(self) -> u8 {
-        match self {
-            Self::Plain => 0,
-            Self::Aes => 1,
-        }
-    }
-}
-
-impl fmt::Display for CryptFlag {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Plain => f.write_str("0 (plain)"),
-            Self::Aes => f.write_str("1 (AES-128-CBC)"),
-        }
-    }
-}
 
 wire_enum! {
     /// `RespCode`, the first byte of every reply body. A refusal is data, not an error.

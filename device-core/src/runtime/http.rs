@@ -24,7 +24,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::broker::{BrokerDirectory, BrokerLookup, LookupHandler};
+use crate::best::{BrokerDirectory, BrokerLookup, LookupHandler};
 
 /// Largest lookup reply body [`lookup`] reads (a reply carries a URL and, in certificate mode, a few PEM texts).
 pub const MAX_REPLY_BYTES: usize = 64 * 1024;
