@@ -389,25 +389,13 @@ async fn a_server_restart_during_traffic_ends_every_request_once_and_the_termina
 
     // Traffic while the server goes away: every call ends, with a response or an error, never a hang.
     let handle = client.handle();
-    let progress = Arc::new(support::Progress::default());
-    let traffic = {
-        let progress = progress.clone();
-        tokio::spawn(async move {
-            let mut outcomes = Vec::new();
-            for i in 0..2000 {
-                if progress.stopped() {
-                    break;
-                }
-                let outcome = timeout(T, handle.call(record(&format!("p{i}"))))
-                    .await
-                    .expect("no hang");
-                progress.record(matches!(&outcome, Ok(Some(r)) if r.code == Code::Success));
-                outcomes.push(outcome);
-                tokio::time::sleep(Duration::from_millis(2)).await;
-            }
-            outcomes
-        })
-    };
+    let (progress, traffic) = support::traffic(
+        move |i| {
+            let handle = handle.clone();
+            async move { handle.call(record(&format!("p{i}"))).await }
+        },
+        |o| matches!(o, Ok(Some(r)) if r.code == Code::Success),
+    );
     // The server goes away once traffic flows, and comes back once a request has seen it gone.
     progress
         .until("five requests answered", |ok, _| ok >= 5)

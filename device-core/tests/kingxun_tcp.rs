@@ -3,8 +3,6 @@
 
 mod support;
 
-use std::sync::Arc;
-
 use std::time::Duration;
 
 use device_core::kingxun::{
@@ -228,25 +226,13 @@ async fn a_server_restart_during_traffic_ends_every_request_once_and_the_websvr_
 
     // Traffic while the instance goes away: every call ends, with a reply or an error, never a hang.
     let handle = client.handle();
-    let progress = Arc::new(support::Progress::default());
-    let traffic = {
-        let progress = progress.clone();
-        tokio::spawn(async move {
-            let mut outcomes = Vec::new();
-            for i in 0..2000 {
-                if progress.stopped() {
-                    break;
-                }
-                let outcome = timeout(T, handle.call(unlock(i).into()))
-                    .await
-                    .expect("no hang");
-                progress.record(matches!(outcome, Ok(Some(_))));
-                outcomes.push(outcome);
-                tokio::time::sleep(Duration::from_millis(2)).await;
-            }
-            outcomes
-        })
-    };
+    let (progress, traffic) = support::traffic(
+        move |i| {
+            let handle = handle.clone();
+            async move { handle.call(unlock(i).into()).await }
+        },
+        |o| matches!(o, Ok(Some(_))),
+    );
     // The server goes away once traffic flows, and comes back once a request has seen it gone.
     progress
         .until("five requests answered", |ok, _| ok >= 5)

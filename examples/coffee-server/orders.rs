@@ -390,6 +390,13 @@ impl Orders {
         row.as_ref().map(order_from_row).transpose()
     }
 
+    /// One order that must exist: [`OrderError::Unknown`] otherwise.
+    async fn existing(&self, order_no: &str) -> Result<Order, OrderError> {
+        self.get(order_no)
+            .await?
+            .ok_or_else(|| OrderError::Unknown(order_no.to_owned()))
+    }
+
     /// Orders, newest first.
     ///
     /// # Errors
@@ -465,10 +472,7 @@ impl Orders {
         .bind(now)
         .execute(self.pool())
         .await?;
-        let order = self
-            .get(&req.order_no)
-            .await?
-            .ok_or_else(|| OrderError::Unknown(req.order_no.clone()))?;
+        let order = self.existing(&req.order_no).await?;
         if order.device_id != req.device_id {
             return Err(OrderError::OtherMachine {
                 order_no: order.order_no,
@@ -493,10 +497,7 @@ impl Orders {
         .bind(&payment.url)
         .execute(self.pool())
         .await?;
-        let order = self
-            .get(&req.order_no)
-            .await?
-            .ok_or_else(|| OrderError::Unknown(req.order_no.clone()))?;
+        let order = self.existing(&req.order_no).await?;
         self.fleet
             .event(
                 Some(&order.device_id),
@@ -512,10 +513,7 @@ impl Orders {
     /// # Errors
     /// Unknown order, an order already closed, or a store failure.
     pub async fn paid(&self, order_no: &str) -> Result<Order, OrderError> {
-        let order = self
-            .get(order_no)
-            .await?
-            .ok_or_else(|| OrderError::Unknown(order_no.to_owned()))?;
+        let order = self.existing(order_no).await?;
         if on_paid(order_no, order.state)? == PaidStep::AlreadyPaid {
             return Ok(order);
         }
@@ -526,10 +524,7 @@ impl Orders {
         .bind(fleet::now_ms())
         .execute(self.pool())
         .await?;
-        let order = self
-            .get(order_no)
-            .await?
-            .ok_or_else(|| OrderError::Unknown(order_no.to_owned()))?;
+        let order = self.existing(order_no).await?;
         if moved.rows_affected() == 1 {
             // The key makes the push happen once even when two confirmations race.
             let key = format!("pay_done:{order_no}");
@@ -557,10 +552,7 @@ impl Orders {
     /// # Errors
     /// Unknown order, a closed order, another machine's order, or a store failure.
     pub async fn product_done(&self, report: &ProductReport) -> Result<Order, OrderError> {
-        let order = self
-            .get(&report.order_no)
-            .await?
-            .ok_or_else(|| OrderError::Unknown(report.order_no.clone()))?;
+        let order = self.existing(&report.order_no).await?;
         if order.device_id != report.device_id {
             return Err(OrderError::OtherMachine {
                 order_no: order.order_no,
@@ -582,10 +574,7 @@ impl Orders {
         .bind(order.state.as_str())
         .execute(self.pool())
         .await?;
-        let order = self
-            .get(&report.order_no)
-            .await?
-            .ok_or_else(|| OrderError::Unknown(report.order_no.clone()))?;
+        let order = self.existing(&report.order_no).await?;
         self.fleet
             .event(
                 Some(&order.device_id),

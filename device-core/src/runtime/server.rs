@@ -761,36 +761,33 @@ impl Admission {
         let Some(entry) = self.live.get_mut(&conn) else {
             return;
         };
-        match entry.stage {
-            Stage::Pending => {
-                self.pending.remove(&conn);
-                if let Some(ip) = entry.ip {
-                    count_down(&mut self.pending_per_ip, ip);
-                }
-            }
-            // The connection established before it saw the eviction: it keeps its slot.
-            Stage::Evicting => self.evicting -= 1,
-            Stage::Established => {}
-        }
+        // An evicting connection that established before it saw the eviction keeps its slot.
+        let (stage, ip) = (entry.stage, entry.ip);
         entry.stage = Stage::Established;
+        self.leave(conn, stage, ip);
     }
 
     fn remove(&mut self, conn: ConnectionId) {
         let Some(entry) = self.live.remove(&conn) else {
             return;
         };
-        match entry.stage {
+        self.leave(conn, entry.stage, entry.ip);
+        if let Some(ip) = entry.ip {
+            count_down(&mut self.per_ip, ip);
+        }
+    }
+
+    /// Gives back what `conn` held in its `stage`: its pending slot, or its part of the eviction count.
+    fn leave(&mut self, conn: ConnectionId, stage: Stage, ip: Option<IpAddr>) {
+        match stage {
             Stage::Pending => {
                 self.pending.remove(&conn);
-                if let Some(ip) = entry.ip {
+                if let Some(ip) = ip {
                     count_down(&mut self.pending_per_ip, ip);
                 }
             }
             Stage::Evicting => self.evicting -= 1,
             Stage::Established => {}
-        }
-        if let Some(ip) = entry.ip {
-            count_down(&mut self.per_ip, ip);
         }
     }
 }

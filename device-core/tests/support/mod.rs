@@ -138,6 +138,39 @@ pub(crate) fn best_report(
     .unwrap()
 }
 
+/// Sends the requests `request(i)` makes, one after another 2 ms apart, each bounded by 10 s ("no hang"), until
+/// [`Progress::stop`]; `answered` says which outcomes count as answered. The task yields every outcome in order.
+pub(crate) fn traffic<F, Fut, O>(
+    mut request: F,
+    answered: fn(&O) -> bool,
+) -> (Arc<Progress>, tokio::task::JoinHandle<Vec<O>>)
+where
+    F: FnMut(u32) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = O> + Send,
+    O: Send + 'static,
+{
+    let progress = Arc::new(Progress::default());
+    let task = {
+        let progress = progress.clone();
+        tokio::spawn(async move {
+            let mut outcomes = Vec::new();
+            for i in 0..2000 {
+                if progress.stopped() {
+                    break;
+                }
+                let outcome = tokio::time::timeout(Duration::from_secs(10), request(i))
+                    .await
+                    .expect("no hang");
+                progress.record(answered(&outcome));
+                outcomes.push(outcome);
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            outcomes
+        })
+    };
+    (progress, task)
+}
+
 /// Counts the outcomes of a stream of requests running in another task, so a test can wait until "some were
 /// answered" or "one failed" instead of sleeping and hoping the traffic got that far on a loaded machine.
 #[derive(Debug, Default)]
