@@ -14,7 +14,9 @@ use device_core::best::{
     LookupHandler, MemoryRegistry, PlatformConfig, PlatformEvent, PlatformSession,
 };
 use device_core::runtime::client::{Client, ClientConfig, ClientEvent};
-use device_core::runtime::http::{lookup, LookupError, LookupServer, MAX_REPLY_BYTES};
+use device_core::runtime::http::{
+    lookup, LookupError, LookupServer, LookupServerConfig, MAX_REPLY_BYTES,
+};
 use device_core::runtime::server::{Server, ServerConfig, ServerEvent, WsListener};
 use device_core::{ManualClock, SystemClock, WallClock};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -45,9 +47,13 @@ impl BrokerDirectory for Directory {
 }
 
 async fn lookup_server(directory: Arc<Directory>) -> LookupServer {
+    lookup_server_with(directory, LookupServerConfig::default()).await
+}
+
+async fn lookup_server_with(directory: Arc<Directory>, config: LookupServerConfig) -> LookupServer {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let handler = LookupHandler::new(LookupConfig::default(), directory, Arc::new(SystemClock));
-    LookupServer::spawn(listener, handler).unwrap()
+    LookupServer::spawn(listener, handler, config).unwrap()
 }
 
 fn device_lookup(sn: &str, secret_key: &str, clock: Arc<dyn WallClock>) -> BrokerLookup {
@@ -249,4 +255,82 @@ async fn the_client_bounds_time_and_reply_size() {
     .await
     .unwrap_err();
     assert!(matches!(e, LookupError::Io { .. }), "{e:?}");
+}
+
+/// Whether the server closed `s`: reads until end of stream (or a reset), bounded by `T`.
+async fn closed_by_server(s: &mut tokio::net::TcpStream) -> bool {
+    let mut buf = [0u8; 1024];
+    loop {
+        match timeout(T, s.read(&mut buf)).await {
+            Ok(Ok(0) | Err(_)) => return true,
+            Ok(Ok(_)) => {}
+            Err(_) => return false,
+        }
+    }
+}
+
+#[tokio::test]
+async fn idle_connections_cannot_hold_the_lookup_endpoint() {
+    let directory = Arc::new(Directory {
+        url: Mutex::new("ws://127.0.0.1:1/best".to_owned()),
+    });
+    let mut config = LookupServerConfig::default();
+    config.max_connections = 4;
+    config.header_timeout = Duration::from_secs(3);
+    let endpoint = lookup_server_with(directory, config).await;
+    let addr = endpoint.local_addr();
+    let base = format!("http://{addr}");
+    let now: Arc<dyn WallClock> = Arc::new(SystemClock);
+
+    // Four idle connections take every slot: two send nothing, two half a request head.
+    let mut idle = Vec::new();
+    for i in 0..4 {
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        if i % 2 == 1 {
+            s.write_all(b"GET /v3/device/getBrokerServer?sn=x HTTP/1.1\r\n")
+                .await
+                .unwrap();
+        }
+        idle.push(s);
+    }
+    // A fifth connection beyond the cap is closed without an answer, whole request or not (connections are
+    // accepted in the order they connected, and the idle ones hold their slots for 3 s).
+    let mut extra = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = "GET /v3/device/getBrokerServer?sn=x HTTP/1.1\r\nHost: x\r\n\r\n";
+    let _ = extra.write_all(request.as_bytes()).await;
+    let mut answer = Vec::new();
+    let _ = timeout(T, extra.read_to_end(&mut answer)).await.unwrap();
+    assert!(
+        answer.is_empty(),
+        "a connection over the cap was served: {answer:?}"
+    );
+
+    // The idle ones lose their slots after the head deadline...
+    for s in &mut idle {
+        assert!(
+            closed_by_server(s).await,
+            "an idle connection kept its slot"
+        );
+    }
+    // ...and a real lookup is served again.
+    let e = lookup(&base, &mut device_lookup("UNKNOWN1", SECRET_KEY, now), T)
+        .await
+        .unwrap_err();
+    assert_eq!(refused_code(e), Code::UnknownDevice);
+
+    // A head larger than the limit is refused, not buffered.
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let huge = format!(
+        "GET /v3/device/getBrokerServer?sn={} HTTP/1.1\r\nHost: x\r\n\r\n",
+        "a".repeat(64 * 1024)
+    );
+    let _ = s.write_all(huge.as_bytes()).await;
+    let mut out = Vec::new();
+    let _ = timeout(T, s.read_to_end(&mut out)).await.unwrap();
+    let text = String::from_utf8_lossy(&out);
+    assert!(
+        !text.contains("200 OK"),
+        "an oversized head was answered: {text}"
+    );
+    endpoint.shutdown().await.unwrap();
 }

@@ -19,10 +19,12 @@ use best_proto::broker::{BrokerInfo, LookupReply, LOOKUP_PATH};
 use best_proto::DecodeError;
 use http_body_util::{BodyExt, Empty, Limited};
 use hyper::body::Bytes;
-use hyper_util::rt::TokioIo;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
+use tokio::sync::{watch, Semaphore};
+use tokio::task::{JoinHandle, JoinSet};
 
 use crate::best::{BrokerDirectory, BrokerLookup, LookupHandler};
 
@@ -58,8 +60,38 @@ async fn answer<D: BrokerDirectory + 'static>(
     )
 }
 
+/// Limits of [`LookupServer`]'s listener: a lookup is one small `GET`, so a connection that holds a slot
+/// without sending one is closed, and the number of connections is capped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LookupServerConfig {
+    /// Most connections served at once; a connection accepted beyond it is closed at once (counted in the log
+    /// at debug level). Default 1024.
+    pub max_connections: usize,
+    /// How long a connection may take to send a request's complete head, counted from the accept and again
+    /// from each response (hyper's `header_read_timeout`): an idle or slow client loses its slot after it.
+    /// Default 10 s.
+    pub header_timeout: Duration,
+    /// Largest request head buffered, in bytes (hyper's `max_buf_size`; at least 8192). A larger head is
+    /// answered 431 and the connection closed. Default 16 KiB.
+    pub max_head_bytes: usize,
+    /// Longest a connection lives, requests included, before it is closed. Default 60 s.
+    pub max_connection_age: Duration,
+}
+
+impl Default for LookupServerConfig {
+    fn default() -> Self {
+        Self {
+            max_connections: 1024,
+            header_timeout: Duration::from_secs(10),
+            max_head_bytes: 16 * 1024,
+            max_connection_age: Duration::from_secs(60),
+        }
+    }
+}
+
 /// The platform's lookup endpoint on its own listener, with the same handle/shutdown shape as the session
-/// servers.
+/// servers, and the limits of [`LookupServerConfig`].
 #[derive(Debug)]
 pub struct LookupServer {
     local_addr: SocketAddr,
@@ -75,17 +107,12 @@ impl LookupServer {
     pub fn spawn<D: BrokerDirectory + 'static>(
         listener: TcpListener,
         handler: LookupHandler<D>,
+        config: LookupServerConfig,
     ) -> std::io::Result<Self> {
         let local_addr = listener.local_addr()?;
-        let (shutdown, mut stop) = watch::channel(false);
+        let (shutdown, stop) = watch::channel(false);
         let app = lookup_router(handler);
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stop.wait_for(|s| *s).await;
-                })
-                .await
-        });
+        let task = tokio::spawn(accept_loop(listener, app, config, stop));
         tracing::info!(%local_addr, "best broker lookup endpoint listening");
         Ok(Self {
             local_addr,
@@ -112,6 +139,63 @@ impl LookupServer {
             None => Ok(()),
         }
     }
+}
+
+/// Accepts until `stop`, one task per connection under the limits, then lets the connections finish.
+async fn accept_loop(
+    listener: TcpListener,
+    app: Router,
+    config: LookupServerConfig,
+    mut stop: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let slots = Arc::new(Semaphore::new(config.max_connections));
+    let mut connections = JoinSet::new();
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = stop.wait_for(|s| *s) => break,
+        };
+        // Reap finished connections so the set stays as large as the live ones.
+        while connections.try_join_next().is_some() {}
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
+            // Out of descriptors or a connection reset before accept: the listener itself is fine.
+            Err(e) => {
+                tracing::warn!(error = %e, "lookup endpoint: accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            tracing::debug!(%peer, max = config.max_connections, "lookup endpoint full: connection closed");
+            continue;
+        };
+        let service = TowerToHyperService::new(app.clone());
+        let mut stop = stop.clone();
+        connections.spawn(async move {
+            let _slot = slot;
+            let mut builder = http1::Builder::new();
+            builder
+                .timer(TokioTimer::new())
+                .header_read_timeout(config.header_timeout)
+                .max_buf_size(config.max_head_bytes.max(8192));
+            let connection = builder.serve_connection(TokioIo::new(stream), service);
+            tokio::pin!(connection);
+            let age = tokio::time::sleep(config.max_connection_age);
+            tokio::pin!(age);
+            tokio::select! {
+                _ = connection.as_mut() => return,
+                _ = stop.wait_for(|s| *s) => {}
+                () = &mut age => {}
+            }
+            // Shutdown or age: finish the request in progress, then close.
+            connection.as_mut().graceful_shutdown();
+            let _ = tokio::time::timeout(config.header_timeout, connection).await;
+        });
+    }
+    drop(listener);
+    while connections.join_next().await.is_some() {}
+    Ok(())
 }
 
 /// Why a lookup over HTTP found no broker.
