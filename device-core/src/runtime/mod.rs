@@ -187,7 +187,8 @@ impl<S: Session> std::fmt::Debug for Handle<S> {
 
 impl<S: Session> Handle<S> {
     /// Runs a command: `Ok(Some(reply))` for a request's response, `Ok(None)` once a message without a
-    /// response is queued for writing.
+    /// response has been written to the transport and flushed (not that the peer has read it: these messages
+    /// have no acknowledgement); [`RequestError::ConnectionLost`] if the connection ended first.
     ///
     /// # Errors
     /// [`CommandError`]: refused, failed (timeout or connection lost) or driver stopped.
@@ -220,12 +221,28 @@ pub fn now() -> std::time::Instant {
     Instant::now().into_std()
 }
 
-/// Requests sent and waiting for their outcome, keyed by the session's request id.
-pub(crate) struct Waiting<R>(HashMap<RequestId, Responder<R>>);
+/// Commands waiting for their outcome: requests keyed by the session's request id, and messages without a
+/// response until the transport has taken them.
+pub(crate) struct Waiting<R>(HashMap<RequestId, Responder<R>>, Vec<Responder<R>>);
 
 impl<R> Waiting<R> {
     pub(crate) fn new() -> Self {
-        Self(HashMap::new())
+        Self(HashMap::new(), Vec::new())
+    }
+
+    /// Everything the session queued has been written and flushed: the messages without a response are sent.
+    fn written(&mut self) {
+        for responder in self.1.drain(..) {
+            let _ = responder.send(Ok(None));
+        }
+    }
+
+    /// The connection ended with messages not yet written: a session drops its queue with its connection, so
+    /// they never will be.
+    fn unwritten_lost(&mut self) {
+        for responder in self.1.drain(..) {
+            let _ = responder.send(Err(CommandError::Failed(RequestError::ConnectionLost)));
+        }
     }
 }
 
@@ -240,9 +257,8 @@ pub(crate) fn dispatch<S: Session>(
         Ok(Some(id)) => {
             waiting.0.insert(id, responder);
         }
-        Ok(None) => {
-            let _ = responder.send(Ok(None));
-        }
+        // Answered once the message is written (the next `write_out`), or failed if the connection ends first.
+        Ok(None) => waiting.1.push(responder),
         Err(e) => {
             let _ = responder.send(Err(CommandError::Refused(e)));
         }
@@ -409,6 +425,9 @@ where
             }
         }
         let written = write_out(session, &mut transport, config.write_timeout).await;
+        if written.is_ok() {
+            waiting.written();
+        }
         if !deliver(session, waiting, events, out, peer.as_ref()).await {
             session.close(now());
             stop = true;
@@ -419,7 +438,12 @@ where
         if let Some(reason) = session.close_reason() {
             let reason = reason.clone();
             // Flush anything the close produced (a login_r with a failure code, say), then close.
-            let _ = write_out(session, &mut transport, config.write_timeout).await;
+            if write_out(session, &mut transport, config.write_timeout)
+                .await
+                .is_ok()
+            {
+                waiting.written();
+            }
             close_transport(&mut transport).await;
             break Disconnect::Session(reason);
         }
@@ -479,6 +503,7 @@ where
     };
     tracing::info!(reason = %end, "connection ended");
     out.ending();
+    waiting.unwritten_lost();
     session.connection_lost(now());
     deliver(session, waiting, events, out, peer.as_ref()).await;
     if matches!(end, Disconnect::Session(CloseReason::Requested)) {

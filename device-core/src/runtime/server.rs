@@ -593,7 +593,9 @@ where
     }
 
     /// Runs a command on the connection established with `peer`: `Ok(Some(reply))` for a request's response,
-    /// `Ok(None)` once a message without one is queued for writing.
+    /// `Ok(None)` once a message without one
+    /// has been written to the connection and flushed ([`crate::RequestError::ConnectionLost`] if it ended
+    /// first).
     ///
     /// Awaiting a request's response inside the loop that reads this server's events can stall that loop
     /// once the event channel fills up; spawn a task with a clone of the server instead.
