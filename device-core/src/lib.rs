@@ -2,13 +2,18 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(feature = "access")]
 pub mod access;
+#[cfg(feature = "aliscan")]
 pub mod aliscan;
 pub mod backoff;
+#[cfg(feature = "best")]
 pub mod best;
 pub mod clock;
 pub mod correlation;
+#[cfg(feature = "jetinno")]
 pub mod jetinno;
+#[cfg(feature = "kingxun")]
 pub mod kingxun;
 pub mod liveness;
 pub mod outbox;
