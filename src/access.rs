@@ -60,7 +60,7 @@ pub mod session {
 /// [`Client::connect_ws`](runtime::Client::connect_ws) and reconnects with backoff.
 #[cfg(feature = "tokio")]
 pub mod runtime {
-    crate::driver_reexports!();
+    driver_reexports!();
     pub use device_core::runtime::server::WsListener;
     pub use device_core::runtime::{WsConfig, WsPath};
 }

@@ -60,7 +60,7 @@ pub mod session {
 /// reconnects with backoff.
 #[cfg(feature = "tokio")]
 pub mod runtime {
-    crate::driver_reexports!();
+    driver_reexports!();
     pub use device_core::runtime::server::WsListener;
     pub use device_core::runtime::{WsConfig, WsPath};
 }

@@ -69,7 +69,7 @@ pub mod session {
 /// serves and queries the broker lookup (`LookupServer`, `lookup`).
 #[cfg(feature = "tokio")]
 pub mod runtime {
-    crate::driver_reexports!();
+    driver_reexports!();
     pub use device_core::runtime::server::WsListener;
     pub use device_core::runtime::{WsConfig, WsPath};
 

@@ -60,5 +60,5 @@ pub mod session {
 /// [`Client::connect_tcp`](runtime::Client::connect_tcp) and reconnects with backoff.
 #[cfg(feature = "tokio")]
 pub mod runtime {
-    crate::driver_reexports!();
+    driver_reexports!();
 }

@@ -38,6 +38,7 @@ pub use device_core::runtime;
 
 /// The driver items every protocol's `runtime` module re-exports.
 #[cfg(feature = "tokio")]
+#[allow(unused_macros)] // with `tokio` but no protocol
 macro_rules! driver_reexports {
     () => {
         pub use device_core::runtime::client::{Client, ClientConfig, ClientEvent, ConnectError};
@@ -49,8 +50,6 @@ macro_rules! driver_reexports {
         };
     };
 }
-#[cfg(feature = "tokio")]
-pub(crate) use driver_reexports;
 
 #[cfg(feature = "jetinno")]
 pub mod jetinno;
