@@ -20,6 +20,7 @@
 //! use devproto::best::session::{DeviceCommand, DeviceConfig, DeviceEvent, DeviceRecord, DeviceSession};
 //! use devproto::best::session::{MemoryRegistry, PlatformCommand, PlatformConfig, PlatformSession};
 //! use devproto::best::{CmdResponse, Command, PlatformMessage};
+//!
 //! let registry = std::sync::Arc::new(MemoryRegistry::new()); // each terminal's product and secret key
 //! registry.insert("SN0001", DeviceRecord::new("prod-01", "s3cret"));
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -32,7 +33,8 @@
 //! # "maxTransactionCount":"50000","multiBioDataSupport":"0:1:1:0:0:0:0:0:0:0",
 //! # "multiBioVer":"0:10.0:7.0:0:0:0:0:0:0:0","multiBioDataCount":"0:100:200:0:0:0:0:0:0:0",
 //! # "maxMultiBioDataCount":"0:10000:2000:0:0:0:0:0:0:0","verifyStyles":"100000000010","funcIds":[]}"#)?;
-//! let terminal = DeviceSession::new(DeviceConfig::new("SN0001", "prod-01", "s3cret", report)); // + dev.report
+//! // `report`: what the terminal says about itself after login (a `best::Report`: firmware, network, capacities).
+//! let terminal = DeviceSession::new(DeviceConfig::new("SN0001", "prod-01", "s3cret", report));
 //! let (client, mut terminal_events) = Client::connect_ws(terminal, url, ClientConfig::default());
 //! let handle = client.handle();
 //! tokio::spawn(async move { // the terminal's application: answers every command by its `cmdId`
@@ -41,9 +43,7 @@
 //!         let _ = handle.call(DeviceCommand::Respond(CmdResponse::ok(command.cmd_id().unwrap_or_default()))).await;
 //!     }
 //! });
-//! while let Some(event) = events.recv().await {
-//!     if let ServerEvent::Established { .. } = event { break; } // registered, accredited, logged in
-//! }
+//! while let Some(event) = events.recv().await { if let ServerEvent::Established { .. } = event { break } }
 //! let clear = PlatformCommand::Send(PlatformMessage::ClearUsers(Command { cmd_id: "c-1".into() }));
 //! let answer = platform.call(&"SN0001".into(), clear).await?.expect("a command is answered");
 //! assert!(answer.code.is_success()); // a failure code would be the terminal's answer, as data

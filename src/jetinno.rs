@@ -17,15 +17,15 @@
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! use devproto::jetinno::runtime::{Client, ClientConfig, ClientEvent, Server, ServerConfig, ServerEvent};
-//! use devproto::jetinno::session::{MachineConfig, MachineEvent, MachineSession, ServerCommand, ServerSession};
+//! use devproto::jetinno::session::{self, MachineConfig, MachineEvent, MachineSession, ServerCommand, ServerSession};
 //! use devproto::jetinno::{MachineCode, PayDone, PayType, ServerMessage};
 //!
 //! // The server looks up each machine's code by its `vmc_no` to check the login signature.
 //! let registry = |_vmc_no: u64| MachineCode::new("12345678").ok();
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
 //! let addr = listener.local_addr()?;
-//! let session = move || ServerSession::new(Default::default(), registry);
-//! let (server, mut server_events) = Server::spawn(listener, session, ServerConfig::default())?;
+//! let sessions = move || ServerSession::new(session::ServerConfig::default(), registry); // one per connection
+//! let (server, mut server_events) = Server::spawn(listener, sessions, ServerConfig::default())?;
 //!
 //! let machine = MachineSession::new(MachineConfig::new(33232, MachineCode::new("12345678")?, "1.2.8.8"));
 //! let (client, mut machine_events) = Client::connect_tcp(machine, addr, ClientConfig::default());
