@@ -93,7 +93,11 @@ fn record(i: usize) -> ScanRecord {
             birthday: Some("1990-01-01".into()),
             status: Some(SubmitStatus::Complete),
         }),
-        sex: Some(if i % 2 == 0 { Sex::Female } else { Sex::Male }),
+        sex: Some(if i.is_multiple_of(2) {
+            Sex::Female
+        } else {
+            Sex::Male
+        }),
         create_time: Some(time),
         update_time: Some(time),
         mini: Some(upload(i, "mini")),

@@ -744,9 +744,9 @@ mod tests {
     fn block_scan_handles_long_strings() {
         // Strings over many words (skipped with memchr2), with braces inside them.
         let mut object = b"{\"a\":\"".to_vec();
-        object.extend(std::iter::repeat(b'}').take(150));
+        object.extend(std::iter::repeat_n(b'}', 150));
         object.extend_from_slice(b"\",\"b\":{\"c\":{}},\"d\":\"");
-        object.extend(std::iter::repeat(b'{').take(70));
+        object.extend(std::iter::repeat_n(b'{', 70));
         object.extend_from_slice(b"\"}");
         assert_eq!(reference_end(&object), Some(object.len()));
         let mut state = ScanState {

@@ -375,7 +375,7 @@ async fn list_devices(
     let items = rows
         .into_iter()
         .map(|d| view(&s.fleet, d))
-        .filter(|d| online.map_or(true, |o| d.online == o))
+        .filter(|d| online.is_none_or(|o| d.online == o))
         .collect();
     Ok(Json(Page { items, next_cursor }))
 }

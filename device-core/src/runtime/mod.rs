@@ -7,7 +7,7 @@
 //!   connection (or the sessions of an [`Endpoint`](crate::Endpoint) sharing one state), admits them so that idle
 //!   or slow peers cannot exhaust it, and routes commands to a connection by the typed peer id it established
 //!   with.
-//! - [`http`] (feature `http`) serves and queries the BEST broker lookup.
+//! - `http` (features `http` and `best`) serves and queries the BEST broker lookup.
 //!
 //! Every driver takes commands through a [`Handle`]-like API whose calls end in exactly one outcome: the
 //! response (or `None` for a message without one), a refusal ([`SendError`]), a failed request
@@ -17,7 +17,7 @@
 //! and the WebSocket path; [`WsConfig`] overrides them in one place.
 
 pub mod client;
-#[cfg(feature = "http")]
+#[cfg(all(feature = "http", feature = "best"))]
 pub mod http;
 pub mod server;
 mod transport;

@@ -7,6 +7,7 @@
 //! session logged in with, and routes [`Server::call`]s by that id.
 //!
 //! ```no_run
+//! # #[cfg(feature = "jetinno")]
 //! # async fn run() -> std::io::Result<()> {
 //! use std::sync::Arc;
 //! use device_core::jetinno::{MachineRegistry, ServerCommand, ServerConfig as JetinnoConfig, ServerSession};

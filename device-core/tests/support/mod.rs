@@ -120,6 +120,7 @@ impl<A: Session, B: Session> Pair<A, B> {
 }
 
 /// A best `dev.report` of a TDB08Z terminal, with the limits the test needs.
+#[cfg(feature = "best")]
 pub(crate) fn best_report(
     max_pending: u32,
     max_package_kb: u32,
