@@ -319,7 +319,9 @@ async fn a_malformed_frame_closes_only_its_own_link() {
     .await
     .unwrap();
     assert!(
-        matches!(&reason, Disconnect::Session(CloseReason::Protocol(e)) if e.contains("unexpected byte 0x5d")),
+        matches!(&reason, Disconnect::Session(CloseReason::Protocol(device_core::ProtocolError::Access(
+            device_core::access::SessionError::Decode(e)
+        ))) if matches!(e.get(), access_proto::DecodeError::Garbage { byte: 0x5d, .. })),
         "{reason:?}"
     );
 
@@ -345,7 +347,7 @@ async fn a_terminal_refused_by_admission_is_closed_and_retries() {
     let admission: Arc<dyn device_core::access::Admission> =
         Arc::new(|i: &DeviceInfo| match i.uuid.as_deref() {
             Some("known") => Ok(()),
-            _ => Err("not registered".to_owned()),
+            _ => Err(device_core::access::Refusal::general("not registered")),
         });
     let (server, mut events) = start_server_with(listener, admission);
     let (stranger, mut stranger_events) = terminal(terminal_config("stranger"), addr);
@@ -359,7 +361,9 @@ async fn a_terminal_refused_by_admission_is_closed_and_retries() {
     .await
     .unwrap();
     assert!(
-        matches!(&reason, Disconnect::Session(CloseReason::LoginRejected(why)) if why == "terminal not admitted: not registered"),
+        matches!(&reason, Disconnect::Session(CloseReason::LoginRejected(device_core::ProtocolError::Access(
+            device_core::access::SessionError::Identify(device_core::access::IdentifyFailure::NotAdmitted(why))
+        ))) if why.reason == "not registered" && why.code == access_proto::Code::GeneralError),
         "{reason:?}"
     );
     // The terminal sees the connection drop and tries again with backoff.

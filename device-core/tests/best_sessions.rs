@@ -794,7 +794,9 @@ fn the_platform_refuses_bad_exchange_values_and_exchanges_after_login() {
     pair.b.handle_input(now, msg.as_bytes());
     assert!(matches!(
         pair.b.close_reason(),
-        Some(CloseReason::Protocol(why)) if why.contains("after login")
+        Some(CloseReason::Protocol(device_core::ProtocolError::Best(
+            device_core::best::SessionError::AfterLogin { func_id }
+        ))) if func_id == "device.exchange.publicKey"
     ));
 }
 

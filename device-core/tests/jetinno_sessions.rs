@@ -5,7 +5,7 @@ mod support;
 use std::time::Duration;
 
 use device_core::jetinno::*;
-use device_core::{CloseReason, RequestError, SendError, Session};
+use device_core::{CloseReason, ProtocolError, RequestError, SendError, Session};
 use jetinno_proto::*;
 use support::{clock, shared, Pair};
 
@@ -132,9 +132,11 @@ fn heartbeats_keep_a_quiet_link_alive() {
     let mut p = logged_in();
     p.advance(Duration::from_secs(600));
     assert!(p.a.close_reason().is_none() && p.b.close_reason().is_none());
-    // Nothing for the applications: heartbeats are the sessions' own business.
+    // Heartbeats are the sessions' own business: the machine's application hears nothing, the server's only
+    // that the machine is alive (one `Heartbeat` per `hb`, every 20 s, to update its last-seen).
     assert_eq!(p.a_events.len(), 1);
-    assert_eq!(p.b_events.len(), 1);
+    assert_eq!(p.b_events.len(), 1 + 30);
+    assert!(p.b_events[1..].iter().all(|e| *e == ServerEvent::Heartbeat));
 }
 
 #[test]
@@ -260,7 +262,7 @@ fn a_lost_connection_ends_waiting_requests_and_commands_need_a_login() {
     );
     // Reconnecting logs in again.
     let server = ServerSession::new(
-        device_core::jetinno::ServerConfig::default(),
+        device_core::jetinno::ServerConfig::default().clock(shared(&p.clock)),
         registry as fn(u64) -> Option<MachineCode>,
     );
     p.b = server;
@@ -341,12 +343,14 @@ fn a_malformed_body_is_reported_and_broken_framing_closes_the_link() {
     p.b.handle_input(p.now, b"002100000000{\"cmd\":7}");
     p.pump();
     assert!(
-        matches!(p.b_events.last(), Some(ServerEvent::Malformed(e)) if e.contains("invalid type"))
+        matches!(p.b_events.last(), Some(ServerEvent::Malformed(SessionError::Decode(e)))
+            if e.to_string().contains("invalid type") && !e.is_fatal())
     );
     assert!(p.b.close_reason().is_none());
     p.b.handle_input(p.now, b"garbage!");
     assert!(
-        matches!(p.b.close_reason(), Some(CloseReason::Protocol(e)) if e.contains("bad length head"))
+        matches!(p.b.close_reason(), Some(CloseReason::Protocol(ProtocolError::Jetinno(SessionError::Decode(e))))
+            if matches!(e.get(), DecodeError::BadLengthHead { found } if found == b"garb"))
     );
 }
 
@@ -373,9 +377,11 @@ fn anything_but_login_before_login_closes_the_server_side() {
     server.handle_input(now, &buf);
     assert_eq!(
         server.close_reason(),
-        Some(&CloseReason::Protocol(
-            "`machinestatus` before login".into()
-        ))
+        Some(&CloseReason::Protocol(ProtocolError::Jetinno(
+            SessionError::BeforeLogin {
+                cmd: "machinestatus".into()
+            }
+        )))
     );
 }
 

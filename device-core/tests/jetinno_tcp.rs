@@ -215,7 +215,9 @@ async fn a_malformed_frame_closes_only_its_own_link() {
     .await
     .unwrap();
     assert!(
-        matches!(&reason, Disconnect::Session(CloseReason::Protocol(e)) if e.contains("bad length head")),
+        matches!(&reason, Disconnect::Session(CloseReason::Protocol(device_core::ProtocolError::Jetinno(
+            device_core::jetinno::SessionError::Decode(e)
+        ))) if matches!(e.get(), jetinno_proto::DecodeError::BadLengthHead { .. })),
         "{reason:?}"
     );
 
