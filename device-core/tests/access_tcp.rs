@@ -563,7 +563,9 @@ async fn a_malformed_request_is_answered_minus_one_naming_the_field_and_the_link
         device_core::access::SessionError::MalformedRequest { key, error } => {
             assert_eq!(key.module, Mod::UploadAccessInfo);
             assert_eq!(key.session_id, SessionId::from("bad-time-1"));
-            assert!(matches!(error.get(), DecodeError::Json { name, source } if name == "upload_access_info" && source.path().contains("time")));
+            assert!(
+                matches!(error.get(), DecodeError::Json { name, source } if name == "upload_access_info" && source.path().contains("time"))
+            );
         }
         other => panic!("{other:?}"),
     }
