@@ -977,3 +977,55 @@ fn record_times_come_from_the_configured_clock() {
     p.clock.advance(Duration::from_secs(90));
     assert_eq!(p.a.local_time().unwrap().to_string(), "20261122080130");
 }
+
+#[test]
+fn the_terminal_answers_a_malformed_server_request_minus_one_naming_the_field() {
+    let mut p = connected();
+    p.a.handle_input(
+        p.now,
+        b"{\"mod\":\"set_device_info\",\"session_id\":\"s-9\",\"type\":1,\"device_info\":\"x\"}\n",
+    );
+    let answer = p.a.poll_transmit().expect("answered");
+    let answer: serde_json::Value = serde_json::from_slice(&answer).unwrap();
+    assert_eq!(answer["mod"], "set_device_info");
+    assert_eq!(answer["session_id"], "s-9");
+    assert_eq!(answer["type"], 2);
+    assert_eq!(answer["code"], -1);
+    assert!(
+        answer["message"].as_str().unwrap().contains("device_info"),
+        "{answer}"
+    );
+    assert!(matches!(
+        p.a.poll_event(),
+        Some(TerminalEvent::Malformed(SessionError::MalformedRequest { key, .. }))
+            if key.module == Mod::SetDeviceInfo && key.session_id == SessionId::from("s-9")
+    ));
+    assert!(p.a.close_reason().is_none());
+    // A malformed response is not answered (there is nothing to answer), only reported.
+    p.a.handle_input(
+        p.now,
+        b"{\"mod\":\"upload_access_info\",\"session_id\":\"r-1\",\"type\":2,\"code\":\"zero\"}\n",
+    );
+    assert!(p.a.poll_transmit().is_none());
+    assert!(matches!(
+        p.a.poll_event(),
+        Some(TerminalEvent::Malformed(SessionError::Decode(_)))
+    ));
+    // One-message framing (WebSocket) follows the same rule.
+    let mut p = connected();
+    p.a.use_framing(Framing::Message);
+    p.a.handle_input(
+        p.now,
+        b"{\"mod\":\"download_person\",\"session_id\":\"s-10\",\"type\":1,\"person_info\":7}",
+    );
+    let answer: serde_json::Value =
+        serde_json::from_slice(&p.a.poll_transmit().expect("answered")).unwrap();
+    assert_eq!(
+        (answer["session_id"].as_str(), answer["code"].as_i64()),
+        (Some("s-10"), Some(-1))
+    );
+    assert!(
+        answer["message"].as_str().unwrap().contains("person_info"),
+        "{answer}"
+    );
+}

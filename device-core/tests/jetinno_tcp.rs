@@ -343,9 +343,7 @@ fn machine_dated(
         .initial(Duration::from_millis(20))
         .max(Duration::from_millis(200));
     Client::spawn(
-        MachineSession::new(
-            MachineConfig::new(vmc_no, code(vmc_no), "1.0").clock(Arc::new(clock)),
-        ),
+        MachineSession::new(MachineConfig::new(vmc_no, code(vmc_no), "1.0").clock(Arc::new(clock))),
         move || TcpStream::connect(addr),
         ClientConfig::default().backoff(backoff).jitter_seed(vmc_no),
     )
@@ -403,7 +401,11 @@ async fn a_login_dated_outside_the_window_is_refused_with_ret_2_and_closed() {
     let failure = timeout(T, async {
         loop {
             if let Some(ServerEvent::Session {
-                event: JEvent::LoginFailed { vmc_no: 301, reason },
+                event:
+                    JEvent::LoginFailed {
+                        vmc_no: 301,
+                        reason,
+                    },
                 ..
             }) = server_events.recv().await
             {

@@ -1031,3 +1031,113 @@ fn renderings(secret: &[u8; 16]) -> Vec<String> {
         b64[..8].to_owned(),
     ]
 }
+
+/// A request frame the instance side sends to the WebSvr, built by hand.
+fn instance_request(msg_id: MsgId, crypt: CryptFlag, seq: u32, body: &'static [u8]) -> BytesMut {
+    let frame = Frame {
+        header: Header {
+            reply: false,
+            msg_id,
+            crypt,
+            dev_id: 1001,
+            seq,
+        },
+        body: Bytes::from_static(body),
+    };
+    let mut wire = BytesMut::new();
+    FrameCodec::default().encode(&frame, &mut wire).unwrap();
+    wire
+}
+
+#[test]
+fn the_websvr_answers_a_request_it_cannot_decode_with_0xff_and_closes_on_a_bad_seal() {
+    // DECISIONS.md: a request matched by its seq is always answered, also by the WebSvr side.
+    let mut p = logged_in();
+    let wire = instance_request(MsgId::SetLogLevel, CryptFlag::Plain, 77, b"\x01");
+    p.a.handle_input(p.now, &wire);
+    let reply = p.a.poll_transmit().expect("answered");
+    let mut reply = BytesMut::from(&reply[..]);
+    let frame = FrameCodec::default().decode(&mut reply).unwrap().unwrap();
+    assert!(frame.header.reply);
+    assert_eq!(frame.header.msg_id, MsgId::SetLogLevel);
+    assert_eq!(frame.header.seq, 77);
+    assert_eq!(frame.header.dev_id, 1001);
+    assert_eq!(frame.header.crypt, CryptFlag::Plain);
+    assert_eq!(&frame.body[..], &[0xFF]);
+    assert!(matches!(
+        p.a.poll_event(),
+        Some(WebSvrEvent::Malformed(SessionError::MalformedFrame {
+            msg_id: MsgId::SetLogLevel,
+            seq: 77,
+            answered: true,
+            ..
+        }))
+    ));
+    assert!(p.a.close_reason().is_none() && p.a.is_established());
+
+    // A sealed request whose length/CRC check fails closes the link and is never answered (no oracle).
+    let wire = instance_request(MsgId::Unlock, CryptFlag::Aes, 78, &[0x11; 22]);
+    p.a.handle_input(p.now, &wire);
+    assert!(p.a.poll_transmit().is_none(), "never answered");
+    assert!(matches!(
+        p.a.close_reason(),
+        Some(CloseReason::Protocol(ProtocolError::Kingxun(SessionError::Decode(e))))
+            if matches!(e.get(), DecodeError::Unseal { .. })
+    ));
+}
+
+#[test]
+fn the_instance_answers_a_request_it_cannot_decode_with_0xff_and_closes_on_a_bad_seal() {
+    let mut p = logged_in();
+    // 4041 with a body one byte short of its fields: answered 0xFF under its own CryptFlag and seq.
+    let mut wire = BytesMut::new();
+    FrameCodec::default()
+        .encode(
+            &Frame {
+                header: Header {
+                    reply: false,
+                    msg_id: MsgId::SetLogLevel,
+                    crypt: CryptFlag::Plain,
+                    dev_id: 1001,
+                    seq: 91,
+                },
+                body: Bytes::from_static(b"\x00\x00\x03"),
+            },
+            &mut wire,
+        )
+        .unwrap();
+    p.b.handle_input(p.now, &wire);
+    let reply = p.b.poll_transmit().expect("answered");
+    let mut reply = BytesMut::from(&reply[..]);
+    let frame = FrameCodec::default().decode(&mut reply).unwrap().unwrap();
+    assert!(
+        frame.header.reply && frame.header.seq == 91 && frame.header.msg_id == MsgId::SetLogLevel
+    );
+    assert_eq!(&frame.body[..], &[0xFF]);
+    assert!(p.b.handler().seen().is_empty(), "the handler never sees it");
+    assert!(p.b.close_reason().is_none());
+    // A sealed one failing its check closes without an answer.
+    let mut wire = BytesMut::new();
+    FrameCodec::default()
+        .encode(
+            &Frame {
+                header: Header {
+                    reply: false,
+                    msg_id: MsgId::Unlock,
+                    crypt: CryptFlag::Aes,
+                    dev_id: 1001,
+                    seq: 92,
+                },
+                body: Bytes::from_static(&[0x22; 22]),
+            },
+            &mut wire,
+        )
+        .unwrap();
+    p.b.handle_input(p.now, &wire);
+    assert!(p.b.poll_transmit().is_none(), "never answered");
+    assert!(matches!(
+        p.b.close_reason(),
+        Some(CloseReason::Protocol(ProtocolError::Kingxun(SessionError::Decode(e))))
+            if matches!(e.get(), DecodeError::Unseal { .. })
+    ));
+}
