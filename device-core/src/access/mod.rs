@@ -33,6 +33,12 @@
 //!   frames). A framing error or an over-long message closes the connection with
 //!   [`CloseReason::Protocol`]; a whole message that does not decode is reported as `Malformed` and the
 //!   connection goes on.
+//! - **The answer rule** (DECISIONS.md): a request (`type` 1, or no `type` and no `code`) that does not decode
+//!   but whose `mod` and `session_id` can be read is answered by the session at once with code `-1`, the
+//!   decode error (naming the field, e.g. ``at `access_info.time`: ...``) as `message`, and reported as
+//!   [`SessionError::MalformedRequest`]; the peer never waits for it to time out. Errors are typed
+//!   ([`SessionError`], inside [`crate::ProtocolError::Access`]); the admission policy refuses with a
+//!   [`Refusal`] (a result code and a reason).
 //!
 //! [`RandomSource`]: crate::RandomSource
 //! [`Session::peer`]: crate::Session::peer

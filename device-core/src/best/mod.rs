@@ -14,6 +14,14 @@
 //! command with `dev.cmd.response` (same `mid`, `cmdId` echoed). Liveness per DECISIONS.md: the platform marks a
 //! device offline after 3 missed heartbeat intervals; the device gives up on a platform silent for as long.
 //!
+//! The answer rule (DECISIONS.md): a message that does not decode but whose `mid` can be read is answered at
+//! once, by the platform with `cmd.dev.response` and by the device with `dev.cmd.response` (`cmdId` echoed when
+//! readable), code `20000001` and the decode error naming the field as `message`
+//! ([`SessionError::MalformedRequest`]); a reply (`cmd.dev.response` / `dev.cmd.response`) is only reported. A
+//! `mid` over [`MAX_MID_LEN`] (32) characters can never be matched, so the connection closes at once with
+//! [`crate::CloseReason::Protocol`] and [`SessionError::MidTooLong`] (naming `mid` and 32): the peer sees a
+//! close, not a timeout. Before login the platform closes after answering, as for any refused onboarding.
+//!
 //! Key exchange (best.md 2, DECISIONS.md): when [`DeviceConfig::key_exchange`] is on, the device starts every
 //! connection with `device.exchange.publicKey` (X25519, base64) and `device.exchange.factor` (16 random bytes,
 //! hex) before the onboarding chain; both sides then hold the same [`best_proto::exchange::SharedSecret`]

@@ -3,6 +3,15 @@
 //! Liveness per DECISIONS.md: the machine sends `hb` every 20 s, the server answers each one, and either side
 //! declares the link dead after 120 s without a frame from its peer; the machine then reconnects with backoff
 //! and logs in again.
+//!
+//! Login (DECISIONS.md): the server refuses with `login_r` `ret` 2, then closes, a wrong `sign` and a
+//! `timestamp` that is not a valid `yyyyMMdd` date or lies more than [`ServerConfig::login_date_window`] days
+//! (default [`DEFAULT_LOGIN_DATE_WINDOW`], 1: yesterday, today and tomorrow) from its own local date, read from
+//! its injected [`ServerConfig::clock`]; a `login` whose fields do not decode is answered `ret` 2 the same way.
+//! An unknown machine gets `ret` [`LOGIN_UNKNOWN_MACHINE`]. jetinno has no request key beyond the `cmd`, so no
+//! other message is answered for being malformed: it is reported as `Malformed` and the stream goes on. The
+//! server reports every `hb` of a logged-in machine as [`ServerEvent::Heartbeat`] (for last-seen times).
+//! Errors are typed: [`SessionError`], inside [`crate::ProtocolError::Jetinno`].
 
 mod machine;
 mod server;

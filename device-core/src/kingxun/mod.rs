@@ -12,7 +12,11 @@
 //! Link rules both sides enforce (DECISIONS.md): any frame before a successful 9001 closes the connection; a
 //! sealed body that fails its length or CRC check closes the connection and is never answered (no oracle); a
 //! reply carries its request's CryptFlag; a device's or a peer's failure code is data in the reply, never an
-//! error. Keys and IVs never appear in `Debug` output.
+//! error. Keys and IVs never appear in `Debug` output. The answer rule holds both ways: a request frame whose
+//! body does not decode (wrong length, wrong CryptFlag, devId mismatch, ...) is answered RespCode 0xFF with its
+//! own MsgId, devId, `seq` and CryptFlag, by the instance and by the WebSvr (which also answers 0xFF the
+//! requests the spec does not define in its direction); only the sealed-frame failures close unanswered.
+//! Errors are typed: [`SessionError`], inside [`crate::ProtocolError::Kingxun`].
 //!
 //! A whole login and one unlock in memory, no I/O:
 //!
