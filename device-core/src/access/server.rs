@@ -288,7 +288,7 @@ impl std::fmt::Display for IdentifyFailure {
 #[non_exhaustive]
 pub enum ServerEvent {
     /// The terminal answered the `get_device_info` sent on connect and was admitted: its `uuid` is now the
-    /// session's [`Session::peer_id`] and the connection carries application traffic.
+    /// session's [`Session::peer`] and the connection carries application traffic.
     Identified(DeviceInfo),
     /// The terminal could not be identified; the connection closes with [`CloseReason::LoginRejected`].
     IdentificationFailed(IdentifyFailure),
@@ -332,7 +332,7 @@ struct Probe {
 /// The server side of one access connection. Call order: see [`Session`].
 ///
 /// On [`Session::connection_opened`] it asks the terminal `get_device_info`; the answer's `uuid`, once the
-/// [`Admission`] policy accepts it, identifies the terminal ([`Session::peer_id`], [`Session::is_established`]).
+/// [`Admission`] policy accepts it, identifies the terminal ([`Session::peer`], [`Session::is_established`]).
 /// A failure code, a missing `uuid`, a refusal or no answer within [`ServerConfig::identify_timeout`] close the
 /// connection. Once identified it probes the terminal with `get_device_info` every
 /// [`ServerConfig::probe_interval`] and closes a link silent for [`ServerConfig::peer_timeout`]. Terminal

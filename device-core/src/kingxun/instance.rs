@@ -317,7 +317,7 @@ struct Pending {
 /// with the handler's device count; a link silent for 90 s is closed; device commands go to the
 /// [`InstanceHandler`] and every one is answered exactly once, with its request's `seq`, devId and CryptFlag.
 ///
-/// Once verified, [`Session::peer_id`] is `svrHost#sessionId` (unique per connection even when several WebSvr
+/// Once verified, [`Session::peer`] is `svrHost#sessionId` (unique per connection even when several WebSvr
 /// connections announce the same host), so a [`crate::runtime::server::Server`] routes
 /// [`InstanceCommand::Answer`] to the right connection.
 pub struct InstanceSession<H> {
