@@ -36,5 +36,6 @@ pub use backoff::{Backoff, BackoffConfig};
 pub use clock::{ManualClock, SystemClock, WallClock};
 pub use rng::{OsRandom, RandomSource, SplitMix64};
 pub use session::{
-    CloseReason, Endpoint, Framing, RequestError, RequestId, SendError, Session, Wire,
+    CloseReason, Endpoint, Framing, ProtocolError, RequestError, RequestId, SendError, Session,
+    Shared, Wire,
 };

@@ -2,6 +2,7 @@
 
 use std::fmt::Debug;
 use std::hash::Hash;
+use std::sync::Arc;
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
@@ -56,12 +57,14 @@ pub enum SendError {
         /// The correlation key.
         key: String,
     },
-    /// The message names no request this side is waiting to answer, or is not one this side may send.
+    /// The message names no request this side is waiting to answer, or is not one this side may send; the
+    /// error says which message and why.
     #[error("refused: {0}")]
-    Refused(String),
-    /// The message could not be encoded (too large, invalid value).
+    Refused(ProtocolError),
+    /// The message could not be encoded (too large, invalid value); the error wraps the codec's
+    /// `EncodeError`, which names the field and the limit.
     #[error("cannot encode: {0}")]
-    Encode(String),
+    Encode(ProtocolError),
     /// The session is closed.
     #[error("session is closed")]
     Closed,
@@ -76,10 +79,11 @@ pub enum CloseReason {
         /// The liveness timeout that elapsed.
         after: Duration,
     },
-    /// The peer broke the protocol (bad framing, a message out of order); the text says how.
-    Protocol(String),
-    /// The login was refused; the text says why.
-    LoginRejected(String),
+    /// The peer broke the protocol (bad framing, a message out of order, an unmatchable request); the error
+    /// says how, naming the field, the bytes and the limit where known.
+    Protocol(ProtocolError),
+    /// The login was refused, by the peer (its code) or by this side (why).
+    LoginRejected(ProtocolError),
     /// The login got no answer in time.
     LoginTimeout,
     /// The application asked for a graceful close.
@@ -97,6 +101,105 @@ impl std::fmt::Display for CloseReason {
         }
     }
 }
+
+/// A session-level error of one protocol: what [`CloseReason::Protocol`], [`CloseReason::LoginRejected`],
+/// [`SendError::Refused`] and [`SendError::Encode`] carry.
+///
+/// One variant per protocol, each wrapping that protocol's own `SessionError`, so that a protocol can be left
+/// out of a build without touching the others.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProtocolError {
+    /// A jetinno session error.
+    #[error("jetinno: {0}")]
+    Jetinno(crate::jetinno::SessionError),
+    /// An access session error.
+    #[error("access: {0}")]
+    Access(crate::access::SessionError),
+    /// A best session error.
+    #[error("best: {0}")]
+    Best(crate::best::SessionError),
+    /// A kingxun session error.
+    #[error("kingxun: {0}")]
+    Kingxun(crate::kingxun::SessionError),
+    /// An aliscan session error.
+    #[error("aliscan: {0}")]
+    Aliscan(crate::aliscan::SessionError),
+}
+
+impl From<ProtocolError> for std::io::Error {
+    fn from(e: ProtocolError) -> Self {
+        Self::new(std::io::ErrorKind::InvalidData, e)
+    }
+}
+
+/// A codec error shared between clones: the proto crates' `DecodeError`/`EncodeError` hold a `serde_json`
+/// error, which is neither `Clone` nor `PartialEq`, while events and close reasons are both.
+///
+/// Dereferences to the wrapped error, so its typed fields (which field, which bytes, which limit) stay
+/// reachable; equality compares the errors' messages, which name all of those.
+pub struct Shared<E>(Arc<E>);
+
+impl<E> Shared<E> {
+    /// Wraps an error.
+    #[must_use]
+    pub fn new(error: E) -> Self {
+        Self(Arc::new(error))
+    }
+
+    /// The wrapped error.
+    #[must_use]
+    pub fn get(&self) -> &E {
+        &self.0
+    }
+}
+
+impl<E> From<E> for Shared<E> {
+    fn from(error: E) -> Self {
+        Self::new(error)
+    }
+}
+
+impl<E> Clone for Shared<E> {
+    fn clone(&self) -> Self {
+        Self(Arc::clone(&self.0))
+    }
+}
+
+impl<E> std::ops::Deref for Shared<E> {
+    type Target = E;
+    fn deref(&self) -> &E {
+        &self.0
+    }
+}
+
+impl<E: Debug> Debug for Shared<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl<E: std::fmt::Display> std::fmt::Display for Shared<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl<E: std::error::Error> std::error::Error for Shared<E> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+impl<E: Debug + std::fmt::Display> PartialEq for Shared<E> {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+            || (format!("{:?}", self.0) == format!("{:?}", other.0)
+                && self.0.to_string() == other.0.to_string())
+    }
+}
+
+impl<E: Debug + std::fmt::Display> Eq for Shared<E> {}
 
 /// How the bytes given to [`Session::handle_input`] are cut into messages: the transport decides.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]

@@ -5,11 +5,14 @@ mod support;
 use std::time::Duration;
 
 use access_proto::*;
+use device_core::access::SessionError;
 use device_core::access::{
-    Framing, IdentifyFailure, ServerCommand, ServerConfig, ServerEvent, ServerSession,
+    Framing, IdentifyFailure, Refusal, ServerCommand, ServerConfig, ServerEvent, ServerSession,
     TerminalCommand, TerminalConfig, TerminalEvent, TerminalSession, ANSWER_TIMEOUT, PEER_TIMEOUT,
 };
-use device_core::{CloseReason, RequestError, RequestId, SendError, Session, SplitMix64};
+use device_core::{
+    CloseReason, ProtocolError, RequestError, RequestId, SendError, Session, SplitMix64,
+};
 use support::{clock, shared, Pair};
 
 const UUID: &str = "31231412332";
@@ -167,7 +170,9 @@ fn identification_fails_on_a_failure_code_a_missing_uuid_or_a_refusal() {
     );
     assert_eq!(
         p.b.close_reason(),
-        Some(&CloseReason::LoginRejected(failure.to_string()))
+        Some(&CloseReason::LoginRejected(ProtocolError::Access(
+            SessionError::Identify(failure.clone())
+        )))
     );
     assert_eq!(
         failure.to_string(),
@@ -194,13 +199,16 @@ fn identification_fails_on_a_failure_code_a_missing_uuid_or_a_refusal() {
     let clock = clock();
     let admission = |i: &DeviceInfo| match i.uuid.as_deref() {
         Some("known") => Ok(()),
-        other => Err(format!("unknown terminal {other:?}")),
+        other => Err(Refusal::general(format!("unknown terminal {other:?}"))),
     };
     let s = ServerSession::with_admission(ServerConfig::default(), admission)
         .with_rng(Box::new(SplitMix64::seeded(3)));
     let mut p = Pair::new(terminal(TerminalConfig::new(info()), 1), s, clock);
     p.connect();
-    let why = format!("unknown terminal {:?}", Some(UUID));
+    let why = Refusal::new(
+        Code::GeneralError,
+        format!("unknown terminal {:?}", Some(UUID)),
+    );
     assert_eq!(
         p.b_events,
         vec![ServerEvent::IdentificationFailed(
@@ -209,9 +217,13 @@ fn identification_fails_on_a_failure_code_a_missing_uuid_or_a_refusal() {
     );
     assert_eq!(
         p.b.close_reason(),
-        Some(&CloseReason::LoginRejected(format!(
-            "terminal not admitted: {why}"
+        Some(&CloseReason::LoginRejected(ProtocolError::Access(
+            SessionError::Identify(IdentifyFailure::NotAdmitted(why.clone()))
         )))
+    );
+    assert_eq!(
+        p.b.close_reason().unwrap().to_string(),
+        format!("login rejected: access: terminal not identified: terminal not admitted: code -1: unknown terminal {:?}", Some(UUID))
     );
 }
 
@@ -369,7 +381,8 @@ fn requests_both_ways_pair_by_mod_and_session_id_and_failure_codes_are_data() {
     let invented = Request::new("not-received", RequestBody::GetDeviceInfo);
     assert!(matches!(
         p.a.handle_command(now, TerminalCommand::answer(&invented, Code::Success, "")),
-        Err(SendError::Refused(e)) if e.contains("get_device_info/not-received")
+        Err(SendError::Refused(ProtocolError::Access(SessionError::NotWaiting { key })))
+            if key.module == Mod::GetDeviceInfo && key.session_id == SessionId::from("not-received")
     ));
 }
 
@@ -379,7 +392,11 @@ fn each_side_sends_only_its_own_requests() {
     let now = p.now;
     assert!(matches!(
         p.a.handle_command(now, TerminalCommand::Request(RequestBody::GetDeviceInfo)),
-        Err(SendError::Refused(e)) if e == "`get_device_info` is a request of the server"
+        Err(SendError::Refused(ProtocolError::Access(
+            SessionError::WrongDirection {
+                module: Mod::GetDeviceInfo
+            }
+        )))
     ));
     assert!(matches!(
         p.a.handle_command(
@@ -389,8 +406,17 @@ fn each_side_sends_only_its_own_requests() {
         Err(SendError::Refused(_))
     ));
     assert!(matches!(
-        p.b.handle_command(now, ServerCommand::Request(RequestBody::UploadAccessInfo(UploadAccessInfo { access_info: record("x") }))),
-        Err(SendError::Refused(e)) if e == "`upload_access_info` is a request of the terminal"
+        p.b.handle_command(
+            now,
+            ServerCommand::Request(RequestBody::UploadAccessInfo(UploadAccessInfo {
+                access_info: record("x")
+            }))
+        ),
+        Err(SendError::Refused(ProtocolError::Access(
+            SessionError::WrongDirection {
+                module: Mod::UploadAccessInfo
+            }
+        )))
     ));
     assert!(matches!(
         p.b.handle_command(
@@ -577,7 +603,8 @@ fn a_repeated_session_id_is_reported_and_answered_once() {
     assert_eq!(server_requests(&p.b_events), vec![request.clone()]);
     assert!(matches!(
         p.b_events.last(),
-        Some(ServerEvent::Malformed(e)) if e.contains("`send_device_command` with session_id `same-id` repeats")
+        Some(ServerEvent::Malformed(SessionError::DuplicateRequest { key }))
+            if key.module == Mod::SendDeviceCommand && key.session_id == SessionId::from("same-id")
     ));
     assert_eq!(p.b.pending_answers(), 1);
     assert!(p.b.close_reason().is_none());
@@ -685,7 +712,8 @@ fn a_malformed_message_is_reported_and_broken_framing_closes_the_link() {
     );
     p.pump();
     assert!(
-        matches!(p.b_events.last(), Some(ServerEvent::Malformed(e)) if e.contains("invalid `upload_access_info` message"))
+        matches!(p.b_events.last(), Some(ServerEvent::Malformed(SessionError::Decode(e)))
+            if matches!(e.get(), DecodeError::Json { name, .. } if name == "upload_access_info"))
     );
     assert!(p.b.close_reason().is_none());
     // The link still works.
@@ -696,7 +724,8 @@ fn a_malformed_message_is_reported_and_broken_framing_closes_the_link() {
     // Garbage between messages breaks the framing: this connection closes.
     p.b.handle_input(p.now, b"  x{}");
     assert!(
-        matches!(p.b.close_reason(), Some(CloseReason::Protocol(e)) if e.contains("unexpected byte 0x78"))
+        matches!(p.b.close_reason(), Some(CloseReason::Protocol(ProtocolError::Access(SessionError::Decode(e))))
+            if matches!(e.get(), DecodeError::Garbage { byte: b'x', .. }))
     );
     assert!(p.a.close_reason().is_none());
     assert_eq!(
@@ -714,7 +743,8 @@ fn a_malformed_message_is_reported_and_broken_framing_closes_the_link() {
     big.resize(300, b'a');
     p.b.handle_input(p.now, &big);
     assert!(
-        matches!(p.b.close_reason(), Some(CloseReason::Protocol(e)) if e.contains("maximum of 256 bytes"))
+        matches!(p.b.close_reason(), Some(CloseReason::Protocol(ProtocolError::Access(SessionError::Decode(e))))
+            if matches!(e.get(), DecodeError::MessageTooLarge { max: 256, .. }))
     );
     assert_eq!(p.b.buffered_input(), 0);
 }
@@ -803,7 +833,8 @@ fn message_framing_carries_one_message_per_input() {
         format!("{{\"x\":\"{}\"}}", "a".repeat(64)).as_bytes(),
     );
     assert!(
-        matches!(t.close_reason(), Some(CloseReason::Protocol(e)) if e.contains("maximum of 64 bytes"))
+        matches!(t.close_reason(), Some(CloseReason::Protocol(ProtocolError::Access(SessionError::Decode(e))))
+            if matches!(e.get(), DecodeError::MessageTooLarge { max: 64, .. }))
     );
 }
 
@@ -945,4 +976,56 @@ fn record_times_come_from_the_configured_clock() {
     assert_eq!(p.a.local_time().unwrap().to_string(), "20261122080000");
     p.clock.advance(Duration::from_secs(90));
     assert_eq!(p.a.local_time().unwrap().to_string(), "20261122080130");
+}
+
+#[test]
+fn the_terminal_answers_a_malformed_server_request_minus_one_naming_the_field() {
+    let mut p = connected();
+    p.a.handle_input(
+        p.now,
+        b"{\"mod\":\"set_device_info\",\"session_id\":\"s-9\",\"type\":1,\"device_info\":\"x\"}\n",
+    );
+    let answer = p.a.poll_transmit().expect("answered");
+    let answer: serde_json::Value = serde_json::from_slice(&answer).unwrap();
+    assert_eq!(answer["mod"], "set_device_info");
+    assert_eq!(answer["session_id"], "s-9");
+    assert_eq!(answer["type"], 2);
+    assert_eq!(answer["code"], -1);
+    assert!(
+        answer["message"].as_str().unwrap().contains("device_info"),
+        "{answer}"
+    );
+    assert!(matches!(
+        p.a.poll_event(),
+        Some(TerminalEvent::Malformed(SessionError::MalformedRequest { key, .. }))
+            if key.module == Mod::SetDeviceInfo && key.session_id == SessionId::from("s-9")
+    ));
+    assert!(p.a.close_reason().is_none());
+    // A malformed response is not answered (there is nothing to answer), only reported.
+    p.a.handle_input(
+        p.now,
+        b"{\"mod\":\"upload_access_info\",\"session_id\":\"r-1\",\"type\":2,\"code\":\"zero\"}\n",
+    );
+    assert!(p.a.poll_transmit().is_none());
+    assert!(matches!(
+        p.a.poll_event(),
+        Some(TerminalEvent::Malformed(SessionError::Decode(_)))
+    ));
+    // One-message framing (WebSocket) follows the same rule.
+    let mut p = connected();
+    p.a.use_framing(Framing::Message);
+    p.a.handle_input(
+        p.now,
+        b"{\"mod\":\"download_person\",\"session_id\":\"s-10\",\"type\":1,\"person_info\":7}",
+    );
+    let answer: serde_json::Value =
+        serde_json::from_slice(&p.a.poll_transmit().expect("answered")).unwrap();
+    assert_eq!(
+        (answer["session_id"].as_str(), answer["code"].as_i64()),
+        (Some("s-10"), Some(-1))
+    );
+    assert!(
+        answer["message"].as_str().unwrap().contains("person_info"),
+        "{answer}"
+    );
 }

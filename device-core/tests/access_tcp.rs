@@ -319,7 +319,9 @@ async fn a_malformed_frame_closes_only_its_own_link() {
     .await
     .unwrap();
     assert!(
-        matches!(&reason, Disconnect::Session(CloseReason::Protocol(e)) if e.contains("unexpected byte 0x5d")),
+        matches!(&reason, Disconnect::Session(CloseReason::Protocol(device_core::ProtocolError::Access(
+            device_core::access::SessionError::Decode(e)
+        ))) if matches!(e.get(), access_proto::DecodeError::Garbage { byte: 0x5d, .. })),
         "{reason:?}"
     );
 
@@ -345,7 +347,7 @@ async fn a_terminal_refused_by_admission_is_closed_and_retries() {
     let admission: Arc<dyn device_core::access::Admission> =
         Arc::new(|i: &DeviceInfo| match i.uuid.as_deref() {
             Some("known") => Ok(()),
-            _ => Err("not registered".to_owned()),
+            _ => Err(device_core::access::Refusal::general("not registered")),
         });
     let (server, mut events) = start_server_with(listener, admission);
     let (stranger, mut stranger_events) = terminal(terminal_config("stranger"), addr);
@@ -359,7 +361,9 @@ async fn a_terminal_refused_by_admission_is_closed_and_retries() {
     .await
     .unwrap();
     assert!(
-        matches!(&reason, Disconnect::Session(CloseReason::LoginRejected(why)) if why == "terminal not admitted: not registered"),
+        matches!(&reason, Disconnect::Session(CloseReason::LoginRejected(device_core::ProtocolError::Access(
+            device_core::access::SessionError::Identify(device_core::access::IdentifyFailure::NotAdmitted(why))
+        ))) if why.reason == "not registered" && why.code == access_proto::Code::GeneralError),
         "{reason:?}"
     );
     // The terminal sees the connection drop and tries again with backoff.
@@ -489,4 +493,87 @@ async fn the_sessions_run_over_websocket_with_message_framing() {
     assert_eq!(pushed.code, Code::Success);
     client.shutdown().await.unwrap();
     server.shutdown().await.unwrap();
+}
+
+/// Reads newline-delimited JSON objects from `stream` until one satisfies `want`.
+async fn read_until(
+    stream: &mut tokio::io::BufReader<TcpStream>,
+    want: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    use tokio::io::AsyncBufReadExt;
+    timeout(T, async {
+        loop {
+            let mut line = String::new();
+            assert_ne!(stream.read_line(&mut line).await.unwrap(), 0, "closed");
+            let value: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
+            if want(&value) {
+                return value;
+            }
+        }
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_request_is_answered_minus_one_naming_the_field_and_the_link_stays_up() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (server, events) = start_server(listener);
+    let mut events = answer_terminals(server.clone(), events);
+
+    // A terminal by hand: answer the server's get_device_info, then send a request with a bad `time`.
+    let mut stream = tokio::io::BufReader::new(TcpStream::connect(addr).await.unwrap());
+    let probe = read_until(&mut stream, |v| v["mod"] == "get_device_info").await;
+    let answer = serde_json::json!({
+        "mod": "get_device_info", "session_id": probe["session_id"], "type": 2, "code": 0, "message": "",
+        "device_info": { "uuid": "raw-terminal" },
+    });
+    stream
+        .get_mut()
+        .write_all(format!("{answer}\n").as_bytes())
+        .await
+        .unwrap();
+    let bad = br#"{"mod":"upload_access_info","session_id":"bad-time-1","type":1,"access_info":{"person_id":"3413123123","time":"2019-08-23 12:34:35","role":12,"open_door_type":2,"in_out_type":2}}"#;
+    stream.get_mut().write_all(bad).await.unwrap();
+    stream.get_mut().write_all(b"\n").await.unwrap();
+
+    let reply = read_until(&mut stream, |v| v["session_id"] == "bad-time-1").await;
+    assert_eq!(reply["mod"], "upload_access_info");
+    assert_eq!(reply["type"], 2);
+    assert_eq!(reply["code"], -1);
+    let message = reply["message"].as_str().unwrap();
+    assert!(message.contains("time"), "{message}");
+
+    // The application hears of it, typed.
+    let event = timeout(T, async {
+        loop {
+            if let Some(ServerEvent::Session {
+                event: AEvent::Malformed(e),
+                ..
+            }) = events.recv().await
+            {
+                return e;
+            }
+        }
+    })
+    .await
+    .unwrap();
+    match event {
+        device_core::access::SessionError::MalformedRequest { key, error } => {
+            assert_eq!(key.module, Mod::UploadAccessInfo);
+            assert_eq!(key.session_id, SessionId::from("bad-time-1"));
+            assert!(
+                matches!(error.get(), DecodeError::Json { name, source } if name == "upload_access_info" && source.path().contains("time"))
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // The connection is still up: a good request is handed to the application and answered 0.
+    let good = br#"{"mod":"upload_access_info","session_id":"good-time-1","type":1,"access_info":{"person_id":"3413123123","time":"20190823123435","role":12,"open_door_type":2,"in_out_type":2}}"#;
+    stream.get_mut().write_all(good).await.unwrap();
+    stream.get_mut().write_all(b"\n").await.unwrap();
+    let reply = read_until(&mut stream, |v| v["session_id"] == "good-time-1").await;
+    assert_eq!(reply["code"], 0);
 }

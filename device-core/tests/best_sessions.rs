@@ -794,7 +794,9 @@ fn the_platform_refuses_bad_exchange_values_and_exchanges_after_login() {
     pair.b.handle_input(now, msg.as_bytes());
     assert!(matches!(
         pair.b.close_reason(),
-        Some(CloseReason::Protocol(why)) if why.contains("after login")
+        Some(CloseReason::Protocol(device_core::ProtocolError::Best(
+            device_core::best::SessionError::AfterLogin { func_id }
+        ))) if func_id == "device.exchange.publicKey"
     ));
 }
 
@@ -1028,4 +1030,43 @@ fn the_platform_takes_a_direct_login_and_a_report_written_with_numbers() {
     assert!(replies.iter().all(
         |r| matches!(&r.message, PlatformMessage::Response(resp) if resp.code == Code::Success)
     ));
+}
+
+#[test]
+fn the_device_answers_a_malformed_command_20000001_and_closes_on_an_unmatchable_mid() {
+    let (mut pair, _) = onboarded(report(1, 64), PlatformConfig::default());
+    let now = pair.now;
+    pair.a.handle_input(
+        now,
+        br#"{"funcId":"cmd.data.query.user","mid":"p9","payload":{"params":{"cmdId":"q9","pin":[1]}}}"#,
+    );
+    let answer = pair.a.poll_transmit().expect("answered");
+    let answer: serde_json::Value = serde_json::from_slice(&answer).unwrap();
+    assert_eq!(answer["funcId"], "dev.cmd.response");
+    assert_eq!(answer["mid"], "p9");
+    assert_eq!(answer["code"], "20000001");
+    assert_eq!(answer["payload"]["params"]["cmdId"], "q9");
+    assert!(
+        answer["message"].as_str().unwrap().contains("pin"),
+        "{answer}"
+    );
+    assert!(matches!(
+        pair.a.poll_event(),
+        Some(DeviceEvent::Malformed(device_core::best::SessionError::MalformedRequest { mid, cmd_id: Some(c), .. }))
+            if mid == "p9" && c == "q9"
+    ));
+    assert!(pair.a.close_reason().is_none() && pair.a.is_established());
+    // A mid over 32 characters cannot be matched: the connection closes, unanswered.
+    let long = format!(
+        r#"{{"funcId":"cmd.data.clear.user","mid":"{}","payload":{{"params":{{"cmdId":"c1"}}}}}}"#,
+        "m".repeat(33)
+    );
+    pair.a.handle_input(now, long.as_bytes());
+    assert!(pair.a.poll_transmit().is_none());
+    assert_eq!(
+        pair.a.close_reason(),
+        Some(&CloseReason::Protocol(device_core::ProtocolError::Best(
+            device_core::best::SessionError::MidTooLong { len: 33, max: 32 }
+        )))
+    );
 }

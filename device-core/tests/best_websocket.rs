@@ -265,3 +265,171 @@ async fn the_device_logs_in_again_after_the_platform_restarts() {
     server.shutdown().await.unwrap();
     app.abort();
 }
+
+/// A device by hand over a raw WebSocket: logs in with credentials the registry already holds and reports.
+/// Returns the socket and the platform's `dev.report` reply as JSON.
+async fn raw_device(
+    addr: std::net::SocketAddr,
+) -> (
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+    serde_json::Value,
+) {
+    use best_proto::{CodecConfig, DeviceCodec, Envelope, Login};
+    use futures_util::SinkExt;
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/best"))
+        .await
+        .unwrap();
+    let codec = DeviceCodec::new(CodecConfig::default());
+    let login = DeviceMessage::Login(Login {
+        product_id: Some(PRODUCT.into()),
+        dev_key: best_proto::crypto::dev_key(SECRET_KEY, PRODUCT),
+        auth_code: "auth".into(),
+        secret: "secret".into(),
+    });
+    for (mid, message) in [
+        ("login-1", login),
+        (
+            "report-1",
+            DeviceMessage::Report(Box::new(best_report(2, 8, &[]))),
+        ),
+    ] {
+        let text = codec
+            .encode_text(&Envelope::new(mid, message).with_sn(SN.to_owned()))
+            .unwrap();
+        ws.send(Message::text(String::from_utf8(text).unwrap()))
+            .await
+            .unwrap();
+        let reply = next_json(&mut ws).await;
+        assert_eq!(reply["mid"], mid);
+        assert_eq!(reply["code"], "00000000", "{reply}");
+        if mid == "report-1" {
+            return (ws, reply);
+        }
+    }
+    unreachable!()
+}
+
+use tokio_tungstenite::tungstenite::Message;
+
+/// The next text frame as JSON; panics on a close.
+async fn next_json<S>(ws: &mut S) -> serde_json::Value
+where
+    S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+{
+    use futures_util::StreamExt;
+    timeout(T, async {
+        loop {
+            match ws.next().await.unwrap().unwrap() {
+                Message::Text(t) => return serde_json::from_str(t.as_str()).unwrap(),
+                Message::Close(c) => panic!("closed: {c:?}"),
+                _ => {}
+            }
+        }
+    })
+    .await
+    .unwrap()
+}
+
+fn registered() -> Arc<MemoryRegistry> {
+    let r = Arc::new(MemoryRegistry::new());
+    let mut record = DeviceRecord::new(PRODUCT, SECRET_KEY);
+    record.auth_code = Some("auth".into());
+    record.secret = Some("secret".into());
+    r.insert(SN, record);
+    r
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_report_reply_carries_the_required_bio_support_fields() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (server, _events) = platform(listener, registered()).await;
+    let (_ws, reply) = raw_device(addr).await;
+    // best.md 3.5: both are required in the reply; the defaults are the spec's example.
+    let results = &reply["payload"]["results"];
+    assert_eq!(
+        results["multiBioDataSupport"], "0:1:1:0:0:0:0:0:0",
+        "{reply}"
+    );
+    assert_eq!(
+        results["multiBioPhotoSupport"], "0:1:1:0:0:0:0:0:0",
+        "{reply}"
+    );
+    assert_eq!(results["heartbeatInterval"], "60");
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_request_is_answered_20000001_and_an_unmatchable_mid_closes() {
+    use futures_util::{SinkExt, StreamExt};
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (server, mut events) = platform(listener, registered()).await;
+    let (mut ws, _) = raw_device(addr).await;
+
+    // A file chunk whose `offset` is no number: answered with the same mid, 20000001, naming the field.
+    let bad = r#"{"funcId":"dev.file.upload.package","mid":"pkg-1","sn":"WS0001","payload":{"params":{"fileId":"f1","offset":"x","content":"AAAA"}}}"#;
+    ws.send(Message::text(bad)).await.unwrap();
+    let reply = next_json(&mut ws).await;
+    assert_eq!(reply["funcId"], "cmd.dev.response");
+    assert_eq!(reply["mid"], "pkg-1");
+    assert_eq!(reply["code"], "20000001");
+    let message = reply["message"].as_str().unwrap();
+    assert!(message.contains("offset"), "{message}");
+    let malformed = platform_event(&server, &mut events, |e| match e {
+        PlatformEvent::Malformed(e) => Some(e.clone()),
+        _ => None,
+    })
+    .await;
+    assert!(
+        matches!(&malformed, device_core::best::SessionError::MalformedRequest { func_id, mid, .. }
+            if func_id == "dev.file.upload.package" && mid == "pkg-1"),
+        "{malformed:?}"
+    );
+
+    // The connection is still up: a heartbeat is answered.
+    let hb = r#"{"funcId":"dev.heartbeat","mid":"hb-1","sn":"WS0001","payload":{"params":{}}}"#;
+    ws.send(Message::text(hb)).await.unwrap();
+    let reply = next_json(&mut ws).await;
+    assert_eq!(reply["mid"], "hb-1");
+    assert_eq!(reply["code"], "00000000");
+
+    // A mid of 33 characters can never be matched: closed at once, unanswered, the reason naming mid and 32.
+    let mid = "m".repeat(33);
+    let long = format!(
+        r#"{{"funcId":"dev.heartbeat","mid":"{mid}","sn":"WS0001","payload":{{"params":{{}}}}}}"#
+    );
+    ws.send(Message::text(long)).await.unwrap();
+    let closed = timeout(T, async {
+        loop {
+            match ws.next().await {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                Some(Ok(Message::Text(t))) => panic!("answered: {t}"),
+                Some(Ok(_)) => {}
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "the device sees a close, not a timeout");
+    let reason = timeout(T, async {
+        loop {
+            if let ServerEvent::Closed { reason, .. } = events.recv().await.unwrap() {
+                return reason;
+            }
+        }
+    })
+    .await
+    .unwrap();
+    match &reason {
+        device_core::runtime::Disconnect::Session(device_core::CloseReason::Protocol(
+            device_core::ProtocolError::Best(device_core::best::SessionError::MidTooLong {
+                len,
+                max,
+            }),
+        )) => assert_eq!((*len, *max), (33, 32)),
+        other => panic!("{other:?}"),
+    }
+    let text = reason.to_string();
+    assert!(text.contains("mid") && text.contains("32"), "{text}");
+    server.shutdown().await.unwrap();
+}

@@ -5,7 +5,7 @@ mod support;
 use std::time::Duration;
 
 use device_core::jetinno::*;
-use device_core::{CloseReason, RequestError, SendError, Session};
+use device_core::{CloseReason, ProtocolError, RequestError, SendError, Session};
 use jetinno_proto::*;
 use support::{clock, shared, Pair};
 
@@ -132,9 +132,11 @@ fn heartbeats_keep_a_quiet_link_alive() {
     let mut p = logged_in();
     p.advance(Duration::from_secs(600));
     assert!(p.a.close_reason().is_none() && p.b.close_reason().is_none());
-    // Nothing for the applications: heartbeats are the sessions' own business.
+    // Heartbeats are the sessions' own business: the machine's application hears nothing, the server's only
+    // that the machine is alive (one `Heartbeat` per `hb`, every 20 s, to update its last-seen).
     assert_eq!(p.a_events.len(), 1);
-    assert_eq!(p.b_events.len(), 1);
+    assert_eq!(p.b_events.len(), 1 + 30);
+    assert!(p.b_events[1..].iter().all(|e| *e == ServerEvent::Heartbeat));
 }
 
 #[test]
@@ -260,7 +262,7 @@ fn a_lost_connection_ends_waiting_requests_and_commands_need_a_login() {
     );
     // Reconnecting logs in again.
     let server = ServerSession::new(
-        device_core::jetinno::ServerConfig::default(),
+        device_core::jetinno::ServerConfig::default().clock(shared(&p.clock)),
         registry as fn(u64) -> Option<MachineCode>,
     );
     p.b = server;
@@ -341,12 +343,14 @@ fn a_malformed_body_is_reported_and_broken_framing_closes_the_link() {
     p.b.handle_input(p.now, b"002100000000{\"cmd\":7}");
     p.pump();
     assert!(
-        matches!(p.b_events.last(), Some(ServerEvent::Malformed(e)) if e.contains("invalid type"))
+        matches!(p.b_events.last(), Some(ServerEvent::Malformed(SessionError::Decode(e)))
+            if e.to_string().contains("invalid type") && !e.is_fatal())
     );
     assert!(p.b.close_reason().is_none());
     p.b.handle_input(p.now, b"garbage!");
     assert!(
-        matches!(p.b.close_reason(), Some(CloseReason::Protocol(e)) if e.contains("bad length head"))
+        matches!(p.b.close_reason(), Some(CloseReason::Protocol(ProtocolError::Jetinno(SessionError::Decode(e))))
+            if matches!(e.get(), DecodeError::BadLengthHead { found } if found == b"garb"))
     );
 }
 
@@ -373,9 +377,11 @@ fn anything_but_login_before_login_closes_the_server_side() {
     server.handle_input(now, &buf);
     assert_eq!(
         server.close_reason(),
-        Some(&CloseReason::Protocol(
-            "`machinestatus` before login".into()
-        ))
+        Some(&CloseReason::Protocol(ProtocolError::Jetinno(
+            SessionError::BeforeLogin {
+                cmd: "machinestatus".into()
+            }
+        )))
     );
 }
 
@@ -433,4 +439,123 @@ fn close_is_graceful_and_final() {
         "a closed session does not log in again"
     );
     assert!(p.a.poll_transmit().is_none());
+}
+
+/// A server whose clock stands at 2015-06-26 and the `login_r` it answers `login` with.
+fn login_reply(
+    config: device_core::jetinno::ServerConfig,
+    login: &[u8],
+) -> (LoginReply, Option<CloseReason>, Vec<ServerEvent>) {
+    let clock = device_core::ManualClock::new(
+        chrono::DateTime::parse_from_rfc3339("2015-06-26T23:59:00+08:00").unwrap(),
+    );
+    let mut server = ServerSession::new(
+        config.clock(shared(&clock)),
+        registry as fn(u64) -> Option<MachineCode>,
+    );
+    let now = std::time::Instant::now();
+    server.connection_opened(now);
+    server.handle_input(now, login);
+    let mut out = bytes::BytesMut::from(&server.poll_transmit().expect("login_r")[..]);
+    let reply = match MachineCodec::default().decode(&mut out).unwrap().unwrap() {
+        ServerMessage::LoginReply(r) => r,
+        other => panic!("{other:?}"),
+    };
+    let events = std::iter::from_fn(|| server.poll_event()).collect();
+    (reply, server.close_reason().cloned(), events)
+}
+
+fn login_packet(timestamp: u32) -> bytes::BytesMut {
+    let mut buf = bytes::BytesMut::new();
+    MachineCodec::default()
+        .encode(
+            &Login::signed(VMC, timestamp, &code(), "1.2.8.8").into(),
+            &mut buf,
+        )
+        .unwrap();
+    buf
+}
+
+#[test]
+fn the_server_checks_the_login_date_against_its_own_clock_and_window() {
+    let config = device_core::jetinno::ServerConfig::default;
+    // Yesterday, today and tomorrow by the server's date pass; two days off, or no date at all, do not.
+    for ok in [20150625, 20150626, 20150627] {
+        let (reply, close, _) = login_reply(config(), &login_packet(ok));
+        assert_eq!((reply.ret, close), (0, None), "{ok}");
+    }
+    for (bad, failure) in [
+        (
+            20150624,
+            LoginFailure::DateOutOfWindow {
+                timestamp: 20150624,
+                server_date: 20150626,
+                window_days: 1,
+            },
+        ),
+        (
+            20150628,
+            LoginFailure::DateOutOfWindow {
+                timestamp: 20150628,
+                server_date: 20150626,
+                window_days: 1,
+            },
+        ),
+        (
+            20151332,
+            LoginFailure::InvalidDate {
+                timestamp: 20151332,
+            },
+        ),
+        (2015062, LoginFailure::InvalidDate { timestamp: 2015062 }),
+    ] {
+        let (reply, close, events) = login_reply(config(), &login_packet(bad));
+        assert_eq!(reply.ret, LOGIN_BAD_SIGN, "{bad}");
+        assert_eq!(
+            close,
+            Some(CloseReason::LoginRejected(
+                SessionError::LoginDenied {
+                    vmc_no: VMC,
+                    reason: failure,
+                    ret: 2
+                }
+                .into()
+            ))
+        );
+        assert_eq!(
+            events,
+            vec![ServerEvent::LoginFailed {
+                vmc_no: VMC,
+                reason: failure
+            }]
+        );
+    }
+    // The window is configurable.
+    let (reply, _, _) = login_reply(config().login_date_window(2), &login_packet(20150624));
+    assert_eq!(reply.ret, 0);
+    let (reply, _, _) = login_reply(config().login_date_window(0), &login_packet(20150625));
+    assert_eq!(reply.ret, 2);
+    // A wrong sign within the window is answered the same way.
+    let mut login = Login::signed(VMC, 20150626, &code(), "1.2.8.8");
+    login.sign = "0".repeat(32);
+    let mut buf = bytes::BytesMut::new();
+    MachineCodec::default()
+        .encode(&login.into(), &mut buf)
+        .unwrap();
+    let (reply, close, _) = login_reply(config(), &buf);
+    assert_eq!(reply.ret, 2);
+    assert!(matches!(close, Some(CloseReason::LoginRejected(_))));
+    // A login whose timestamp is no number does not decode: still answered ret 2 before the close.
+    let body = format!(
+        r#"{{"cmd":"login","vmc_no":{VMC},"timestamp":"someday","sign":"x","version":"1"}}"#
+    );
+    let packet = format!("{:04}00000000{body}", body.len() + 12);
+    let (reply, close, _) = login_reply(config(), packet.as_bytes());
+    assert_eq!(reply.ret, 2);
+    assert!(matches!(
+        close,
+        Some(CloseReason::Protocol(ProtocolError::Jetinno(
+            SessionError::MalformedBeforeLogin(_)
+        )))
+    ));
 }

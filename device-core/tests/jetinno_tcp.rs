@@ -215,7 +215,9 @@ async fn a_malformed_frame_closes_only_its_own_link() {
     .await
     .unwrap();
     assert!(
-        matches!(&reason, Disconnect::Session(CloseReason::Protocol(e)) if e.contains("bad length head")),
+        matches!(&reason, Disconnect::Session(CloseReason::Protocol(device_core::ProtocolError::Jetinno(
+            device_core::jetinno::SessionError::Decode(e)
+        ))) if matches!(e.get(), jetinno_proto::DecodeError::BadLengthHead { .. })),
         "{reason:?}"
     );
 
@@ -322,5 +324,112 @@ async fn a_server_restart_during_traffic_ends_every_request_once_and_the_machine
     .unwrap();
     assert_eq!(reply.order_no, "after-restart");
     client.shutdown().await.unwrap();
+    server.shutdown().await.unwrap();
+}
+
+/// A machine whose clock (and so its login `timestamp`) stands at `date` (`yyyy-mm-dd`, 12:00 local).
+fn machine_dated(
+    vmc_no: u64,
+    addr: std::net::SocketAddr,
+    date: &str,
+) -> (
+    Client<MachineSession>,
+    mpsc::Receiver<ClientEvent<MachineEvent>>,
+) {
+    let clock = device_core::ManualClock::new(
+        chrono::DateTime::parse_from_rfc3339(&format!("{date}T12:00:00+08:00")).unwrap(),
+    );
+    let backoff = BackoffConfig::default()
+        .initial(Duration::from_millis(20))
+        .max(Duration::from_millis(200));
+    Client::spawn(
+        MachineSession::new(MachineConfig::new(vmc_no, code(vmc_no), "1.0").clock(Arc::new(clock))),
+        move || TcpStream::connect(addr),
+        ClientConfig::default().backoff(backoff).jitter_seed(vmc_no),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_dated_outside_the_window_is_refused_with_ret_2_and_closed() {
+    // The server's own date is 2015-06-26 (an injected clock, never the system's).
+    let server_clock = device_core::ManualClock::new(
+        chrono::DateTime::parse_from_rfc3339("2015-06-26T00:30:00+08:00").unwrap(),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let registry: Registry = Arc::new(|vmc_no: u64| Some(code(vmc_no)));
+    let clock: Arc<dyn device_core::WallClock> = Arc::new(server_clock);
+    let (server, mut server_events) = Server::spawn(
+        listener,
+        move || {
+            ServerSession::new(
+                JServerConfig::default().clock(clock.clone()),
+                registry.clone(),
+            )
+        },
+        ServerConfig::default(),
+    )
+    .unwrap();
+
+    // 20150624 is two days off: login_r with ret 2, then the close.
+    let (old, mut old_events) = machine_dated(301, addr, "2015-06-24");
+    let reason = timeout(T, async {
+        let mut refused = false;
+        loop {
+            match old_events.recv().await.unwrap() {
+                ClientEvent::Session(MachineEvent::LoginRejected { ret }) => {
+                    assert_eq!(ret, 2);
+                    refused = true;
+                }
+                ClientEvent::Session(MachineEvent::Disconnected(reason)) => {
+                    assert!(refused, "closed after the login_r");
+                    return reason;
+                }
+                ClientEvent::Session(MachineEvent::LoggedIn { .. }) => panic!("accepted"),
+                _ => {}
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        reason,
+        Some(CloseReason::LoginRejected(
+            device_core::jetinno::SessionError::LoginRefused { ret: 2 }.into()
+        ))
+    );
+    let failure = timeout(T, async {
+        loop {
+            if let Some(ServerEvent::Session {
+                event:
+                    JEvent::LoginFailed {
+                        vmc_no: 301,
+                        reason,
+                    },
+                ..
+            }) = server_events.recv().await
+            {
+                return reason;
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        failure,
+        device_core::jetinno::LoginFailure::DateOutOfWindow {
+            timestamp: 20150624,
+            server_date: 20150626,
+            window_days: 1,
+        }
+    );
+    old.shutdown().await.unwrap();
+
+    // Yesterday and tomorrow (by the server's date) are accepted.
+    for (vmc_no, date) in [(302, "2015-06-25"), (303, "2015-06-27")] {
+        let (m, mut events) = machine_dated(vmc_no, addr, date);
+        until_logged_in(&mut events).await;
+        m.shutdown().await.unwrap();
+    }
     server.shutdown().await.unwrap();
 }

@@ -8,7 +8,8 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use device_core::kingxun::*;
 use device_core::{
-    CloseReason, ManualClock, RandomSource, RequestError, SendError, Session, SplitMix64, WallClock,
+    CloseReason, ManualClock, ProtocolError, RandomSource, RequestError, SendError, Session,
+    SplitMix64, WallClock,
 };
 use kingxun_proto::*;
 use support::{clock, shared, Pair};
@@ -277,9 +278,14 @@ fn a_9001_more_than_300_s_off_is_refused_with_resp_code_1() {
             code: RespCode::Refused
         }]
     );
-    assert!(
-        matches!(p.a.close_reason(), Some(CloseReason::LoginRejected(why)) if why.contains("RespCode 1"))
-    );
+    assert!(matches!(
+        p.a.close_reason(),
+        Some(CloseReason::LoginRejected(ProtocolError::Kingxun(
+            SessionError::ConnectRefused {
+                code: RespCode::Refused
+            }
+        )))
+    ));
     let [InstanceEvent::LoginRefused {
         svr_host,
         reason: LoginRefusal::Timestamp(e),
@@ -335,7 +341,7 @@ fn a_9001_under_the_wrong_key_is_never_answered_and_the_login_times_out() {
     );
     p.connect();
     assert!(
-        matches!(p.b.close_reason(), Some(CloseReason::Protocol(e)) if e.contains("failed to open (length or crc check)"))
+        matches!(p.b.close_reason(), Some(CloseReason::Protocol(e @ ProtocolError::Kingxun(_))) if e.to_string().contains("failed to open (length or crc check)"))
     );
     assert!(p.a_events.is_empty(), "no answer, no oracle");
     assert!(p.b.poll_transmit().is_none());
@@ -359,9 +365,12 @@ fn anything_before_a_successful_9001_closes_the_link() {
     inst.handle_input(now, &wire);
     assert_eq!(
         inst.close_reason(),
-        Some(&CloseReason::Protocol(
-            "request with MsgId 9002 before a successful 9001".into()
-        ))
+        Some(&CloseReason::Protocol(ProtocolError::Kingxun(
+            SessionError::BeforeConnect {
+                msg_id: MsgId::Heartbeat,
+                reply: false
+            }
+        )))
     );
     assert!(inst.poll_transmit().is_none());
     // A 4001 header is enough: its body is never waited for.
@@ -370,14 +379,14 @@ fn anything_before_a_successful_9001_closes_the_link() {
     let unlock_vector = unhex("4b5801000fa101000003e90000000700000026");
     inst.handle_input(now, &unlock_vector);
     assert!(
-        matches!(inst.close_reason(), Some(CloseReason::Protocol(e)) if e.contains("MsgId 4001 before"))
+        matches!(inst.close_reason(), Some(CloseReason::Protocol(e @ ProtocolError::Kingxun(_))) if e.to_string().contains("MsgId 4001 before"))
     );
     // A 9001 header announcing more than a 9001 body.
     let mut inst = instance(instance_config(&clock));
     inst.connection_opened(now);
     inst.handle_input(now, &unhex("4b580100232901000000000000000100100000"));
     assert!(
-        matches!(inst.close_reason(), Some(CloseReason::Protocol(e)) if e.contains("exceeds the maximum of 54 bytes"))
+        matches!(inst.close_reason(), Some(CloseReason::Protocol(e @ ProtocolError::Kingxun(_))) if e.to_string().contains("exceeds the maximum of 54 bytes"))
     );
     assert_eq!(inst.buffered_input(), 0, "nothing is kept once closed");
 
@@ -393,7 +402,7 @@ fn anything_before_a_successful_9001_closes_the_link() {
         &unhex("4b580101232a0000000000000000010000000d00000000030000018bcfd625c0"),
     );
     assert!(
-        matches!(web.close_reason(), Some(CloseReason::Protocol(e)) if e.contains("reply with MsgId 9002 before"))
+        matches!(web.close_reason(), Some(CloseReason::Protocol(e @ ProtocolError::Kingxun(_))) if e.to_string().contains("reply with MsgId 9002 before"))
     );
 }
 
@@ -415,7 +424,7 @@ fn a_9001_reply_outside_the_window_is_not_trusted() {
     p.connect();
     assert!(p.b.is_established());
     assert!(
-        matches!(p.a.close_reason(), Some(CloseReason::LoginRejected(e)) if e.contains("9001 reply timestamp") && e.contains("600000 ms behind"))
+        matches!(p.a.close_reason(), Some(CloseReason::LoginRejected(e @ ProtocolError::Kingxun(SessionError::ConnectReplyStale(_)))) if e.to_string().contains("9001 reply timestamp") && e.to_string().contains("600000 ms behind"))
     );
     assert!(!p.a.is_established());
 }
@@ -740,7 +749,7 @@ fn a_bad_body_is_answered_0xff_with_its_crypt_flag_and_the_link_goes_on() {
         "4b5801010fb400000003e90000000c00000001ff"
     );
     assert!(
-        matches!(p.b.poll_event(), Some(InstanceEvent::Malformed(e)) if e.contains("MsgId 4020 seq 12: FileMD5"))
+        matches!(p.b.poll_event(), Some(InstanceEvent::Malformed(e @ SessionError::MalformedFrame { msg_id: MsgId::FileDeliver, seq: 12, answered: true, .. })) if e.to_string().contains("MsgId 4020 seq 12 answered 0xFF: FileMD5"))
     );
     // A plain 4001 never opens a lock: answered 0xFF under CryptFlag 0, the handler never sees it.
     let mut plain = unhex("4b5801000fa100000003e90000000700000018");
@@ -767,12 +776,12 @@ fn a_sealed_body_that_fails_to_open_closes_the_link_unanswered() {
         "f202f44c1900000018d665"
     ));
     p.b.handle_input(p.now, &stale_seal);
-    assert_eq!(
+    assert!(matches!(
         p.b.close_reason(),
-        Some(&CloseReason::Protocol(
-            "sealed body of MsgId 4001 failed to open (length or crc check)".into()
-        ))
-    );
+        Some(CloseReason::Protocol(ProtocolError::Kingxun(SessionError::Decode(e))))
+            if e.to_string() == "sealed body of MsgId 4001 failed to open (length or crc check)"
+                && matches!(e.get(), DecodeError::Unseal { .. })
+    ));
     assert!(p.b.poll_transmit().is_none(), "never answered");
     assert!(p.b.handler().seen().is_empty());
 
@@ -781,7 +790,7 @@ fn a_sealed_body_that_fails_to_open_closes_the_link_unanswered() {
     p.a.handle_input(p.now, &stale_seal);
     assert!(matches!(
         p.a.close_reason(),
-        Some(CloseReason::Protocol(e)) if e.contains("failed to open")
+        Some(CloseReason::Protocol(e @ ProtocolError::Kingxun(_))) if e.to_string().contains("failed to open")
     ));
 }
 
@@ -790,12 +799,12 @@ fn broken_framing_closes_the_link() {
     let mut p = logged_in();
     p.b.handle_input(p.now, b"GET / HTTP/1.1\r\n");
     assert!(
-        matches!(p.b.close_reason(), Some(CloseReason::Protocol(e)) if e.contains("bad magic"))
+        matches!(p.b.close_reason(), Some(CloseReason::Protocol(e @ ProtocolError::Kingxun(_))) if e.to_string().contains("bad magic"))
     );
     let mut p = logged_in();
     p.a.handle_input(p.now, b"KX\x02");
     assert!(
-        matches!(p.a.close_reason(), Some(CloseReason::Protocol(e)) if e.contains("unsupported frame version 2"))
+        matches!(p.a.close_reason(), Some(CloseReason::Protocol(e @ ProtocolError::Kingxun(_))) if e.to_string().contains("unsupported frame version 2"))
     );
 }
 
@@ -1021,4 +1030,114 @@ fn renderings(secret: &[u8; 16]) -> Vec<String> {
         format!("{a:02X}{b:02X}"),
         b64[..8].to_owned(),
     ]
+}
+
+/// A request frame the instance side sends to the WebSvr, built by hand.
+fn instance_request(msg_id: MsgId, crypt: CryptFlag, seq: u32, body: &'static [u8]) -> BytesMut {
+    let frame = Frame {
+        header: Header {
+            reply: false,
+            msg_id,
+            crypt,
+            dev_id: 1001,
+            seq,
+        },
+        body: Bytes::from_static(body),
+    };
+    let mut wire = BytesMut::new();
+    FrameCodec::default().encode(&frame, &mut wire).unwrap();
+    wire
+}
+
+#[test]
+fn the_websvr_answers_a_request_it_cannot_decode_with_0xff_and_closes_on_a_bad_seal() {
+    // DECISIONS.md: a request matched by its seq is always answered, also by the WebSvr side.
+    let mut p = logged_in();
+    let wire = instance_request(MsgId::SetLogLevel, CryptFlag::Plain, 77, b"\x01");
+    p.a.handle_input(p.now, &wire);
+    let reply = p.a.poll_transmit().expect("answered");
+    let mut reply = BytesMut::from(&reply[..]);
+    let frame = FrameCodec::default().decode(&mut reply).unwrap().unwrap();
+    assert!(frame.header.reply);
+    assert_eq!(frame.header.msg_id, MsgId::SetLogLevel);
+    assert_eq!(frame.header.seq, 77);
+    assert_eq!(frame.header.dev_id, 1001);
+    assert_eq!(frame.header.crypt, CryptFlag::Plain);
+    assert_eq!(&frame.body[..], &[0xFF]);
+    assert!(matches!(
+        p.a.poll_event(),
+        Some(WebSvrEvent::Malformed(SessionError::MalformedFrame {
+            msg_id: MsgId::SetLogLevel,
+            seq: 77,
+            answered: true,
+            ..
+        }))
+    ));
+    assert!(p.a.close_reason().is_none() && p.a.is_established());
+
+    // A sealed request whose length/CRC check fails closes the link and is never answered (no oracle).
+    let wire = instance_request(MsgId::Unlock, CryptFlag::Aes, 78, &[0x11; 22]);
+    p.a.handle_input(p.now, &wire);
+    assert!(p.a.poll_transmit().is_none(), "never answered");
+    assert!(matches!(
+        p.a.close_reason(),
+        Some(CloseReason::Protocol(ProtocolError::Kingxun(SessionError::Decode(e))))
+            if matches!(e.get(), DecodeError::Unseal { .. })
+    ));
+}
+
+#[test]
+fn the_instance_answers_a_request_it_cannot_decode_with_0xff_and_closes_on_a_bad_seal() {
+    let mut p = logged_in();
+    // 4041 with a body one byte short of its fields: answered 0xFF under its own CryptFlag and seq.
+    let mut wire = BytesMut::new();
+    FrameCodec::default()
+        .encode(
+            &Frame {
+                header: Header {
+                    reply: false,
+                    msg_id: MsgId::SetLogLevel,
+                    crypt: CryptFlag::Plain,
+                    dev_id: 1001,
+                    seq: 91,
+                },
+                body: Bytes::from_static(b"\x00\x00\x03"),
+            },
+            &mut wire,
+        )
+        .unwrap();
+    p.b.handle_input(p.now, &wire);
+    let reply = p.b.poll_transmit().expect("answered");
+    let mut reply = BytesMut::from(&reply[..]);
+    let frame = FrameCodec::default().decode(&mut reply).unwrap().unwrap();
+    assert!(
+        frame.header.reply && frame.header.seq == 91 && frame.header.msg_id == MsgId::SetLogLevel
+    );
+    assert_eq!(&frame.body[..], &[0xFF]);
+    assert!(p.b.handler().seen().is_empty(), "the handler never sees it");
+    assert!(p.b.close_reason().is_none());
+    // A sealed one failing its check closes without an answer.
+    let mut wire = BytesMut::new();
+    FrameCodec::default()
+        .encode(
+            &Frame {
+                header: Header {
+                    reply: false,
+                    msg_id: MsgId::Unlock,
+                    crypt: CryptFlag::Aes,
+                    dev_id: 1001,
+                    seq: 92,
+                },
+                body: Bytes::from_static(&[0x22; 22]),
+            },
+            &mut wire,
+        )
+        .unwrap();
+    p.b.handle_input(p.now, &wire);
+    assert!(p.b.poll_transmit().is_none(), "never answered");
+    assert!(matches!(
+        p.b.close_reason(),
+        Some(CloseReason::Protocol(ProtocolError::Kingxun(SessionError::Decode(e))))
+            if matches!(e.get(), DecodeError::Unseal { .. })
+    ));
 }

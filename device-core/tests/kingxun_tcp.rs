@@ -200,7 +200,9 @@ async fn a_malformed_frame_closes_only_its_own_link() {
     .await
     .unwrap();
     assert!(
-        matches!(&reason, Disconnect::Session(CloseReason::Protocol(e)) if e.contains("bad magic")),
+        matches!(&reason, Disconnect::Session(CloseReason::Protocol(device_core::ProtocolError::Kingxun(
+            device_core::kingxun::SessionError::Connect(e)
+        ))) if matches!(e.get(), kingxun_proto::DecodeError::BadMagic { found } if found == b"GE")),
         "{reason:?}"
     );
     // The bad connection got nothing back and was closed.

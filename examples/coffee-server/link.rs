@@ -478,6 +478,8 @@ async fn on_session_event(
             let why = match reason {
                 LoginFailure::UnknownMachine => "unknown machine",
                 LoginFailure::BadSign => "wrong signature",
+                LoginFailure::InvalidDate { .. } => "login date is not a valid yyyyMMdd date",
+                LoginFailure::DateOutOfWindow { .. } => "login date outside the accepted window",
                 _ => "refused",
             };
             fleet.login_refused(&vmc_no.to_string(), why).await;
@@ -598,10 +600,12 @@ async fn on_session_event(
                 .event(
                     device_ref,
                     "malformed",
-                    &serde_json::json!({ "error": why }),
+                    &serde_json::json!({ "error": why.to_string() }),
                 )
                 .await;
         }
+        // Last-seen was updated above; a heartbeat is nothing more.
+        SessionEvent::Heartbeat => fleet::telemetry::message_in("hb"),
         SessionEvent::Disconnected(_) => {}
         other => {
             fleet

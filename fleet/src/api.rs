@@ -205,6 +205,12 @@ pub struct NewDevice {
 
 fn view(fleet: &Fleet, d: DeviceRecord) -> DeviceView {
     let live = fleet.presence().state(&d.id);
+    view_with(live, d)
+}
+
+/// The view of `d` with a live state read before the record: a login writes the record before it shows the
+/// device online, so a device read online here also has its login's version and info.
+fn view_with(live: crate::presence::LiveState, d: DeviceRecord) -> DeviceView {
     DeviceView {
         online: live.online,
         online_since: live.since,
@@ -401,13 +407,14 @@ async fn get_device(
     State(s): State<ApiState>,
     Path(id): Path<String>,
 ) -> Result<Json<DeviceView>, Problem> {
+    let live = s.fleet.presence().state(&id);
     let d = s
         .fleet
         .store()
         .device(&id)
         .await?
         .ok_or_else(|| Problem::not_found("device", &id))?;
-    Ok(Json(view(&s.fleet, d)))
+    Ok(Json(view_with(live, d)))
 }
 
 /// `DELETE /api/devices/{id}`: removes a device (it can no longer log in; queued commands are cancelled).

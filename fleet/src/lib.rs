@@ -297,8 +297,7 @@ impl Fleet {
         info: Option<&serde_json::Value>,
     ) {
         telemetry::login(true);
-        let came_online = self.0.presence.connected(device, conn);
-        metrics::gauge!("fleet_devices_connected").set(self.0.presence.online_count() as f64);
+        // Recorded before the device shows online, so a reader that sees it online also sees its version.
         if let Err(e) = self
             .0
             .store
@@ -307,6 +306,8 @@ impl Fleet {
         {
             tracing::error!(device, error = %e, "login not recorded");
         }
+        let came_online = self.0.presence.connected(device, conn);
+        metrics::gauge!("fleet_devices_connected").set(self.0.presence.online_count() as f64);
         if came_online {
             self.event(
                 Some(device),

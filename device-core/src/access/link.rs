@@ -6,15 +6,17 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use access_proto::{
-    Code, Codec, CodecConfig, Decoder, Encoder, Message, MessageCodec, PairKey, Request,
-    RequestBody, Response, SessionId,
+    Code, Codec, CodecConfig, DecodeError, Decoder, DeviceInfoReply, Encoder, JsonSplitter,
+    Message, MessageCodec, Mod, PairKey, Request, RequestBody, Response, ResponseBody, SessionId,
+    UnknownMessage,
 };
 use bytes::{Bytes, BytesMut};
 
-use super::Framing;
+use super::{Framing, SessionError};
 use crate::correlation::Correlator;
 use crate::outbox::Outbox;
 use crate::rng::RandomSource;
+use crate::session::Shared;
 use crate::session::{RequestError, RequestId, SendError};
 
 /// The correlation key, `(mod, session_id)`, printable for [`SendError::DuplicateKey`].
@@ -31,10 +33,11 @@ impl fmt::Display for Key {
 pub(super) enum Input {
     /// A whole message (boxed: a decoded message is large, the other variants are not).
     Message(Box<Message>),
-    /// A whole message that did not decode; the connection goes on.
-    Malformed(String),
+    /// A whole message that did not decode; the connection goes on. A request among them whose `mod` and
+    /// `session_id` could be read was answered `-1` ([`SessionError::MalformedRequest`]).
+    Malformed(SessionError),
     /// The framing broke (garbage between objects, an over-long message): the connection must close.
-    Fatal(String),
+    Fatal(SessionError),
 }
 
 /// What became of a request received from the peer.
@@ -61,7 +64,7 @@ pub(super) struct Limits {
 pub(super) struct Link {
     framing: Framing,
     codec_config: CodecConfig,
-    codec: Codec,
+    splitter: JsonSplitter,
     rx: BytesMut,
     outbox: Outbox,
     outbox_capacity: usize,
@@ -80,7 +83,7 @@ impl Link {
         Self {
             framing: Framing::Stream,
             codec_config: limits.codec,
-            codec: Codec::new(limits.codec),
+            splitter: JsonSplitter::new(&limits.codec),
             rx: BytesMut::new(),
             outbox: Outbox::new(limits.outbox_capacity),
             outbox_capacity: limits.outbox_capacity,
@@ -105,7 +108,7 @@ impl Link {
 
     /// A new connection: framing state and queued bytes of the old one are dropped.
     pub(super) fn reset(&mut self) {
-        self.codec = Codec::new(self.codec_config);
+        self.splitter = JsonSplitter::new(&self.codec_config);
         self.rx.clear();
         self.outbox.clear();
     }
@@ -118,15 +121,14 @@ impl Link {
                 self.rx.extend_from_slice(data);
                 let mut out = Vec::new();
                 loop {
-                    match self.codec.decode(&mut self.rx) {
-                        Ok(Some(message)) => out.push(Input::Message(Box::new(message))),
+                    match self.splitter.decode(&mut self.rx) {
+                        Ok(Some(frame)) => out.push(self.parse(&frame)),
                         Ok(None) => break,
-                        Err(e) if e.is_fatal() => {
+                        Err(e) => {
                             self.rx.clear();
-                            out.push(Input::Fatal(e.to_string()));
+                            out.push(Input::Fatal(SessionError::Decode(e.into())));
                             break;
                         }
-                        Err(e) => out.push(Input::Malformed(e.to_string())),
                     }
                 }
                 out
@@ -135,12 +137,33 @@ impl Link {
     }
 
     /// One whole message (a WebSocket text frame), whitespace around it allowed.
-    fn decode_one(&self, data: &[u8]) -> Input {
+    fn decode_one(&mut self, data: &[u8]) -> Input {
         match MessageCodec::new(self.codec_config).decode_text(data) {
             Ok(message) => Input::Message(Box::new(message)),
-            Err(e) if e.is_fatal() => Input::Fatal(e.to_string()),
-            Err(e) => Input::Malformed(e.to_string()),
+            Err(e) if e.is_fatal() => Input::Fatal(SessionError::Decode(e.into())),
+            Err(e) => self.malformed(data, e),
         }
+    }
+
+    /// One whole JSON object split off the stream.
+    fn parse(&mut self, frame: &[u8]) -> Input {
+        match Message::from_json(frame) {
+            Ok(message) => Input::Message(Box::new(message)),
+            Err(e) => self.malformed(frame, e),
+        }
+    }
+
+    /// A whole message that did not decode: a request whose `mod` and `session_id` can still be read is
+    /// answered `-1` with the error naming the field (DECISIONS.md: such a request is always answered).
+    fn malformed(&mut self, frame: &[u8], error: DecodeError) -> Input {
+        let error: Shared<DecodeError> = error.into();
+        let Some(key) = request_key(frame) else {
+            return Input::Malformed(SessionError::Decode(error));
+        };
+        let answer = fallback_answer(&key, error.to_string());
+        // A `-1` without fields always encodes (the message is the error text, far below the limit).
+        let _ = self.send_control(&Message::Response(answer));
+        Input::Malformed(SessionError::MalformedRequest { key, error })
     }
 
     /// Bytes received and not yet decoded (stream framing): at most the maximum message length after each
@@ -156,13 +179,13 @@ impl Link {
                 let mut buf = BytesMut::new();
                 Codec::new(self.codec_config)
                     .encode(message, &mut buf)
-                    .map_err(|e| SendError::Encode(e.to_string()))?;
+                    .map_err(|e| SessionError::Encode(e.into()))?;
                 Ok(buf.freeze())
             }
             Framing::Message => MessageCodec::new(self.codec_config)
                 .encode_text(message)
                 .map(Bytes::from)
-                .map_err(|e| SendError::Encode(e.to_string())),
+                .map_err(|e| SessionError::Encode(e.into()).into()),
         }
     }
 
@@ -234,9 +257,7 @@ impl Link {
     pub(super) fn answer(&mut self, response: Response) -> Result<(), SendError> {
         let key = Key(response.pair_key());
         if !self.inbound.is_waiting(&key) {
-            return Err(SendError::Refused(format!(
-                "no request `{key}` is waiting for an answer"
-            )));
+            return Err(SessionError::NotWaiting { key: key.0 }.into());
         }
         let bytes = self.encode(&Message::Response(response))?;
         if let Some(id) = self.inbound.finish(&key) {
@@ -300,5 +321,47 @@ impl Link {
 
     pub(super) fn unmatched_responses(&self) -> u64 {
         self.requests.unmatched_responses()
+    }
+}
+
+/// The `(mod, session_id)` of a message that did not decode, when it is a request (`type` 1, or no `type`
+/// and no `code`) and both are strings.
+fn request_key(frame: &[u8]) -> Option<PairKey> {
+    let value: serde_json::Value = proto_common::json::from_slice_lenient(frame).ok()?;
+    let object = value.as_object()?;
+    let is_request = match object.get("type") {
+        Some(t) => t.as_i64() == Some(1) || t.as_str() == Some("1"),
+        None => !object.contains_key("code"),
+    };
+    if !is_request {
+        return None;
+    }
+    let module = object.get("mod")?.as_str()?;
+    let session_id = object.get("session_id")?.as_str()?;
+    Some(PairKey {
+        module: Mod::from_name(module),
+        session_id: SessionId::from(session_id),
+    })
+}
+
+/// The `-1` answer to the request with `key`, with no fields.
+fn fallback_answer(key: &PairKey, message: String) -> Response {
+    let body = match &key.module {
+        Mod::GetDeviceInfo => ResponseBody::GetDeviceInfo(DeviceInfoReply::default()),
+        Mod::SetDeviceInfo => ResponseBody::SetDeviceInfo,
+        Mod::DownloadPerson => ResponseBody::DownloadPerson,
+        Mod::UploadAccessInfo => ResponseBody::UploadAccessInfo,
+        Mod::SendUserCommand => ResponseBody::SendUserCommand,
+        Mod::SendDeviceCommand => ResponseBody::SendDeviceCommand,
+        other => ResponseBody::Unknown(UnknownMessage {
+            name: other.to_string(),
+            fields: serde_json::Map::new(),
+        }),
+    };
+    Response {
+        session_id: key.session_id.clone(),
+        code: Code::GeneralError,
+        message,
+        body,
     }
 }

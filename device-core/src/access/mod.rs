@@ -33,6 +33,12 @@
 //!   frames). A framing error or an over-long message closes the connection with
 //!   [`CloseReason::Protocol`]; a whole message that does not decode is reported as `Malformed` and the
 //!   connection goes on.
+//! - **The answer rule** (DECISIONS.md): a request (`type` 1, or no `type` and no `code`) that does not decode
+//!   but whose `mod` and `session_id` can be read is answered by the session at once with code `-1`, the
+//!   decode error (naming the field, e.g. ``at `access_info.time`: ...``) as `message`, and reported as
+//!   [`SessionError::MalformedRequest`]; the peer never waits for it to time out. Errors are typed
+//!   ([`SessionError`], inside [`crate::ProtocolError::Access`]); the admission policy refuses with a
+//!   [`Refusal`] (a result code and a reason).
 //!
 //! [`RandomSource`]: crate::RandomSource
 //! [`Session::peer`]: crate::Session::peer
@@ -48,13 +54,90 @@ mod server;
 mod terminal;
 
 pub use server::{
-    Admission, AdmitAll, IdentifyFailure, ServerCommand, ServerConfig, ServerEvent, ServerSession,
+    Admission, AdmitAll, IdentifyFailure, Refusal, ServerCommand, ServerConfig, ServerEvent,
+    ServerSession,
 };
 pub use terminal::{TerminalCommand, TerminalConfig, TerminalEvent, TerminalSession};
 
 use std::time::Duration;
 
 pub use access_proto::DEFAULT_MAX_MESSAGE_LEN;
+
+use access_proto::{DecodeError, EncodeError, Mod, PairKey};
+
+use crate::session::{ProtocolError, Shared};
+
+/// What went wrong in an access session: a codec error (which names the field, the bytes and the limit) or a
+/// session-level violation.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SessionError {
+    /// A message did not decode: its framing (then the connection closes) or its JSON (it goes on).
+    #[error(transparent)]
+    Decode(Shared<DecodeError>),
+    /// A message could not be encoded.
+    #[error(transparent)]
+    Encode(Shared<EncodeError>),
+    /// A request whose fields did not decode but whose `mod` and `session_id` could be read: the session
+    /// answered it with code `-1` and the decode error (naming the field) as the message.
+    #[error("request `{}` with session_id `{}` answered -1: {error}", key.module, key.session_id)]
+    MalformedRequest {
+        /// The request's `mod` and `session_id`, echoed by the answer.
+        key: PairKey,
+        /// What did not decode.
+        error: Shared<DecodeError>,
+    },
+    /// A request repeating the `(mod, session_id)` of one still waiting for its answer (not answered twice).
+    #[error("request `{}` with session_id `{}` repeats one still waiting for its answer", key.module, key.session_id)]
+    DuplicateRequest {
+        /// The repeated key.
+        key: PairKey,
+    },
+    /// The application answered a request no peer is waiting for (never received, answered or expired).
+    #[error("no request `{}/{}` is waiting for an answer", key.module, key.session_id)]
+    NotWaiting {
+        /// The answer's `mod` and `session_id`.
+        key: PairKey,
+    },
+    /// The application tried to send a request only the other side sends (`upload_access_info` from the
+    /// server, `download_person` from the terminal, ...).
+    #[error("`{module}` is a request of the other side")]
+    WrongDirection {
+        /// The request's `mod`.
+        module: Mod,
+    },
+    /// The server could not identify the terminal (its `get_device_info` answer, or the admission policy).
+    #[error("terminal not identified: {0}")]
+    Identify(IdentifyFailure),
+}
+
+impl From<SessionError> for ProtocolError {
+    fn from(e: SessionError) -> Self {
+        Self::Access(e)
+    }
+}
+
+impl From<SessionError> for std::io::Error {
+    fn from(e: SessionError) -> Self {
+        Self::new(std::io::ErrorKind::InvalidData, e)
+    }
+}
+
+impl From<SessionError> for crate::SendError {
+    /// An encode error becomes [`crate::SendError::Encode`], any other [`crate::SendError::Refused`].
+    fn from(e: SessionError) -> Self {
+        match e {
+            SessionError::Encode(_) => Self::Encode(e.into()),
+            other => Self::Refused(other.into()),
+        }
+    }
+}
+
+impl From<SessionError> for crate::CloseReason {
+    fn from(e: SessionError) -> Self {
+        Self::Protocol(e.into())
+    }
+}
 
 /// How long the server waits for the terminal's answer to the `get_device_info` it sends on connect
 /// (devproto's choice; the spec has no login). Default of [`ServerConfig::identify_timeout`].

@@ -11,19 +11,49 @@ use access_proto::{
 use bytes::Bytes;
 
 use super::link::{Inbound, Input, Limits, Link};
-use super::{ANSWER_TIMEOUT, IDENTIFY_TIMEOUT, PEER_TIMEOUT, PROBE_INTERVAL, REQUEST_TIMEOUT};
+use super::{
+    SessionError, ANSWER_TIMEOUT, IDENTIFY_TIMEOUT, PEER_TIMEOUT, PROBE_INTERVAL, REQUEST_TIMEOUT,
+};
 use crate::liveness::Liveness;
 use crate::rng::RandomSource;
 use crate::session::{CloseReason, Framing, RequestError, RequestId, SendError, Session, Wire};
 
+/// Why an [`Admission`] policy refused a terminal: an access result code and a description, as a response
+/// would carry them (`code` -1 general error, -2 device fault, -3 database error, or any other number).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("code {}: {reason}", code.value())]
+pub struct Refusal {
+    /// The result code of the refusal.
+    pub code: Code,
+    /// Why, for the operator.
+    pub reason: String,
+}
+
+impl Refusal {
+    /// A refusal with `code` and `reason`.
+    #[must_use]
+    pub fn new(code: Code, reason: impl Into<String>) -> Self {
+        Self {
+            code,
+            reason: reason.into(),
+        }
+    }
+
+    /// A refusal with code `-1` (general error).
+    #[must_use]
+    pub fn general(reason: impl Into<String>) -> Self {
+        Self::new(Code::GeneralError, reason)
+    }
+}
+
 /// Decides whether an identified terminal may stay connected.
 pub trait Admission: Send + Sync {
     /// `Ok(())` admits the terminal that reported `device_info` (its `uuid` is set and not empty);
-    /// `Err(why)` closes the connection with [`CloseReason::LoginRejected`].
+    /// `Err(refusal)` closes the connection with [`CloseReason::LoginRejected`].
     ///
     /// # Errors
-    /// The terminal is not admitted; the text says why.
-    fn admit(&self, device_info: &DeviceInfo) -> Result<(), String>;
+    /// The terminal is not admitted; the [`Refusal`] says why.
+    fn admit(&self, device_info: &DeviceInfo) -> Result<(), Refusal>;
 }
 
 /// Admits every terminal that reports a `uuid`.
@@ -31,19 +61,19 @@ pub trait Admission: Send + Sync {
 pub struct AdmitAll;
 
 impl Admission for AdmitAll {
-    fn admit(&self, _device_info: &DeviceInfo) -> Result<(), String> {
+    fn admit(&self, _device_info: &DeviceInfo) -> Result<(), Refusal> {
         Ok(())
     }
 }
 
 impl<A: Admission + ?Sized> Admission for Arc<A> {
-    fn admit(&self, device_info: &DeviceInfo) -> Result<(), String> {
+    fn admit(&self, device_info: &DeviceInfo) -> Result<(), Refusal> {
         (**self).admit(device_info)
     }
 }
 
-impl<F: Fn(&DeviceInfo) -> Result<(), String> + Send + Sync> Admission for F {
-    fn admit(&self, device_info: &DeviceInfo) -> Result<(), String> {
+impl<F: Fn(&DeviceInfo) -> Result<(), Refusal> + Send + Sync> Admission for F {
+    fn admit(&self, device_info: &DeviceInfo) -> Result<(), Refusal> {
         self(device_info)
     }
 }
@@ -236,7 +266,7 @@ pub enum IdentifyFailure {
     /// The answer carried no `device_info.uuid` (or an empty one).
     NoUuid,
     /// The [`Admission`] policy refused the terminal.
-    NotAdmitted(String),
+    NotAdmitted(Refusal),
 }
 
 impl std::fmt::Display for IdentifyFailure {
@@ -258,7 +288,7 @@ impl std::fmt::Display for IdentifyFailure {
 #[non_exhaustive]
 pub enum ServerEvent {
     /// The terminal answered the `get_device_info` sent on connect and was admitted: its `uuid` is now the
-    /// session's [`Session::peer_id`] and the connection carries application traffic.
+    /// session's [`Session::peer`] and the connection carries application traffic.
     Identified(DeviceInfo),
     /// The terminal could not be identified; the connection closes with [`CloseReason::LoginRejected`].
     IdentificationFailed(IdentifyFailure),
@@ -274,9 +304,10 @@ pub enum ServerEvent {
     /// A terminal request arrived while [`ServerConfig::max_pending_answers`] were waiting: answered `-1` at
     /// once.
     Busy(Request),
-    /// A message that did not decode, or a request repeating the `(mod, session_id)` of one still waiting;
-    /// the connection goes on.
-    Malformed(String),
+    /// A message that did not decode (a request among them whose `mod` and `session_id` could be read was
+    /// answered `-1`, see [`SessionError::MalformedRequest`]), or a request repeating the `(mod, session_id)`
+    /// of one still waiting; the connection goes on.
+    Malformed(SessionError),
     /// The connection closed; waiting requests ended with `ConnectionLost`.
     Disconnected(Option<CloseReason>),
 }
@@ -301,7 +332,7 @@ struct Probe {
 /// The server side of one access connection. Call order: see [`Session`].
 ///
 /// On [`Session::connection_opened`] it asks the terminal `get_device_info`; the answer's `uuid`, once the
-/// [`Admission`] policy accepts it, identifies the terminal ([`Session::peer_id`], [`Session::is_established`]).
+/// [`Admission`] policy accepts it, identifies the terminal ([`Session::peer`], [`Session::is_established`]).
 /// A failure code, a missing `uuid`, a refusal or no answer within [`ServerConfig::identify_timeout`] close the
 /// connection. Once identified it probes the terminal with `get_device_info` every
 /// [`ServerConfig::probe_interval`] and closes a link silent for [`ServerConfig::peer_timeout`]. Terminal
@@ -430,12 +461,17 @@ impl<A: Admission> ServerSession<A> {
                     identify,
                 });
             }
-            Err(e) => self.close_with(CloseReason::Protocol(e.to_string())),
+            Err(SendError::Encode(e) | SendError::Refused(e)) => {
+                self.close_with(CloseReason::Protocol(e));
+            }
+            Err(_) => {}
         }
     }
 
     fn fail_identification(&mut self, failure: IdentifyFailure) {
-        self.close_with(CloseReason::LoginRejected(failure.to_string()));
+        self.close_with(CloseReason::LoginRejected(
+            SessionError::Identify(failure.clone()).into(),
+        ));
         self.events
             .push_back(ServerEvent::IdentificationFailed(failure));
     }
@@ -505,11 +541,12 @@ impl<A: Admission> ServerSession<A> {
                 }
                 Inbound::Accepted => self.held.push_back(request),
                 Inbound::Busy => self.events.push_back(ServerEvent::Busy(request)),
-                Inbound::Duplicate => self.events.push_back(ServerEvent::Malformed(format!(
-                    "request `{}` with session_id `{}` repeats one still waiting for its answer",
-                    request.body.name(),
-                    request.session_id
-                ))),
+                Inbound::Duplicate => {
+                    self.events
+                        .push_back(ServerEvent::Malformed(SessionError::DuplicateRequest {
+                            key: request.pair_key(),
+                        }));
+                }
             },
         }
     }
@@ -567,7 +604,7 @@ impl<A: Admission> Session for ServerSession<A> {
             match input {
                 Input::Message(message) => self.on_message(now, *message),
                 Input::Malformed(why) => self.events.push_back(ServerEvent::Malformed(why)),
-                Input::Fatal(why) => self.close_with(CloseReason::Protocol(why)),
+                Input::Fatal(why) => self.close_with(why.into()),
             }
             if self.close.is_some() {
                 break;
@@ -617,9 +654,12 @@ impl<A: Admission> Session for ServerSession<A> {
         match command {
             ServerCommand::Answer(response) => self.link.answer(response).map(|()| None),
             ServerCommand::Request(_) if !self.established => Err(SendError::NotReady),
-            ServerCommand::Request(body) if sent_by_terminal(&body) => Err(SendError::Refused(
-                format!("`{}` is a request of the terminal", body.name()),
-            )),
+            ServerCommand::Request(body) if sent_by_terminal(&body) => {
+                Err(SessionError::WrongDirection {
+                    module: body.module(),
+                }
+                .into())
+            }
             ServerCommand::Request(body) => self.link.send_request(now, body).map(Some),
         }
     }

@@ -11,7 +11,7 @@ use access_proto::{
 use bytes::Bytes;
 
 use super::link::{Inbound, Input, Limits, Link};
-use super::{ANSWER_TIMEOUT, PEER_TIMEOUT, REQUEST_TIMEOUT};
+use super::{SessionError, ANSWER_TIMEOUT, PEER_TIMEOUT, REQUEST_TIMEOUT};
 use crate::clock::{SystemClock, WallClock};
 use crate::liveness::Liveness;
 use crate::rng::RandomSource;
@@ -226,7 +226,7 @@ pub enum TerminalEvent {
     Busy(Request),
     /// A message that did not decode, or a request repeating the `(mod, session_id)` of one still waiting;
     /// the connection goes on.
-    Malformed(String),
+    Malformed(SessionError),
     /// The connection closed; waiting requests ended with `ConnectionLost`, unanswered server requests can no
     /// longer be answered.
     Disconnected(Option<CloseReason>),
@@ -360,11 +360,13 @@ impl TerminalSession {
                 match self.link.on_request(now, &request) {
                     Inbound::Accepted => self.events.push_back(TerminalEvent::Request(request)),
                     Inbound::Busy => self.events.push_back(TerminalEvent::Busy(request)),
-                    Inbound::Duplicate => self.events.push_back(TerminalEvent::Malformed(format!(
-                        "request `{}` with session_id `{}` repeats one still waiting for its answer",
-                        request.body.name(),
-                        request.session_id
-                    ))),
+                    Inbound::Duplicate => {
+                        self.events.push_back(TerminalEvent::Malformed(
+                            SessionError::DuplicateRequest {
+                                key: request.pair_key(),
+                            },
+                        ));
+                    }
                 }
             }
         }
@@ -421,7 +423,7 @@ impl Session for TerminalSession {
             match input {
                 Input::Message(message) => self.on_message(now, *message),
                 Input::Malformed(why) => self.events.push_back(TerminalEvent::Malformed(why)),
-                Input::Fatal(why) => self.close_with(CloseReason::Protocol(why)),
+                Input::Fatal(why) => self.close_with(why.into()),
             }
             if self.close.is_some() {
                 break;
@@ -461,9 +463,12 @@ impl Session for TerminalSession {
             return Err(SendError::NotReady);
         }
         match command {
-            TerminalCommand::Request(body) if sent_by_server(&body) => Err(SendError::Refused(
-                format!("`{}` is a request of the server", body.name()),
-            )),
+            TerminalCommand::Request(body) if sent_by_server(&body) => {
+                Err(SessionError::WrongDirection {
+                    module: body.module(),
+                }
+                .into())
+            }
             TerminalCommand::Request(body) => self.link.send_request(now, body).map(Some),
             TerminalCommand::Answer(response) => self.link.answer(response).map(|()| None),
             TerminalCommand::ServeDeviceInfo(_) => Ok(None),

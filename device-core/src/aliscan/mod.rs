@@ -57,6 +57,10 @@
 //! Liveness is the WebSocket's ping/pong ([`WsConfig`](crate::runtime::WsConfig)); the protocol has no
 //! heartbeat of its own.
 
+use aliscan_proto::{DecodeError, EncodeError, StationStatus};
+
+use crate::session::{ProtocolError, Shared};
+
 mod endpoint;
 mod hardware;
 mod pad;
@@ -76,6 +80,59 @@ pub use station::{
     HardwareReport, PadConnection, Station, StationCommand, StationConfig, StationEvent,
     DEFAULT_BOOK_PERIOD, DEFAULT_HARDWARE_TIMEOUT,
 };
+
+/// What went wrong in an aliscan session: a codec error (which names the topic, the field and the limit) or
+/// a command the station refuses.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SessionError {
+    /// A frame did not decode (the connection closes: aliscan has no request key to answer it by).
+    #[error(transparent)]
+    Decode(Shared<DecodeError>),
+    /// A message could not be encoded.
+    #[error(transparent)]
+    Encode(Shared<EncodeError>),
+    /// The application addressed a connection the station does not have (gone or closing).
+    #[error("no connection {conn:?}")]
+    NoConnection {
+        /// The connection.
+        conn: PadConnection,
+    },
+    /// The application tried to set a status the station keeps itself (booking, debug, a scan in progress).
+    #[error("`{status}` is kept by the station itself")]
+    StatusKept {
+        /// The status.
+        status: StationStatus,
+    },
+}
+
+impl From<SessionError> for ProtocolError {
+    fn from(e: SessionError) -> Self {
+        Self::Aliscan(e)
+    }
+}
+
+impl From<SessionError> for std::io::Error {
+    fn from(e: SessionError) -> Self {
+        Self::new(std::io::ErrorKind::InvalidData, e)
+    }
+}
+
+impl From<SessionError> for crate::SendError {
+    /// An encode error becomes [`crate::SendError::Encode`], any other [`crate::SendError::Refused`].
+    fn from(e: SessionError) -> Self {
+        match e {
+            SessionError::Encode(_) => Self::Encode(e.into()),
+            other => Self::Refused(other.into()),
+        }
+    }
+}
+
+impl From<SessionError> for crate::CloseReason {
+    fn from(e: SessionError) -> Self {
+        Self::Protocol(e.into())
+    }
+}
 
 /// The WebSocket path of the station (aliscan.md, DECISIONS.md: `ws://HOST:PORT/aliscan`).
 pub const WS_PATH: &str = "/aliscan";

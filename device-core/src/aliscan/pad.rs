@@ -370,7 +370,7 @@ impl PadSession {
         self.codec
             .encode_text(msg)
             .map(Bytes::from)
-            .map_err(|e| SendError::Encode(e.to_string()))
+            .map_err(|e| super::SessionError::Encode(e.into()).into())
     }
 
     fn env<D>(&self, data: D) -> Envelope<D> {
@@ -555,7 +555,7 @@ impl Session for PadSession {
         }
         match self.codec.decode_text(data) {
             Ok(msg) => self.on_message(msg),
-            Err(e) => self.close = Some(CloseReason::Protocol(e.to_string())),
+            Err(e) => self.close = Some(super::SessionError::Decode(e.into()).into()),
         }
     }
 

@@ -15,6 +15,7 @@ use chrono::Timelike;
 
 use super::hardware::{RecordStore, Scanner, Uploader};
 use super::services::{Maintenance, StoreDirectory, Wifi};
+use super::SessionError;
 use crate::clock::{SystemClock, WallClock};
 use crate::outbox::Outbox;
 use crate::session::{CloseReason, SendError};
@@ -231,7 +232,7 @@ pub enum StationEvent {
         /// The connection.
         conn: PadConnection,
         /// What was wrong.
-        error: String,
+        error: SessionError,
     },
 }
 
@@ -502,7 +503,7 @@ impl Station {
         let message = match self.codec.decode_text(data) {
             Ok(m) => m,
             Err(e) => {
-                let error = e.to_string();
+                let error = SessionError::Decode(e.into());
                 self.events.push_back(StationEvent::Malformed {
                     conn,
                     error: error.clone(),
@@ -510,7 +511,7 @@ impl Station {
                 if let Some(link) = self.links.get_mut(&conn) {
                     link.closing = true;
                 }
-                self.closes.push_back((conn, CloseReason::Protocol(error)));
+                self.closes.push_back((conn, error.into()));
                 return;
             }
         };
@@ -642,7 +643,7 @@ impl Station {
                     .links
                     .get_mut(&to)
                     .filter(|l| !l.closing)
-                    .ok_or_else(|| SendError::Refused(format!("no connection {}", to.0)))?;
+                    .ok_or(SessionError::NoConnection { conn: to })?;
                 link.outbox.push_app(bytes)
             }
             StationCommand::Broadcast(message) => {
@@ -670,9 +671,7 @@ impl Station {
                         | StationStatus::Scanning
                         | StationStatus::Computing
                 ) {
-                    return Err(SendError::Refused(format!(
-                        "`{status}` is kept by the station itself"
-                    )));
+                    return Err(SessionError::StatusKept { status }.into());
                 }
                 self.base = status;
                 self.base_error = error;
@@ -1256,6 +1255,6 @@ impl Station {
         self.codec
             .encode_text(msg)
             .map(Bytes::from)
-            .map_err(|e| SendError::Encode(e.to_string()))
+            .map_err(|e| SessionError::Encode(e.into()).into())
     }
 }

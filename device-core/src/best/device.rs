@@ -6,14 +6,15 @@ use std::time::{Duration, Instant};
 use best_proto::exchange::{self, KeyPair, SharedSecret};
 use best_proto::upload::UploadSender;
 use best_proto::{
-    crypto, Accredit, AccreditResults, CmdResponse, Code, CodecConfig, DevType, DeviceMessage,
-    Envelope, FileId, Heartbeat, Login, PlatformMessage, ProtType, Register, Report, ReportResults,
-    Response, Results,
+    crypto, Accredit, AccreditResults, CmdResponse, Code, CodecConfig, DecodeError, DevType,
+    DeviceMessage, Envelope, FileId, Heartbeat, Login, PlatformMessage, ProtType, Register, Report,
+    ReportResults, Response, Results,
 };
 use bytes::Bytes;
 
 use super::{
-    encode, random_array, HandshakeStep, MidGen, DEFAULT_HEARTBEAT_INTERVAL, MISSED_HEARTBEATS,
+    encode, random_array, HandshakeStep, MidGen, Readable, SessionError,
+    DEFAULT_HEARTBEAT_INTERVAL, MAX_MID_LEN, MISSED_HEARTBEATS,
 };
 use crate::correlation::Correlator;
 use crate::liveness::Liveness;
@@ -238,8 +239,10 @@ pub enum DeviceEvent {
     },
     /// A platform message that is neither a command nor an awaited reply (an unknown message without `cmdId`).
     Other(Envelope<PlatformMessage>),
-    /// A message that did not decode; the connection goes on.
-    Malformed(String),
+    /// A message that did not decode (a command among them with a readable `mid` was answered
+    /// `dev.cmd.response` `20000001`, see [`SessionError::MalformedRequest`]), or a command refused; the
+    /// connection goes on.
+    Malformed(SessionError),
     /// The connection closed; waiting requests ended with `ConnectionLost`.
     Disconnected(Option<CloseReason>),
 }
@@ -403,7 +406,7 @@ impl DeviceSession {
         let envelope = self.envelope(message);
         match encode(&self.config.codec, &envelope) {
             Ok(bytes) => self.outbox.push_control(bytes),
-            Err(e) => self.close_with(CloseReason::Protocol(e.to_string())),
+            Err(e) => self.close_with(e.into()),
         }
         envelope.mid
     }
@@ -461,14 +464,14 @@ impl DeviceSession {
                 self.config.auth_code = None;
                 self.config.secret = None;
             }
-            let why = format!(
-                "{step:?} refused with {}: {}",
-                response.code.as_str(),
-                response.message.as_deref().unwrap_or("")
-            );
+            let why = SessionError::HandshakeRefused {
+                step,
+                code: response.code.clone(),
+                message: response.message.clone().unwrap_or_default(),
+            };
             self.events
                 .push_back(DeviceEvent::HandshakeRejected { step, response });
-            self.close_with(CloseReason::LoginRejected(why));
+            self.close_with(CloseReason::LoginRejected(why.into()));
             return;
         }
         match (step, response.results) {
@@ -483,12 +486,8 @@ impl DeviceSession {
                         self.exchange.agreed = Some(shared);
                         self.begin_step(now, HandshakeStep::ExchangeFactor);
                     }
-                    Some(Err(e)) => {
-                        self.close_with(CloseReason::Protocol(format!("key exchange: {e}")));
-                    }
-                    None => self.close_with(CloseReason::Protocol(
-                        "key exchange: no key pair for the publicKey reply".into(),
-                    )),
+                    Some(Err(e)) => self.close_with(SessionError::KeyExchange(e).into()),
+                    None => self.close_with(SessionError::ExchangeOutOfOrder { step }.into()),
                 }
             }
             (HandshakeStep::ExchangeFactor, Some(Results::Factor(f))) => {
@@ -504,12 +503,8 @@ impl DeviceSession {
                         let step = self.first_onboarding_step();
                         self.begin_step(now, step);
                     }
-                    (Err(e), ..) => {
-                        self.close_with(CloseReason::Protocol(format!("key exchange: {e}")));
-                    }
-                    _ => self.close_with(CloseReason::Protocol(
-                        "key exchange: factor reply before the publicKey one".into(),
-                    )),
+                    (Err(e), ..) => self.close_with(SessionError::KeyExchange(e).into()),
+                    _ => self.close_with(SessionError::ExchangeOutOfOrder { step }.into()),
                 }
             }
             (HandshakeStep::Register, Some(Results::Register(r))) => {
@@ -541,9 +536,7 @@ impl DeviceSession {
                 self.state = State::Ready;
                 self.events.push_back(DeviceEvent::LoggedIn(results));
             }
-            (step, other) => self.close_with(CloseReason::Protocol(format!(
-                "{step:?} answered without its results: {other:?}"
-            ))),
+            (step, _) => self.close_with(SessionError::MissingResults { step }.into()),
         }
     }
 
@@ -630,14 +623,12 @@ impl DeviceSession {
             command => match command.cmd_id().map(str::to_owned) {
                 Some(cmd_id) => {
                     if self.commands.contains_key(&cmd_id) {
-                        self.events.push_back(DeviceEvent::Malformed(format!(
-                            "command `{cmd_id}` repeated while it waits for its answer"
-                        )));
+                        self.events.push_back(DeviceEvent::Malformed(
+                            SessionError::DuplicateCommand { cmd_id },
+                        ));
                     } else if self.commands.len() >= self.config.max_pending_commands {
-                        self.close_with(CloseReason::Protocol(format!(
-                            "more than {} commands waiting for their answer",
-                            self.config.max_pending_commands
-                        )));
+                        let limit = self.config.max_pending_commands;
+                        self.close_with(SessionError::TooManyCommands { limit }.into());
                     } else {
                         self.commands.insert(cmd_id, mid.clone());
                         self.events.push_back(DeviceEvent::Command { mid, command });
@@ -648,6 +639,59 @@ impl DeviceSession {
                     .push_back(DeviceEvent::Other(Envelope::new(mid, command))),
             },
         }
+    }
+
+    /// A platform message that did not decode (DECISIONS.md, the answer rule): a `mid` over the limit cannot
+    /// be matched and closes the connection; a command with a readable `mid` is answered `dev.cmd.response`
+    /// `20000001` naming the field, with its `cmdId` echoed when readable; anything else (a reply) is reported.
+    fn on_malformed(&mut self, data: &[u8], e: DecodeError) {
+        let readable = Readable::of(data);
+        let mid_len = match &e {
+            DecodeError::MidTooLong { len, .. } => Some(*len),
+            _ => readable
+                .mid
+                .as_ref()
+                .map(|m| m.chars().count())
+                .filter(|&len| len > MAX_MID_LEN),
+        };
+        if let Some(len) = mid_len {
+            return self.close_with(
+                SessionError::MidTooLong {
+                    len,
+                    max: MAX_MID_LEN,
+                }
+                .into(),
+            );
+        }
+        let error: crate::Shared<DecodeError> = e.into();
+        let func_id = readable.func_id.unwrap_or_else(|| "?".to_owned());
+        let is_reply = func_id == "cmd.dev.response";
+        let error = match readable.mid {
+            Some(mid)
+                if !is_reply && !matches!(error.get(), DecodeError::MessageTooLarge { .. }) =>
+            {
+                let answer = CmdResponse {
+                    code: Code::MalformedParams,
+                    message: Some(error.to_string()),
+                    cmd_id: readable.cmd_id.clone().unwrap_or_default(),
+                };
+                let envelope =
+                    Envelope::<DeviceMessage>::new(mid.clone(), DeviceMessage::CmdResponse(answer))
+                        .with_sn(self.config.sn.clone());
+                match encode(&self.config.codec, &envelope) {
+                    Ok(bytes) => self.outbox.push_control(bytes),
+                    Err(e) => self.close_with(e.into()),
+                }
+                SessionError::MalformedRequest {
+                    func_id,
+                    mid,
+                    cmd_id: readable.cmd_id,
+                    error,
+                }
+            }
+            _ => SessionError::Decode(error),
+        };
+        self.events.push_back(DeviceEvent::Malformed(error));
     }
 
     /// The first onboarding step the stored credentials allow.
@@ -719,7 +763,7 @@ impl Session for DeviceSession {
         }
         match best_proto::DeviceCodec::new(self.config.codec).decode_text(data) {
             Ok(envelope) => self.on_message(now, envelope),
-            Err(e) => self.events.push_back(DeviceEvent::Malformed(e.to_string())),
+            Err(e) => self.on_malformed(data, e),
         }
     }
 
@@ -775,10 +819,10 @@ impl Session for DeviceSession {
         }
         if let DeviceCommand::Respond(answer) = command {
             let Some(mid) = self.commands.get(&answer.cmd_id).cloned() else {
-                return Err(SendError::Refused(format!(
-                    "no command `{}` waits for an answer",
-                    answer.cmd_id
-                )));
+                return Err(SessionError::NotWaiting {
+                    key: answer.cmd_id.clone(),
+                }
+                .into());
             };
             let envelope = Envelope::<DeviceMessage>::new(mid, DeviceMessage::CmdResponse(answer))
                 .with_sn(self.config.sn.clone());
@@ -812,10 +856,10 @@ impl Session for DeviceSession {
                     | DeviceMessage::FileUploadPackage(_)
                     | DeviceMessage::FileUploadEnd(_)
                     | DeviceMessage::CmdResponse(_) => {
-                        return Err(SendError::Refused(format!(
-                            "`{}` is sent by the session itself",
-                            message.name()
-                        )))
+                        return Err(SessionError::SentBySession {
+                            func_id: message.name().to_owned(),
+                        }
+                        .into())
                     }
                     _ => {}
                 }

@@ -14,6 +14,14 @@
 //! command with `dev.cmd.response` (same `mid`, `cmdId` echoed). Liveness per DECISIONS.md: the platform marks a
 //! device offline after 3 missed heartbeat intervals; the device gives up on a platform silent for as long.
 //!
+//! The answer rule (DECISIONS.md): a message that does not decode but whose `mid` can be read is answered at
+//! once, by the platform with `cmd.dev.response` and by the device with `dev.cmd.response` (`cmdId` echoed when
+//! readable), code `20000001` and the decode error naming the field as `message`
+//! ([`SessionError::MalformedRequest`]); a reply (`cmd.dev.response` / `dev.cmd.response`) is only reported. A
+//! `mid` over [`MAX_MID_LEN`] (32) characters can never be matched, so the connection closes at once with
+//! [`crate::CloseReason::Protocol`] and [`SessionError::MidTooLong`] (naming `mid` and 32): the peer sees a
+//! close, not a timeout. Before login the platform closes after answering, as for any refused onboarding.
+//!
 //! Key exchange (best.md 2, DECISIONS.md): when [`DeviceConfig::key_exchange`] is on, the device starts every
 //! connection with `device.exchange.publicKey` (X25519, base64) and `device.exchange.factor` (16 random bytes,
 //! hex) before the onboarding chain; both sides then hold the same [`best_proto::exchange::SharedSecret`]
@@ -29,17 +37,215 @@ pub use broker::{BrokerDirectory, BrokerLookup, LookupHandler};
 pub use device::{DeviceCommand, DeviceConfig, DeviceEvent, DeviceSession};
 pub use platform::{
     DeviceRecord, DeviceRegistry, MemoryRegistry, PlatformCommand, PlatformConfig, PlatformEvent,
-    PlatformSession,
+    PlatformSession, DEFAULT_MULTI_BIO_DATA_SUPPORT, DEFAULT_MULTI_BIO_PHOTO_SUPPORT,
 };
 
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use best_proto::{Body, CodecConfig, Envelope};
+use best_proto::{Body, Code, CodecConfig, DecodeError, EncodeError, Envelope};
 use bytes::Bytes;
 
 use crate::rng::RandomSource;
-use crate::session::SendError;
+use crate::session::{ProtocolError, Shared};
+
+/// What went wrong in a best session: a codec error (which names the field, the bytes and the limit) or a
+/// session-level violation.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SessionError {
+    /// A message did not decode and could not be answered (a reply, or no readable `mid`).
+    #[error(transparent)]
+    Decode(Shared<DecodeError>),
+    /// A message could not be encoded.
+    #[error(transparent)]
+    Encode(Shared<EncodeError>),
+    /// A request whose fields did not decode but whose `mid` could be read: the session answered it with
+    /// code `20000001` and the decode error (naming the field) as the message; `cmdId` is the command's
+    /// when the device answered a platform command and it could be read.
+    #[error("`{func_id}` with mid `{mid}` answered 20000001: {error}")]
+    MalformedRequest {
+        /// The message's `funcId` (`?` when unreadable).
+        func_id: String,
+        /// The request's `mid`, echoed by the answer.
+        mid: String,
+        /// The command's `cmdId`, echoed by the device's answer, when readable.
+        cmd_id: Option<String>,
+        /// What did not decode.
+        error: Shared<DecodeError>,
+    },
+    /// A `mid` longer than DECISIONS.md allows cannot be matched: the connection closes, unanswered.
+    #[error(
+        "field `mid`: {len} characters exceed the maximum of {max}; the message cannot be matched"
+    )]
+    MidTooLong {
+        /// Length of the `mid` in characters.
+        len: usize,
+        /// The limit ([`MAX_MID_LEN`], 32).
+        max: usize,
+    },
+    /// A message other than the onboarding chain arrived before login (answered `10000003`).
+    #[error("`{func_id}` before login")]
+    BeforeLogin {
+        /// The message's `funcId`.
+        func_id: String,
+    },
+    /// An onboarding message after login on the same connection.
+    #[error("`{func_id}` after login on one connection")]
+    AfterLogin {
+        /// The message's `funcId`.
+        func_id: String,
+    },
+    /// A device request reused the `mid` of one still waiting for the application's answer.
+    #[error("`{func_id}` with mid `{mid}` repeats one still waiting for its answer")]
+    DuplicateMid {
+        /// The message's `funcId`.
+        func_id: String,
+        /// The repeated `mid`.
+        mid: String,
+    },
+    /// A device request arrived while the most requests were waiting for the application.
+    #[error("`{func_id}` with mid `{mid}` refused: {limit} requests already waiting (limit)")]
+    TooManyRequests {
+        /// The message's `funcId`.
+        func_id: String,
+        /// Its `mid`.
+        mid: String,
+        /// The limit.
+        limit: usize,
+    },
+    /// A platform command repeated the `cmdId` of one still waiting for the device's answer.
+    #[error("command `{cmd_id}` repeated while it waits for its answer")]
+    DuplicateCommand {
+        /// The repeated `cmdId`.
+        cmd_id: String,
+    },
+    /// More platform commands than the device allows waited for its answer at once.
+    #[error("more than {limit} commands waiting for their answer (limit)")]
+    TooManyCommands {
+        /// [`DeviceConfig::max_pending_commands`].
+        limit: usize,
+    },
+    /// An upload was dropped after a silence.
+    #[error("upload {file_id:?} dropped after {idle:?} without a message")]
+    UploadIdle {
+        /// The file.
+        file_id: best_proto::FileId,
+        /// The idle timeout.
+        idle: Duration,
+    },
+    /// The application answered a request or command nobody waits for (never received, answered, expired).
+    #[error("no `{key}` waits for an answer")]
+    NotWaiting {
+        /// The `mid` (device request) or `cmdId` (platform command).
+        key: String,
+    },
+    /// The application sent a message that is not a command with a `cmdId`.
+    #[error("`{func_id}` is not a command with a cmdId")]
+    NotACommand {
+        /// The message's `funcId`.
+        func_id: String,
+    },
+    /// The application tried to send a message the session sends itself.
+    #[error("`{func_id}` is sent by the session itself")]
+    SentBySession {
+        /// The message's `funcId`.
+        func_id: String,
+    },
+    /// A step of the onboarding chain was answered with a failure code by the platform.
+    #[error("{step:?} refused by the platform with {}: {message}", code.as_str())]
+    HandshakeRefused {
+        /// The refused step.
+        step: HandshakeStep,
+        /// The platform's code.
+        code: Code,
+        /// The platform's message.
+        message: String,
+    },
+    /// This platform refused a step of a device's onboarding chain (answered with `code`, then closed).
+    #[error("{step:?} of {} refused with {}", sn.as_deref().unwrap_or("?"), code.as_str())]
+    HandshakeDenied {
+        /// The device it claimed to be, if it said.
+        sn: Option<String>,
+        /// The refused step.
+        step: HandshakeStep,
+        /// The code it was answered with.
+        code: Code,
+    },
+    /// A step of the onboarding chain was answered without the results it needs.
+    #[error("{step:?} answered without its results")]
+    MissingResults {
+        /// The step.
+        step: HandshakeStep,
+    },
+    /// The key exchange failed: a bad key or factor.
+    #[error("key exchange: {0}")]
+    KeyExchange(best_proto::exchange::ExchangeError),
+    /// The key exchange replies came out of order (a factor reply before the key one, or a key reply with no
+    /// key pair of ours).
+    #[error("key exchange: {step:?} reply out of order")]
+    ExchangeOutOfOrder {
+        /// The step whose reply came.
+        step: HandshakeStep,
+    },
+}
+
+impl From<SessionError> for ProtocolError {
+    fn from(e: SessionError) -> Self {
+        Self::Best(e)
+    }
+}
+
+impl From<SessionError> for std::io::Error {
+    fn from(e: SessionError) -> Self {
+        Self::new(std::io::ErrorKind::InvalidData, e)
+    }
+}
+
+impl From<SessionError> for crate::SendError {
+    /// An encode error becomes [`crate::SendError::Encode`], any other [`crate::SendError::Refused`].
+    fn from(e: SessionError) -> Self {
+        match e {
+            SessionError::Encode(_) => Self::Encode(e.into()),
+            other => Self::Refused(other.into()),
+        }
+    }
+}
+
+impl From<SessionError> for crate::CloseReason {
+    fn from(e: SessionError) -> Self {
+        Self::Protocol(e.into())
+    }
+}
+
+/// What a message that did not decode still shows: its `funcId` and `mid` (strings or numbers), and the
+/// `cmdId` of a command.
+struct Readable {
+    func_id: Option<String>,
+    mid: Option<String>,
+    cmd_id: Option<String>,
+}
+
+impl Readable {
+    fn of(input: &[u8]) -> Self {
+        let value: Option<serde_json::Value> = proto_common::json::from_slice_lenient(input).ok();
+        let text = |v: &serde_json::Value| match v {
+            serde_json::Value::String(s) => Some(s.clone()),
+            serde_json::Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        };
+        let get = |key: &str| value.as_ref().and_then(|v| v.get(key)).and_then(text);
+        let cmd_id = value
+            .as_ref()
+            .and_then(|v| v.pointer("/payload/params/cmdId"))
+            .and_then(text);
+        Self {
+            func_id: get("funcId"),
+            mid: get("mid"),
+            cmd_id,
+        }
+    }
+}
 
 /// Heartbeat interval when the `dev.report` reply names none (best.md 3.5, `heartbeatInterval`: default 60 s).
 pub const DEFAULT_HEARTBEAT_INTERVAL: Duration = Duration::from_secs(60);
@@ -116,11 +322,11 @@ fn same_secret(a: &str, b: &str) -> bool {
 }
 
 /// Encodes one message.
-fn encode<M: Body>(codec: &CodecConfig, envelope: &Envelope<M>) -> Result<Bytes, SendError> {
+fn encode<M: Body>(codec: &CodecConfig, envelope: &Envelope<M>) -> Result<Bytes, SessionError> {
     best_proto::Codec::<M, M>::new(*codec)
         .encode_text(envelope)
         .map(Bytes::from)
-        .map_err(|e| SendError::Encode(e.to_string()))
+        .map_err(|e| SessionError::Encode(e.into()))
 }
 
 /// The WebSocket path of the reference platform (DECISIONS.md, best-w: `/best`).

@@ -7,15 +7,16 @@ use std::time::{Duration, Instant};
 use best_proto::exchange::{self, KeyPair, SharedSecret};
 use best_proto::upload::{CompletedFile, UploadError, UploadReceiver};
 use best_proto::{
-    crypto, AccreditResults, CmdResponse, Code, CodecConfig, DeviceMessage, Envelope, Heartbeat,
-    PlatformMessage, RegisterResults, Report, ReportResults, Response, Results, UploadConfig,
+    crypto, AccreditResults, BioVector, CmdResponse, Code, CodecConfig, DecodeError, DeviceMessage,
+    Envelope, Heartbeat, PlatformMessage, RegisterResults, Report, ReportResults, Response,
+    Results, UploadConfig,
 };
 use bytes::Bytes;
 use chrono::Offset;
 
 use super::{
-    encode, random_array, random_hex, same_secret, HandshakeStep, MidGen,
-    DEFAULT_HEARTBEAT_INTERVAL, MISSED_HEARTBEATS,
+    encode, random_array, random_hex, same_secret, HandshakeStep, MidGen, Readable, SessionError,
+    DEFAULT_HEARTBEAT_INTERVAL, MAX_MID_LEN, MISSED_HEARTBEATS,
 };
 use crate::clock::{SystemClock, WallClock};
 use crate::correlation::Correlator;
@@ -23,6 +24,16 @@ use crate::liveness::Liveness;
 use crate::outbox::Outbox;
 use crate::rng::RandomSource;
 use crate::session::{CloseReason, RequestError, RequestId, SendError, Session, Wire};
+
+/// `multiBioDataSupport` of the `dev.report` reply by default: fingerprint and near-infrared face templates
+/// (positions 1 and 2, DECISIONS.md bio types), as in best.md 3.5's example `0:1:1:0:0:0:0:0:0`.
+pub const DEFAULT_MULTI_BIO_DATA_SUPPORT: [bool; 9] =
+    [false, true, true, false, false, false, false, false, false];
+
+/// `multiBioPhotoSupport` of the `dev.report` reply by default: fingerprint and near-infrared face photos, as
+/// in best.md 3.5's example `0:1:1:0:0:0:0:0:0`.
+pub const DEFAULT_MULTI_BIO_PHOTO_SUPPORT: [bool; 9] =
+    [false, true, true, false, false, false, false, false, false];
 
 /// What the platform knows of one device.
 #[derive(Clone, PartialEq, Eq)]
@@ -146,6 +157,13 @@ pub struct PlatformConfig {
     pub heartbeat_interval: Duration,
     /// `supportHeartbeat` returned in the `dev.report` reply. Default true.
     pub support_heartbeat: bool,
+    /// `multiBioDataSupport` returned in the `dev.report` reply (required there, best.md 3.5): which bio
+    /// template types the platform accepts, by bio type position. Default
+    /// [`DEFAULT_MULTI_BIO_DATA_SUPPORT`] (`0:1:1:0:0:0:0:0:0`).
+    pub multi_bio_data_support: BioVector<bool>,
+    /// `multiBioPhotoSupport` returned in the `dev.report` reply (required there, best.md 3.5): which bio
+    /// photo types the platform accepts. Default [`DEFAULT_MULTI_BIO_PHOTO_SUPPORT`] (`0:1:1:0:0:0:0:0:0`).
+    pub multi_bio_photo_support: BioVector<bool>,
     /// Missed heartbeat intervals after which the device is offline. Default 3 (DECISIONS.md, best).
     pub missed_heartbeats: u32,
     /// How long a connection may stay without a successful login. Default 60 s.
@@ -177,6 +195,8 @@ impl std::fmt::Debug for PlatformConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PlatformConfig")
             .field("heartbeat_interval", &self.heartbeat_interval)
+            .field("multi_bio_data_support", &self.multi_bio_data_support)
+            .field("multi_bio_photo_support", &self.multi_bio_photo_support)
             .field("missed_heartbeats", &self.missed_heartbeats)
             .field("login_timeout", &self.login_timeout)
             .field("command_timeout", &self.command_timeout)
@@ -191,6 +211,8 @@ impl Default for PlatformConfig {
         Self {
             heartbeat_interval: DEFAULT_HEARTBEAT_INTERVAL,
             support_heartbeat: true,
+            multi_bio_data_support: BioVector(DEFAULT_MULTI_BIO_DATA_SUPPORT.to_vec()),
+            multi_bio_photo_support: BioVector(DEFAULT_MULTI_BIO_PHOTO_SUPPORT.to_vec()),
             missed_heartbeats: MISSED_HEARTBEATS,
             login_timeout: Duration::from_secs(60),
             command_timeout: Duration::from_secs(30),
@@ -225,6 +247,20 @@ impl PlatformConfig {
     #[must_use]
     pub fn support_heartbeat(mut self, on: bool) -> Self {
         self.support_heartbeat = on;
+        self
+    }
+
+    /// Sets [`PlatformConfig::multi_bio_data_support`].
+    #[must_use]
+    pub fn multi_bio_data_support(mut self, support: BioVector<bool>) -> Self {
+        self.multi_bio_data_support = support;
+        self
+    }
+
+    /// Sets [`PlatformConfig::multi_bio_photo_support`].
+    #[must_use]
+    pub fn multi_bio_photo_support(mut self, support: BioVector<bool>) -> Self {
+        self.multi_bio_photo_support = support;
         self
     }
 
@@ -376,8 +412,9 @@ pub enum PlatformEvent {
         /// Missed intervals.
         missed: u32,
     },
-    /// A message that did not decode, or one refused; the connection goes on.
-    Malformed(String),
+    /// A message that did not decode (a request among them with a readable `mid` was answered `20000001`,
+    /// see [`SessionError::MalformedRequest`]), or one refused; the connection goes on.
+    Malformed(SessionError),
     /// The connection closed; queued and waiting commands ended with `ConnectionLost`.
     Disconnected(Option<CloseReason>),
 }
@@ -521,7 +558,7 @@ impl<R: DeviceRegistry> PlatformSession<R> {
         let envelope = Envelope::<PlatformMessage>::new(mid, PlatformMessage::Response(response));
         match encode(&self.config.codec, &envelope) {
             Ok(bytes) => self.outbox.push_control(bytes),
-            Err(e) => self.close_with(CloseReason::Protocol(e.to_string())),
+            Err(e) => self.close_with(e.into()),
         }
     }
 
@@ -537,11 +574,9 @@ impl<R: DeviceRegistry> PlatformSession<R> {
             step,
             code: code.clone(),
         });
-        self.close_with(CloseReason::LoginRejected(format!(
-            "{step:?} of {}: {}",
-            sn.as_deref().unwrap_or("?"),
-            code.as_str()
-        )));
+        self.close_with(CloseReason::LoginRejected(
+            SessionError::HandshakeDenied { sn, step, code }.into(),
+        ));
     }
 
     /// The record of `sn` when its devKey (and product id, if sent) check out.
@@ -691,6 +726,8 @@ impl<R: DeviceRegistry> PlatformSession<R> {
             timezone: Some(self.config.clock.now().offset().fix()),
             support_heartbeat: Some(self.config.support_heartbeat),
             heartbeat_interval: Some(u32::try_from(interval.as_secs()).unwrap_or(u32::MAX)),
+            multi_bio_data_support: Some(self.config.multi_bio_data_support.clone()),
+            multi_bio_photo_support: Some(self.config.multi_bio_photo_support.clone()),
             ..ReportResults::default()
         };
         self.reply(mid, Response::ok(Some(Results::Report(results))));
@@ -737,6 +774,56 @@ impl<R: DeviceRegistry> PlatformSession<R> {
             (self.uploads.in_progress() > 0).then(|| now + self.config.upload.idle_timeout);
     }
 
+    /// A device message that did not decode (DECISIONS.md, the answer rule): a `mid` over the limit cannot
+    /// be matched and closes the connection at once; a request with a readable `mid` is answered
+    /// `cmd.dev.response` `20000001` naming the field (and, before login, the connection then closes as for
+    /// any refused onboarding); anything else is reported.
+    fn on_malformed(&mut self, data: &[u8], e: DecodeError) {
+        let readable = Readable::of(data);
+        let mid_len = match &e {
+            DecodeError::MidTooLong { len, .. } => Some(*len),
+            _ => readable
+                .mid
+                .as_ref()
+                .map(|m| m.chars().count())
+                .filter(|&len| len > MAX_MID_LEN),
+        };
+        if let Some(len) = mid_len {
+            return self.close_with(
+                SessionError::MidTooLong {
+                    len,
+                    max: MAX_MID_LEN,
+                }
+                .into(),
+            );
+        }
+        let error: crate::Shared<DecodeError> = e.into();
+        let func_id = readable.func_id.unwrap_or_else(|| "?".to_owned());
+        let is_reply = func_id == "dev.cmd.response";
+        let error = match readable.mid {
+            Some(mid)
+                if !is_reply && !matches!(error.get(), DecodeError::MessageTooLarge { .. }) =>
+            {
+                self.reply(
+                    mid.clone(),
+                    Response::error(Code::MalformedParams, error.to_string()),
+                );
+                SessionError::MalformedRequest {
+                    func_id,
+                    mid,
+                    cmd_id: None,
+                    error,
+                }
+            }
+            _ => SessionError::Decode(error),
+        };
+        if self.sn.is_none() {
+            self.close_with(error.into());
+        } else {
+            self.events.push_back(PlatformEvent::Malformed(error));
+        }
+    }
+
     fn on_message(&mut self, now: Instant, envelope: Envelope<DeviceMessage>) {
         let Envelope {
             mid, sn, message, ..
@@ -744,10 +831,8 @@ impl<R: DeviceRegistry> PlatformSession<R> {
         match message {
             m @ (DeviceMessage::ExchangePublicKey(_) | DeviceMessage::ExchangeFactor(_)) => {
                 if self.sn.is_some() {
-                    self.close_with(CloseReason::Protocol(format!(
-                        "`{}` after login on one connection",
-                        m.name()
-                    )));
+                    let func_id = m.name().to_owned();
+                    self.close_with(SessionError::AfterLogin { func_id }.into());
                 } else {
                     self.on_exchange(mid, sn, m);
                 }
@@ -756,20 +841,16 @@ impl<R: DeviceRegistry> PlatformSession<R> {
             | DeviceMessage::Accredit(_)
             | DeviceMessage::Login(_)) => {
                 if self.sn.is_some() {
-                    self.close_with(CloseReason::Protocol(format!(
-                        "`{}` after login on one connection",
-                        m.name()
-                    )));
+                    let func_id = m.name().to_owned();
+                    self.close_with(SessionError::AfterLogin { func_id }.into());
                 } else {
                     self.onboard(now, mid, sn, m);
                 }
             }
             other if self.sn.is_none() => {
                 self.reply(mid, Response::error(Code::NotLoggedIn, "not logged in"));
-                self.close_with(CloseReason::Protocol(format!(
-                    "`{}` before login",
-                    other.name()
-                )));
+                let func_id = other.name().to_owned();
+                self.close_with(SessionError::BeforeLogin { func_id }.into());
             }
             DeviceMessage::Report(report) => self.on_report(now, mid, report),
             DeviceMessage::Heartbeat(hb) => {
@@ -793,10 +874,18 @@ impl<R: DeviceRegistry> PlatformSession<R> {
                     self.events
                         .push_back(PlatformEvent::Request { mid, message });
                 }
-                Err(e) => self.events.push_back(PlatformEvent::Malformed(format!(
-                    "`{}` with mid `{mid}` refused: {e}",
-                    message.name()
-                ))),
+                Err(e) => {
+                    let func_id = message.name().to_owned();
+                    let error = match e {
+                        SendError::TooManyInFlight { capacity } => SessionError::TooManyRequests {
+                            func_id,
+                            mid,
+                            limit: capacity,
+                        },
+                        _ => SessionError::DuplicateMid { func_id, mid },
+                    };
+                    self.events.push_back(PlatformEvent::Malformed(error));
+                }
             },
         }
     }
@@ -849,12 +938,7 @@ impl<R: DeviceRegistry> Session for PlatformSession<R> {
         }
         match best_proto::PlatformCodec::new(self.config.codec).decode_text(data) {
             Ok(envelope) => self.on_message(now, envelope),
-            Err(e) if self.sn.is_none() => {
-                self.close_with(CloseReason::Protocol(format!("before login: {e}")));
-            }
-            Err(e) => self
-                .events
-                .push_back(PlatformEvent::Malformed(e.to_string())),
+            Err(e) => self.on_malformed(data, e),
         }
     }
 
@@ -892,10 +976,11 @@ impl<R: DeviceRegistry> Session for PlatformSession<R> {
         }
         if self.upload_deadline.is_some_and(|d| now >= d) {
             for file_id in self.uploads.expire(now) {
-                self.events.push_back(PlatformEvent::Malformed(format!(
-                    "upload {file_id:?} dropped after {:?} without a message",
-                    self.config.upload.idle_timeout
-                )));
+                self.events
+                    .push_back(PlatformEvent::Malformed(SessionError::UploadIdle {
+                        file_id,
+                        idle: self.config.upload.idle_timeout,
+                    }));
             }
             self.upload_deadline =
                 (self.uploads.in_progress() > 0).then(|| now + self.config.upload.idle_timeout);
@@ -917,9 +1002,7 @@ impl<R: DeviceRegistry> Session for PlatformSession<R> {
         match command {
             PlatformCommand::Respond { mid, response } => {
                 let Some(corr) = self.requests.finish(&mid) else {
-                    return Err(SendError::Refused(format!(
-                        "no device request `{mid}` waits for an answer"
-                    )));
+                    return Err(SessionError::NotWaiting { key: mid }.into());
                 };
                 self.request_mids.remove(&corr);
                 self.reply(mid, response);
@@ -927,10 +1010,10 @@ impl<R: DeviceRegistry> Session for PlatformSession<R> {
             }
             PlatformCommand::Send(message) => {
                 let Some(cmd_id) = message.cmd_id().map(str::to_owned) else {
-                    return Err(SendError::Refused(format!(
-                        "`{}` is not a command with a cmdId",
-                        message.name()
-                    )));
+                    return Err(SessionError::NotACommand {
+                        func_id: message.name().to_owned(),
+                    }
+                    .into());
                 };
                 if self.commands.is_waiting(&cmd_id)
                     || self.queue.iter().any(|q| q.cmd_id == cmd_id)

@@ -10,7 +10,7 @@ use jetinno_proto::{
     ServerMessage,
 };
 
-use super::{encode_packet, next_message, Step, HEARTBEAT_INTERVAL, PEER_TIMEOUT};
+use super::{encode_packet, next_message, SessionError, Step, HEARTBEAT_INTERVAL, PEER_TIMEOUT};
 use crate::clock::{SystemClock, WallClock};
 use crate::correlation::Correlator;
 use crate::liveness::Liveness;
@@ -165,8 +165,8 @@ pub enum MachineEvent {
     /// A server message for the application: `pay_done`, `products`, a control command (`reboot`, `opendoor`,
     /// `upgrade`, `rinsing`, `priceset`, `discount`) or an unknown message.
     Server(ServerMessage),
-    /// A packet whose body did not decode; the connection goes on.
-    Malformed(String),
+    /// A packet whose body did not decode, or a message the machine never receives; the connection goes on.
+    Malformed(SessionError),
     /// The connection closed; waiting requests ended with `ConnectionLost`.
     Disconnected(Option<CloseReason>),
 }
@@ -255,7 +255,9 @@ impl MachineSession {
                 State::LoggingIn { .. } => {
                     self.events
                         .push_back(MachineEvent::LoginRejected { ret: reply.ret });
-                    self.close_with(CloseReason::LoginRejected(format!("ret {}", reply.ret)));
+                    self.close_with(CloseReason::LoginRejected(
+                        SessionError::LoginRefused { ret: reply.ret }.into(),
+                    ));
                 }
                 _ => self
                     .events
@@ -307,7 +309,7 @@ impl Session for MachineSession {
         login.linux_driver_version = self.config.linux_driver_version.clone();
         match encode_packet(&self.config.codec, &MachineMessage::from(login)) {
             Ok(bytes) => self.outbox.push_control(bytes),
-            Err(e) => self.close_with(CloseReason::Protocol(e.to_string())),
+            Err(e) => self.close_with(e.into()),
         }
     }
 
@@ -341,10 +343,11 @@ impl Session for MachineSession {
                     if let Some(l) = self.liveness.as_mut() {
                         l.on_receive(now);
                     }
-                    self.events.push_back(MachineEvent::Malformed(e));
+                    self.events
+                        .push_back(MachineEvent::Malformed(SessionError::Decode(e)));
                 }
                 Step::Fatal(e) => {
-                    self.close_with(CloseReason::Protocol(e));
+                    self.close_with(SessionError::Decode(e).into());
                     break;
                 }
                 Step::NeedMore => break,

@@ -3,6 +3,15 @@
 //! Liveness per DECISIONS.md: the machine sends `hb` every 20 s, the server answers each one, and either side
 //! declares the link dead after 120 s without a frame from its peer; the machine then reconnects with backoff
 //! and logs in again.
+//!
+//! Login (DECISIONS.md): the server refuses with `login_r` `ret` 2, then closes, a wrong `sign` and a
+//! `timestamp` that is not a valid `yyyyMMdd` date or lies more than [`ServerConfig::login_date_window`] days
+//! (default [`DEFAULT_LOGIN_DATE_WINDOW`], 1: yesterday, today and tomorrow) from its own local date, read from
+//! its injected [`ServerConfig::clock`]; a `login` whose fields do not decode is answered `ret` 2 the same way.
+//! An unknown machine gets `ret` [`LOGIN_UNKNOWN_MACHINE`]. jetinno has no request key beyond the `cmd`, so no
+//! other message is answered for being malformed: it is reported as `Malformed` and the stream goes on. The
+//! server reports every `hb` of a logged-in machine as [`ServerEvent::Heartbeat`] (for last-seen times).
+//! Errors are typed: [`SessionError`], inside [`crate::ProtocolError::Jetinno`].
 
 mod machine;
 mod server;
@@ -10,7 +19,7 @@ mod server;
 pub use machine::{MachineCommand, MachineConfig, MachineEvent, MachineSession};
 pub use server::{
     LoginFailure, MachineRegistry, ServerCommand, ServerConfig, ServerEvent, ServerSession,
-    LOGIN_BAD_SIGN, LOGIN_UNKNOWN_MACHINE,
+    DEFAULT_LOGIN_DATE_WINDOW, LOGIN_BAD_SIGN, LOGIN_UNKNOWN_MACHINE,
 };
 
 use std::time::Duration;
@@ -22,16 +31,119 @@ pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(20);
 pub const PEER_TIMEOUT: Duration = Duration::from_secs(120);
 
 use bytes::BytesMut;
-use jetinno_proto::{Codec, CodecConfig, Decoder, Encoder, WireMessage};
+use jetinno_proto::{Codec, CodecConfig, DecodeError, Decoder, EncodeError, Encoder, WireMessage};
+
+use crate::session::{ProtocolError, Shared};
+
+/// What went wrong in a jetinno session: a codec error (which names the field, the bytes and the limit) or a
+/// session-level violation.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SessionError {
+    /// A packet did not decode: its framing (then the connection closes) or its body (the stream goes on).
+    #[error(transparent)]
+    Decode(Shared<DecodeError>),
+    /// A message could not be encoded.
+    #[error(transparent)]
+    Encode(Shared<EncodeError>),
+    /// A message other than `login` or `hb` arrived before a successful login.
+    #[error("`{cmd}` before login")]
+    BeforeLogin {
+        /// The message's `cmd`.
+        cmd: String,
+    },
+    /// A packet whose body did not decode arrived before a successful login.
+    #[error("before login: {0}")]
+    MalformedBeforeLogin(Shared<DecodeError>),
+    /// A second `login` on a connection that is logged in.
+    #[error("second login on one connection")]
+    SecondLogin,
+    /// A message this side never receives (a server message sent to the server, or the reverse).
+    #[error("unexpected `{cmd}`")]
+    Unexpected {
+        /// The message's `cmd`.
+        cmd: String,
+    },
+    /// A `qrcode` repeated an order number that is still waiting for its `qrcode_r`.
+    #[error("qrcode for order `{order_no}` refused: already waiting for an answer")]
+    DuplicateQrCode {
+        /// The order.
+        order_no: String,
+    },
+    /// A `qrcode` arrived while the most `qrcode` requests were waiting for the application.
+    #[error("qrcode for order `{order_no}` refused: {limit} already waiting (limit)")]
+    TooManyQrCodes {
+        /// The order.
+        order_no: String,
+        /// [`ServerConfig::max_pending_qrcodes`].
+        limit: usize,
+    },
+    /// The application answered a `qrcode` no machine is waiting for (never asked or expired).
+    #[error("no qrcode for order `{order_no}` is waiting for an answer")]
+    NoQrCodeWaiting {
+        /// The order.
+        order_no: String,
+    },
+    /// The application tried to send a message the session sends itself (`login`, `login_r`, `hb`).
+    #[error("`{cmd}` is sent by the session itself")]
+    SentBySession {
+        /// The message's `cmd`.
+        cmd: String,
+    },
+    /// The server answered the login with a failure code (`login_r.ret`, not 0).
+    #[error("login refused by the server with ret {ret}")]
+    LoginRefused {
+        /// The server's `ret`.
+        ret: i32,
+    },
+    /// This server refused a machine's login (answered `login_r` with `ret`, then closed).
+    #[error("login of machine {vmc_no} refused ({reason}), answered ret {ret}")]
+    LoginDenied {
+        /// The machine number it claimed.
+        vmc_no: u64,
+        /// Why.
+        reason: LoginFailure,
+        /// The `ret` sent in `login_r`.
+        ret: i32,
+    },
+}
+
+impl From<SessionError> for ProtocolError {
+    fn from(e: SessionError) -> Self {
+        Self::Jetinno(e)
+    }
+}
+
+impl From<SessionError> for std::io::Error {
+    fn from(e: SessionError) -> Self {
+        Self::new(std::io::ErrorKind::InvalidData, e)
+    }
+}
+
+impl From<SessionError> for crate::SendError {
+    /// An encode error becomes [`crate::SendError::Encode`], any other [`crate::SendError::Refused`].
+    fn from(e: SessionError) -> Self {
+        match e {
+            SessionError::Encode(_) => Self::Encode(e.into()),
+            other => Self::Refused(other.into()),
+        }
+    }
+}
+
+impl From<SessionError> for crate::CloseReason {
+    fn from(e: SessionError) -> Self {
+        Self::Protocol(e.into())
+    }
+}
 
 /// One step of reading the receive buffer.
 enum Step<M> {
     /// A whole message.
     Message(M),
     /// A whole packet whose body did not decode; the stream goes on.
-    Malformed(String),
+    Malformed(Shared<DecodeError>),
     /// The framing broke; the connection must close.
-    Fatal(String),
+    Fatal(Shared<DecodeError>),
     /// More bytes are needed.
     NeedMore,
 }
@@ -42,8 +154,8 @@ fn next_message<M: WireMessage>(config: &CodecConfig, rx: &mut BytesMut) -> Step
         Ok(Some(m)) => Step::Message(m),
         Ok(None) => Step::NeedMore,
         // A framing error leaves `rx` as it was; a body error consumed its packet.
-        Err(e) if e.is_fatal() => Step::Fatal(e.to_string()),
-        Err(e) => Step::Malformed(e.to_string()),
+        Err(e) if e.is_fatal() => Step::Fatal(e.into()),
+        Err(e) => Step::Malformed(e.into()),
     }
 }
 
@@ -51,11 +163,11 @@ fn next_message<M: WireMessage>(config: &CodecConfig, rx: &mut BytesMut) -> Step
 fn encode_packet<M: WireMessage>(
     config: &CodecConfig,
     msg: &M,
-) -> Result<bytes::Bytes, crate::SendError> {
+) -> Result<bytes::Bytes, SessionError> {
     let mut buf = BytesMut::new();
     Codec::<M, M>::new(*config)
         .encode(msg, &mut buf)
-        .map_err(|e| crate::SendError::Encode(e.to_string()))?;
+        .map_err(|e| SessionError::Encode(e.into()))?;
     Ok(buf.freeze())
 }
 

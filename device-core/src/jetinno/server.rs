@@ -5,12 +5,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
+use chrono::NaiveDate;
 use jetinno_proto::{
-    CodecConfig, ErrorReport, Login, LoginReply, MachineCode, MachineMessage, MachineStatus,
-    ProductDone, QrCodeRequest, ServerHeartbeat, ServerMessage, UnknownMessage,
+    CodecConfig, DecodeError, ErrorReport, Login, LoginReply, MachineCode, MachineMessage,
+    MachineStatus, ProductDone, QrCodeRequest, ServerHeartbeat, ServerMessage, UnknownMessage,
 };
 
-use super::{encode_packet, next_message, Step, PEER_TIMEOUT};
+use super::{encode_packet, next_message, SessionError, Step, PEER_TIMEOUT};
 use crate::clock::{SystemClock, WallClock};
 use crate::correlation::Correlator;
 use crate::liveness::Liveness;
@@ -21,8 +22,13 @@ use crate::session::{CloseReason, RequestError, RequestId, SendError, Session, W
 /// "non-zero = failure code").
 pub const LOGIN_UNKNOWN_MACHINE: i32 = 1;
 
-/// `login_r.ret` for a wrong signature (devproto's choice, as above).
+/// `login_r.ret` for a wrong signature or a login date outside the window (DECISIONS.md, jetinno: "refuses
+/// (`login_r` with `ret` 2, then closes)").
 pub const LOGIN_BAD_SIGN: i32 = 2;
+
+/// How many days a login's `timestamp` may be from the server's own local date (DECISIONS.md, jetinno:
+/// yesterday, today and tomorrow are accepted).
+pub const DEFAULT_LOGIN_DATE_WINDOW: u32 = 1;
 
 /// Where the server looks up each machine's 8-character code.
 pub trait MachineRegistry: Send + Sync {
@@ -58,7 +64,11 @@ pub struct ServerConfig {
     pub outbox_capacity: usize,
     /// Framing limits.
     pub codec: CodecConfig,
-    /// Source of the `login_r.date_time`.
+    /// Most days a login's `timestamp` (`yyyyMMdd`) may lie before or after the server's local date, by
+    /// [`ServerConfig::clock`]; a login dated further away, or not a valid date, is refused with `ret` 2.
+    /// Default [`DEFAULT_LOGIN_DATE_WINDOW`] (1: yesterday, today and tomorrow).
+    pub login_date_window: u32,
+    /// Source of the `login_r.date_time` and of the date logins are checked against.
     pub clock: Arc<dyn WallClock>,
 }
 
@@ -70,6 +80,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("qrcode_timeout", &self.qrcode_timeout)
             .field("max_pending_qrcodes", &self.max_pending_qrcodes)
             .field("outbox_capacity", &self.outbox_capacity)
+            .field("login_date_window", &self.login_date_window)
             .finish_non_exhaustive()
     }
 }
@@ -83,6 +94,7 @@ impl Default for ServerConfig {
             max_pending_qrcodes: 16,
             outbox_capacity: 64,
             codec: CodecConfig::default(),
+            login_date_window: DEFAULT_LOGIN_DATE_WINDOW,
             clock: Arc::new(SystemClock),
         }
     }
@@ -117,6 +129,13 @@ impl ServerConfig {
         self
     }
 
+    /// Sets [`ServerConfig::login_date_window`] (days).
+    #[must_use]
+    pub fn login_date_window(mut self, days: u32) -> Self {
+        self.login_date_window = days;
+        self
+    }
+
     /// Sets [`ServerConfig::clock`].
     #[must_use]
     pub fn clock(mut self, clock: Arc<dyn WallClock>) -> Self {
@@ -135,13 +154,58 @@ pub enum ServerCommand {
 }
 
 /// Why a login was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum LoginFailure {
     /// The registry does not know the machine.
+    #[error("unknown machine")]
     UnknownMachine,
     /// The signature is wrong for the machine's code and the login date.
+    #[error("wrong sign")]
     BadSign,
+    /// The login's `timestamp` is not a valid `yyyyMMdd` date.
+    #[error("field `timestamp`: {timestamp} is not a valid yyyyMMdd date")]
+    InvalidDate {
+        /// The `timestamp` received.
+        timestamp: u32,
+    },
+    /// The login's `timestamp` lies more than the window away from the server's local date.
+    #[error(
+        "field `timestamp`: {timestamp} is more than {window_days} day(s) from the server's date {server_date}"
+    )]
+    DateOutOfWindow {
+        /// The `timestamp` received.
+        timestamp: u32,
+        /// The server's local date, `yyyyMMdd`.
+        server_date: u32,
+        /// [`ServerConfig::login_date_window`].
+        window_days: u32,
+    },
+}
+
+/// Checks a login date (`yyyyMMdd`) against the server's local date and the window in days.
+fn check_login_date(
+    timestamp: u32,
+    today: NaiveDate,
+    window_days: u32,
+) -> Result<(), LoginFailure> {
+    let date = NaiveDate::from_ymd_opt(
+        i32::try_from(timestamp / 10_000).unwrap_or(0),
+        (timestamp / 100) % 100,
+        timestamp % 100,
+    )
+    .filter(|_| (10_000_000..=99_999_999).contains(&timestamp))
+    .ok_or(LoginFailure::InvalidDate { timestamp })?;
+    let off = (date - today).num_days().unsigned_abs();
+    if off > u64::from(window_days) {
+        let server_date = today.format("%Y%m%d").to_string().parse().unwrap_or(0);
+        return Err(LoginFailure::DateOutOfWindow {
+            timestamp,
+            server_date,
+            window_days,
+        });
+    }
+    Ok(())
 }
 
 /// What the server session tells its application.
@@ -150,6 +214,8 @@ pub enum LoginFailure {
 pub enum ServerEvent {
     /// A machine logged in; the connection now carries its traffic.
     LoggedIn(Login),
+    /// The logged-in machine sent `hb` (already answered by the session): it is alive.
+    Heartbeat,
     /// A login was refused (answered with `login_r` and a non-zero `ret`, then closed).
     LoginFailed {
         /// The machine number it claimed.
@@ -172,8 +238,8 @@ pub enum ServerEvent {
     ProductDone(ProductDone),
     /// A message this crate does not know, kept raw.
     Unknown(UnknownMessage),
-    /// A packet whose body did not decode; the connection goes on.
-    Malformed(String),
+    /// A packet whose body did not decode, or a `qrcode` that cannot be taken; the connection goes on.
+    Malformed(SessionError),
     /// The connection closed.
     Disconnected(Option<CloseReason>),
 }
@@ -251,22 +317,25 @@ impl<R: MachineRegistry> ServerSession<R> {
     fn send_control(&mut self, msg: ServerMessage) {
         match encode_packet(&self.config.codec, &msg) {
             Ok(bytes) => self.outbox.push_control(bytes),
-            Err(e) => self.close_with(CloseReason::Protocol(e.to_string())),
+            Err(e) => self.close_with(e.into()),
         }
     }
 
     fn login(&mut self, login: Login) {
+        let now = self.config.clock.now();
         let failure = match self.registry.machine_code(login.vmc_no) {
             None => Some((LoginFailure::UnknownMachine, LOGIN_UNKNOWN_MACHINE)),
-            Some(code) if !login.verify(&code) => Some((LoginFailure::BadSign, LOGIN_BAD_SIGN)),
-            Some(_) => None,
+            Some(code) => match check_login_date(
+                login.timestamp,
+                now.date_naive(),
+                self.config.login_date_window,
+            ) {
+                Err(failure) => Some((failure, LOGIN_BAD_SIGN)),
+                Ok(()) if !login.verify(&code) => Some((LoginFailure::BadSign, LOGIN_BAD_SIGN)),
+                Ok(()) => None,
+            },
         };
-        let date_time = self
-            .config
-            .clock
-            .now()
-            .format("%Y-%m-%d %H:%M:%S")
-            .to_string();
+        let date_time = now.format("%Y-%m-%d %H:%M:%S").to_string();
         let vmc_no = login.vmc_no;
         let ret = failure.map_or(LoginReply::OK, |(_, ret)| ret);
         self.send_control(
@@ -283,28 +352,34 @@ impl<R: MachineRegistry> ServerSession<R> {
                 self.login_deadline = None;
                 self.events.push_back(ServerEvent::LoggedIn(login));
             }
-            Some((reason, _)) => {
+            Some((reason, ret)) => {
                 self.events
                     .push_back(ServerEvent::LoginFailed { vmc_no, reason });
-                self.close_with(CloseReason::LoginRejected(format!(
-                    "machine {vmc_no}: {reason:?}"
-                )));
+                self.close_with(CloseReason::LoginRejected(
+                    SessionError::LoginDenied {
+                        vmc_no,
+                        reason,
+                        ret,
+                    }
+                    .into(),
+                ));
             }
         }
     }
 
     fn on_message(&mut self, now: Instant, msg: MachineMessage) {
         match msg {
-            MachineMessage::Heartbeat(_) => self.send_control(ServerHeartbeat::default().into()),
-            MachineMessage::Login(login) if self.vmc_no.is_none() => self.login(login),
-            MachineMessage::Login(_) => {
-                self.close_with(CloseReason::Protocol(
-                    "second login on one connection".into(),
-                ));
+            MachineMessage::Heartbeat(_) => {
+                self.send_control(ServerHeartbeat::default().into());
+                if self.vmc_no.is_some() {
+                    self.events.push_back(ServerEvent::Heartbeat);
+                }
             }
+            MachineMessage::Login(login) if self.vmc_no.is_none() => self.login(login),
+            MachineMessage::Login(_) => self.close_with(SessionError::SecondLogin.into()),
             other if self.vmc_no.is_none() => {
-                let name = other.name().to_owned();
-                self.close_with(CloseReason::Protocol(format!("`{name}` before login")));
+                let cmd = other.name().to_owned();
+                self.close_with(SessionError::BeforeLogin { cmd }.into());
             }
             MachineMessage::QrCode(request) => {
                 match self.qrcodes.start(now, request.order_no.clone()) {
@@ -313,20 +388,30 @@ impl<R: MachineRegistry> ServerSession<R> {
                         self.events.push_back(ServerEvent::QrCodeRequested(request));
                     }
                     // A repeated order number or too many waiting: the machine will time out and retry.
-                    Err(e) => self.events.push_back(ServerEvent::Malformed(format!(
-                        "qrcode for order `{}` refused: {e}",
-                        request.order_no
-                    ))),
+                    Err(e) => {
+                        let order_no = request.order_no;
+                        let error = match e {
+                            SendError::TooManyInFlight { capacity } => {
+                                SessionError::TooManyQrCodes {
+                                    order_no,
+                                    limit: capacity,
+                                }
+                            }
+                            _ => SessionError::DuplicateQrCode { order_no },
+                        };
+                        self.events.push_back(ServerEvent::Malformed(error));
+                    }
                 }
             }
             MachineMessage::MachineStatus(s) => self.events.push_back(ServerEvent::Status(s)),
             MachineMessage::Error(e) => self.events.push_back(ServerEvent::Error(e)),
             MachineMessage::ProductDone(p) => self.events.push_back(ServerEvent::ProductDone(p)),
             MachineMessage::Unknown(u) => self.events.push_back(ServerEvent::Unknown(u)),
-            other => self.events.push_back(ServerEvent::Malformed(format!(
-                "unexpected `{}`",
-                other.name()
-            ))),
+            other => self
+                .events
+                .push_back(ServerEvent::Malformed(SessionError::Unexpected {
+                    cmd: other.name().to_owned(),
+                })),
         }
     }
 }
@@ -377,12 +462,26 @@ impl<R: MachineRegistry> Session for ServerSession<R> {
                         l.on_receive(now);
                     }
                     if self.vmc_no.is_none() {
-                        self.close_with(CloseReason::Protocol(format!("before login: {e}")));
+                        // A `login` whose fields do not decode (e.g. a `timestamp` that is no number) is
+                        // refused like a bad date: `login_r` with ret 2, then the close.
+                        if matches!(e.get(), DecodeError::Json { name, .. } if name == "login") {
+                            let date_time = self.config.clock.now().format("%Y-%m-%d %H:%M:%S");
+                            self.send_control(
+                                LoginReply {
+                                    vmc_no: None,
+                                    date_time: date_time.to_string(),
+                                    ret: LOGIN_BAD_SIGN,
+                                }
+                                .into(),
+                            );
+                        }
+                        self.close_with(SessionError::MalformedBeforeLogin(e).into());
                     } else {
-                        self.events.push_back(ServerEvent::Malformed(e));
+                        self.events
+                            .push_back(ServerEvent::Malformed(SessionError::Decode(e)));
                     }
                 }
-                Step::Fatal(e) => self.close_with(CloseReason::Protocol(e)),
+                Step::Fatal(e) => self.close_with(SessionError::Decode(e).into()),
                 Step::NeedMore => break,
             }
             if self.close.is_some() {
@@ -431,10 +530,10 @@ impl<R: MachineRegistry> Session for ServerSession<R> {
         match &msg {
             ServerMessage::QrCodeReply(reply) => {
                 if !self.qrcodes.is_waiting(&reply.order_no) {
-                    return Err(SendError::Refused(format!(
-                        "no qrcode for order `{}` is waiting for an answer",
-                        reply.order_no
-                    )));
+                    return Err(SessionError::NoQrCodeWaiting {
+                        order_no: reply.order_no.clone(),
+                    }
+                    .into());
                 }
                 // The answer is never refused for lack of room: the machine is waiting for it.
                 if let Some(id) = self.qrcodes.finish(&reply.order_no) {
@@ -443,10 +542,10 @@ impl<R: MachineRegistry> Session for ServerSession<R> {
                 self.outbox.push_control(bytes);
             }
             ServerMessage::LoginReply(_) | ServerMessage::Heartbeat(_) => {
-                return Err(SendError::Refused(format!(
-                    "`{}` is sent by the session itself",
-                    msg.name()
-                )));
+                return Err(SessionError::SentBySession {
+                    cmd: msg.name().to_owned(),
+                }
+                .into());
             }
             _ => self.outbox.push_app(bytes)?,
         }

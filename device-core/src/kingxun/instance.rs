@@ -14,8 +14,8 @@ use kingxun_proto::{
 
 use super::WebSvrPeer;
 use super::{
-    draw_session, encode_packet, next_frame, Step, DEFAULT_ANSWER_TIMEOUT, DEFAULT_LOGIN_TIMEOUT,
-    PEER_TIMEOUT, REDACTED,
+    draw_session, encode_packet, next_frame, SessionError, Step, DEFAULT_ANSWER_TIMEOUT,
+    DEFAULT_LOGIN_TIMEOUT, PEER_TIMEOUT, REDACTED,
 };
 use crate::clock::{SystemClock, WallClock};
 use crate::correlation::Correlator;
@@ -234,12 +234,14 @@ pub enum InstanceCommand {
 }
 
 /// Why a 9001 was refused (answered RespCode 1, then the connection closed).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum LoginRefusal {
     /// The `timestamp` is outside [`InstanceConfig::login_window`].
+    #[error("field `timestamp`: {0}")]
     Timestamp(TimestampError),
     /// The `svrHost` is not in [`InstanceConfig::allowed_hosts`].
+    #[error("field `svrHost`: not allowed")]
     Host,
 }
 
@@ -292,7 +294,7 @@ pub enum InstanceEvent {
     /// A whole frame whose body did not decode (wrong length, wrong CryptFlag, devId mismatch, a 4020 whose MD5
     /// does not match, ...), or a command reusing the `seq` of one still deferred. A request is answered
     /// RespCode 0xFF with its own CryptFlag; the connection goes on.
-    Malformed(String),
+    Malformed(SessionError),
     /// The connection closed.
     Disconnected(Option<CloseReason>),
 }
@@ -315,7 +317,7 @@ struct Pending {
 /// with the handler's device count; a link silent for 90 s is closed; device commands go to the
 /// [`InstanceHandler`] and every one is answered exactly once, with its request's `seq`, devId and CryptFlag.
 ///
-/// Once verified, [`Session::peer_id`] is `svrHost#sessionId` (unique per connection even when several WebSvr
+/// Once verified, [`Session::peer`] is `svrHost#sessionId` (unique per connection even when several WebSvr
 /// connections announce the same host), so a [`crate::runtime::server::Server`] routes
 /// [`InstanceCommand::Answer`] to the right connection.
 pub struct InstanceSession<H> {
@@ -424,7 +426,7 @@ impl<H: InstanceHandler> InstanceSession<H> {
     fn send(&mut self, packet: &Packet) {
         match encode_packet(&self.config.codec, &self.cipher, packet) {
             Ok(bytes) => self.outbox.push_control(bytes),
-            Err(e) => self.close_with(CloseReason::Protocol(e.to_string())),
+            Err(e) => self.close_with(e.into()),
         }
     }
 
@@ -455,7 +457,7 @@ impl<H: InstanceHandler> InstanceSession<H> {
         let mut buf = BytesMut::new();
         match FrameCodec::new(self.config.codec).encode(&frame, &mut buf) {
             Ok(()) => self.outbox.push_control(buf.freeze()),
-            Err(e) => self.close_with(CloseReason::Protocol(e.to_string())),
+            Err(e) => self.close_with(SessionError::Encode(e.into()).into()),
         }
     }
 
@@ -464,11 +466,11 @@ impl<H: InstanceHandler> InstanceSession<H> {
             Ok(packet) => packet,
             // No answer, whatever failed: a peer learns nothing about the plaintext (DECISIONS.md).
             Err(e @ DecodeError::Unseal { .. }) => {
-                self.close_with(CloseReason::Protocol(e.to_string()));
+                self.close_with(SessionError::Decode(e.into()).into());
                 return;
             }
             Err(e) if self.peer.is_none() => {
-                self.close_with(CloseReason::Protocol(format!("9001: {e}")));
+                self.close_with(SessionError::Connect(e.into()).into());
                 return;
             }
             Err(e) => {
@@ -476,10 +478,13 @@ impl<H: InstanceHandler> InstanceSession<H> {
                 if !header.reply {
                     self.answer_malformed(&header);
                 }
-                self.events.push_back(InstanceEvent::Malformed(format!(
-                    "MsgId {} seq {}: {e}",
-                    header.msg_id, header.seq
-                )));
+                self.events
+                    .push_back(InstanceEvent::Malformed(SessionError::MalformedFrame {
+                        msg_id: header.msg_id,
+                        seq: header.seq,
+                        answered: !header.reply,
+                        error: e.into(),
+                    }));
                 return;
             }
         };
@@ -489,9 +494,7 @@ impl<H: InstanceHandler> InstanceSession<H> {
                 self.login(seq, connect);
             }
             Message::Request(Request::Connect(_)) => {
-                self.close_with(CloseReason::Protocol(
-                    "a second 9001 on a verified link".into(),
-                ));
+                self.close_with(SessionError::SecondConnect.into());
             }
             Message::Request(Request::Heartbeat(heartbeat)) => self.heartbeat(seq, heartbeat),
             Message::Request(request) => self.dispatch(
@@ -521,15 +524,15 @@ impl<H: InstanceHandler> InstanceSession<H> {
                 seq,
                 Reply::Connect(ConnectReply::refused()),
             ));
-            let why = match &reason {
-                LoginRefusal::Timestamp(e) => format!("9001 {e}"),
-                LoginRefusal::Host => format!("9001 svrHost `{}` not allowed", connect.svr_host),
+            let why = SessionError::ConnectDenied {
+                svr_host: connect.svr_host.clone(),
+                reason: reason.clone(),
             };
             self.events.push_back(InstanceEvent::LoginRefused {
                 svr_host: connect.svr_host,
                 reason,
             });
-            self.close_with(CloseReason::LoginRejected(why));
+            self.close_with(CloseReason::LoginRejected(why.into()));
             return;
         }
         let session = draw_session(&mut *self.rng, clock_ms);
@@ -601,10 +604,11 @@ impl<H: InstanceHandler> InstanceSession<H> {
         if self.pending.is_waiting(&command.seq) {
             // The WebSvr reused a seq that is still waiting for its answer.
             self.answer(pending, RespCode::Error);
-            self.events.push_back(InstanceEvent::Malformed(format!(
-                "MsgId {msg_id} seq {}: the seq of a command still waiting for its answer",
-                command.seq
-            )));
+            self.events
+                .push_back(InstanceEvent::Malformed(SessionError::DuplicateSeq {
+                    msg_id,
+                    seq: command.seq,
+                }));
             return;
         }
         let answer = match self.handler.command(&command) {
@@ -672,7 +676,7 @@ impl<H: InstanceHandler> Session for InstanceSession<H> {
                     }
                     self.on_frame(now, &frame);
                 }
-                Step::Fatal(e) => self.close_with(CloseReason::Protocol(e)),
+                Step::Fatal(e) => self.close_with(e.into()),
                 Step::NeedMore => break,
             }
             if self.close.is_some() {
@@ -723,9 +727,7 @@ impl<H: InstanceHandler> Session for InstanceSession<H> {
         }
         let InstanceCommand::Answer { seq, code } = command;
         if !self.pending.is_waiting(&seq) {
-            return Err(SendError::Refused(format!(
-                "no command with seq {seq} is waiting for an answer"
-            )));
+            return Err(SessionError::NotWaiting { seq }.into());
         }
         if let Some(pending) = self
             .pending

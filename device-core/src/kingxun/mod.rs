@@ -12,7 +12,11 @@
 //! Link rules both sides enforce (DECISIONS.md): any frame before a successful 9001 closes the connection; a
 //! sealed body that fails its length or CRC check closes the connection and is never answered (no oracle); a
 //! reply carries its request's CryptFlag; a device's or a peer's failure code is data in the reply, never an
-//! error. Keys and IVs never appear in `Debug` output.
+//! error. Keys and IVs never appear in `Debug` output. The answer rule holds both ways: a request frame whose
+//! body does not decode (wrong length, wrong CryptFlag, devId mismatch, ...) is answered RespCode 0xFF with its
+//! own MsgId, devId, `seq` and CryptFlag, by the instance and by the WebSvr (which also answers 0xFF the
+//! requests the spec does not define in its direction); only the sealed-frame failures close unanswered.
+//! Errors are typed: [`SessionError`], inside [`crate::ProtocolError::Kingxun`].
 //!
 //! A whole login and one unlock in memory, no I/O:
 //!
@@ -66,9 +70,11 @@ pub use websvr::{WebSvrCommand, WebSvrConfig, WebSvrEvent, WebSvrSession};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
+
+use crate::session::{ProtocolError, Shared};
 use kingxun_proto::{
-    CodecConfig, ConnectSession, Decoder, Frame, FrameCodec, Header, LinkCipher, MsgId, Packet,
-    HEADER_LEN,
+    CodecConfig, ConnectSession, DecodeError, Decoder, EncodeError, Frame, FrameCodec, Header,
+    LinkCipher, MsgId, Packet, RespCode, TimestampError, HEADER_LEN,
 };
 
 /// WebSvr heartbeat interval (kingxun.md / DECISIONS.md 9002: "WebSvr sends one every 30 s").
@@ -108,6 +114,129 @@ const SESSION_FIELDS_LEN: usize = 4 + 16 + 8;
 /// Plaintext length of a 9001 request: `timestamp u64, svrHost[32]`.
 const CONNECT_FIELDS_LEN: usize = 8 + kingxun_proto::SVR_HOST_LEN;
 
+/// What went wrong in a kingxun link session: a codec error (which names the field, the bytes and the limit)
+/// or a session-level violation.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SessionError {
+    /// The framing broke, or a sealed body failed its length or CRC check (DECISIONS.md: the connection closes
+    /// and the frame is never answered), or a frame's body did not decode and it could not be answered.
+    #[error(transparent)]
+    Decode(Shared<DecodeError>),
+    /// A packet could not be encoded.
+    #[error(transparent)]
+    Encode(Shared<EncodeError>),
+    /// A frame other than the 9001 the link must start with.
+    #[error("{} with MsgId {msg_id} before a successful 9001", if *reply { "reply" } else { "request" })]
+    BeforeConnect {
+        /// The frame's MsgId.
+        msg_id: MsgId,
+        /// Whether it was a reply.
+        reply: bool,
+    },
+    /// The 9001 (request or reply) did not decode.
+    #[error("9001: {0}")]
+    Connect(Shared<DecodeError>),
+    /// A whole frame whose body did not decode; a request among them was answered RespCode 0xFF with its own
+    /// CryptFlag (`answered`).
+    #[error("MsgId {msg_id} seq {seq}{}: {error}", if *answered { " answered 0xFF" } else { "" })]
+    MalformedFrame {
+        /// The frame's MsgId.
+        msg_id: MsgId,
+        /// The frame's `seq`.
+        seq: u32,
+        /// Whether the session answered it RespCode 0xFF (a request).
+        answered: bool,
+        /// What did not decode.
+        error: Shared<DecodeError>,
+    },
+    /// A command reused the `seq` of one still waiting for its answer (answered RespCode 0xFF).
+    #[error("MsgId {msg_id} seq {seq}: the seq of a command still waiting for its answer")]
+    DuplicateSeq {
+        /// The command's MsgId.
+        msg_id: MsgId,
+        /// The reused `seq`.
+        seq: u32,
+    },
+    /// A second 9001 (request or reply) on a verified link.
+    #[error("a second 9001 on a verified link")]
+    SecondConnect,
+    /// The 9001 reply echoed another `seq` than the request's.
+    #[error("9001 reply echoes seq {found}, the request had seq {expected}")]
+    ConnectSeqMismatch {
+        /// The request's `seq`.
+        expected: u32,
+        /// The reply's `seq`.
+        found: u32,
+    },
+    /// A RespCode 0 reply lacks the fields it must carry (a 9001 without `sessionId`/`newIV`, a 9002 without
+    /// `totalDevCount`/`svrStartTime`).
+    #[error("MsgId {msg_id} seq {seq} accepted without its fields")]
+    MissingFields {
+        /// The reply's MsgId.
+        msg_id: MsgId,
+        /// The reply's `seq`.
+        seq: u32,
+    },
+    /// The instance refused the 9001 with this RespCode.
+    #[error("9001 answered RespCode {}", u8::from(*code))]
+    ConnectRefused {
+        /// The instance's RespCode.
+        code: RespCode,
+    },
+    /// The 9001 reply's `timestamp` is outside [`WebSvrConfig::reply_window`].
+    #[error("9001 reply {0}")]
+    ConnectReplyStale(TimestampError),
+    /// This instance refused a WebSvr's 9001 (answered RespCode 1, then closed).
+    #[error("9001 of `{svr_host}` refused: {reason}")]
+    ConnectDenied {
+        /// The `svrHost` it carried.
+        svr_host: String,
+        /// Why.
+        reason: LoginRefusal,
+    },
+    /// The application answered a command no WebSvr waits for (never received, answered or expired).
+    #[error("no command with seq {seq} is waiting for an answer")]
+    NotWaiting {
+        /// The `seq` of the answer.
+        seq: u32,
+    },
+    /// The application tried to send 9001 or 9002, which the session sends itself.
+    #[error("MsgId {msg_id} is sent by the session itself")]
+    SentBySession {
+        /// The MsgId.
+        msg_id: MsgId,
+    },
+}
+
+impl From<SessionError> for ProtocolError {
+    fn from(e: SessionError) -> Self {
+        Self::Kingxun(e)
+    }
+}
+
+impl From<SessionError> for std::io::Error {
+    fn from(e: SessionError) -> Self {
+        Self::new(std::io::ErrorKind::InvalidData, e)
+    }
+}
+
+impl From<SessionError> for crate::SendError {
+    /// An encode error becomes [`crate::SendError::Encode`], any other [`crate::SendError::Refused`].
+    fn from(e: SessionError) -> Self {
+        match e {
+            SessionError::Encode(_) => Self::Encode(e.into()),
+            other => Self::Refused(other.into()),
+        }
+    }
+}
+
+impl From<SessionError> for crate::CloseReason {
+    fn from(e: SessionError) -> Self {
+        Self::Protocol(e.into())
+    }
+}
+
 /// One step of reading the receive buffer.
 enum Step {
     /// A whole frame (its body not yet opened).
@@ -115,7 +244,7 @@ enum Step {
     /// More bytes are needed.
     NeedMore,
     /// The framing broke, or the first frame is not the one the link must start with; the connection closes.
-    Fatal(String),
+    Fatal(SessionError),
 }
 
 /// Takes the next frame off `rx`.
@@ -128,7 +257,7 @@ fn next_frame(config: &CodecConfig, rx: &mut BytesMut, first: Option<bool>) -> S
         return match FrameCodec::new(*config).decode(rx) {
             Ok(Some(frame)) => Step::Frame(frame),
             Ok(None) => Step::NeedMore,
-            Err(e) => Step::Fatal(e.to_string()),
+            Err(e) => Step::Fatal(SessionError::Decode(e.into())),
         };
     };
     let limit = login_body_limit().min(config.max_body_len);
@@ -136,19 +265,18 @@ fn next_frame(config: &CodecConfig, rx: &mut BytesMut, first: Option<bool>) -> S
         match Header::parse(head, limit) {
             Ok((header, _)) if header.msg_id == MsgId::Connect && header.reply == reply => {}
             Ok((header, _)) => {
-                let kind = if header.reply { "reply" } else { "request" };
-                return Step::Fatal(format!(
-                    "{kind} with MsgId {} before a successful 9001",
-                    header.msg_id
-                ));
+                return Step::Fatal(SessionError::BeforeConnect {
+                    msg_id: header.msg_id,
+                    reply: header.reply,
+                });
             }
-            Err(e) => return Step::Fatal(format!("before a successful 9001: {e}")),
+            Err(e) => return Step::Fatal(SessionError::Connect(e.into())),
         }
     }
     match FrameCodec::new(CodecConfig::default().max_body_len(limit)).decode(rx) {
         Ok(Some(frame)) => Step::Frame(frame),
         Ok(None) => Step::NeedMore,
-        Err(e) => Step::Fatal(format!("before a successful 9001: {e}")),
+        Err(e) => Step::Fatal(SessionError::Connect(e.into())),
     }
 }
 
@@ -157,11 +285,11 @@ fn encode_packet(
     config: &CodecConfig,
     cipher: &LinkCipher,
     packet: &Packet,
-) -> Result<Bytes, crate::SendError> {
+) -> Result<Bytes, SessionError> {
     let mut buf = BytesMut::new();
     packet
         .encode(Some(cipher), config, &mut buf)
-        .map_err(|e| crate::SendError::Encode(e.to_string()))?;
+        .map_err(|e| SessionError::Encode(e.into()))?;
     Ok(buf.freeze())
 }
 

@@ -7,13 +7,14 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use kingxun_proto::{
-    CodecConfig, Connect, DecodeError, FileDeliver, Guard, Heartbeat, HeartbeatStatus, LightCtrl,
-    LinkCipher, Lock, Message, MsgId, OpenElecLock, Packet, RawRequest, Reply, Request, RespCode,
-    SetLogLevel, SetPacketLog, TimestampWindow, Unlock, HEARTBEAT_SVR_HOST,
+    CodecConfig, Connect, DecodeError, Encoder as _, FileDeliver, Guard, Heartbeat,
+    HeartbeatStatus, LightCtrl, LinkCipher, Lock, Message, MsgId, OpenElecLock, Packet, RawRequest,
+    Reply, Request, RespCode, SetLogLevel, SetPacketLog, TimestampWindow, Unlock,
+    HEARTBEAT_SVR_HOST,
 };
 
 use super::{
-    encode_packet, next_frame, Step, DEFAULT_LOGIN_TIMEOUT, DEFAULT_REQUEST_TIMEOUT,
+    encode_packet, next_frame, SessionError, Step, DEFAULT_LOGIN_TIMEOUT, DEFAULT_REQUEST_TIMEOUT,
     HEARTBEAT_INTERVAL, PEER_TIMEOUT, REDACTED,
 };
 use crate::clock::{SystemClock, WallClock};
@@ -258,11 +259,14 @@ pub enum WebSvrEvent {
         /// The instance's `RespCode`.
         code: RespCode,
     },
-    /// A request frame from the instance (the spec defines none in that direction), passed through as decoded.
+    /// A request frame from the instance (the spec defines none in that direction), passed through as decoded;
+    /// the session answered it RespCode 0xFF (DECISIONS.md: a request matched by its `seq` is always answered,
+    /// and this side has nothing to answer it with).
     Unsolicited(Packet),
-    /// A whole frame whose body did not decode; the connection goes on (a reply it carried is not delivered:
-    /// its request times out).
-    Malformed(String),
+    /// A whole frame whose body did not decode (a request among them was answered RespCode 0xFF with its own
+    /// CryptFlag; a reply it carried is not delivered: its request times out), or a reply without its fields;
+    /// the connection goes on.
+    Malformed(SessionError),
     /// The connection closed; waiting requests ended with [`RequestError::ConnectionLost`].
     Disconnected(Option<CloseReason>),
 }
@@ -391,17 +395,48 @@ impl WebSvrSession {
 
     fn on_frame(&mut self, now: Instant, frame: &kingxun_proto::Frame) {
         match Packet::decode(frame, Some(&self.cipher)) {
-            Ok(packet) => self.on_packet(now, packet),
+            Ok(packet) => {
+                if self.state == State::Ready && !frame.header.reply {
+                    self.answer_error(&frame.header);
+                }
+                self.on_packet(now, packet);
+            }
             Err(e @ DecodeError::Unseal { .. }) => {
-                self.close_with(CloseReason::Protocol(e.to_string()));
+                self.close_with(SessionError::Decode(e.into()).into());
             }
             Err(e) if self.state != State::Ready => {
-                self.close_with(CloseReason::Protocol(format!("9001 reply: {e}")));
+                self.close_with(SessionError::Connect(e.into()).into());
             }
-            Err(e) => self.events.push_back(WebSvrEvent::Malformed(format!(
-                "MsgId {} seq {}: {e}",
-                frame.header.msg_id, frame.header.seq
-            ))),
+            Err(e) => {
+                let header = frame.header;
+                if !header.reply {
+                    self.answer_error(&header);
+                }
+                self.events
+                    .push_back(WebSvrEvent::Malformed(SessionError::MalformedFrame {
+                        msg_id: header.msg_id,
+                        seq: header.seq,
+                        answered: !header.reply,
+                        error: e.into(),
+                    }));
+            }
+        }
+    }
+
+    /// Answers a request of the instance RespCode 0xFF, built from its header alone: same MsgId, devId, `seq`
+    /// and CryptFlag, a body of the RespCode only (DECISIONS.md: such a reply has no sealed part).
+    fn answer_error(&mut self, header: &kingxun_proto::Header) {
+        let frame = kingxun_proto::Frame {
+            header: kingxun_proto::Header {
+                reply: true,
+                ..*header
+            },
+            body: Bytes::from_static(&[0xFF]),
+        };
+        let mut buf = bytes::BytesMut::new();
+        match kingxun_proto::FrameCodec::new(self.config.codec).encode(&frame, &mut buf) {
+            Ok(()) => self.outbox.push_control(buf.freeze()),
+            Err(e) => self.close_with(SessionError::Encode(e.into()).into()),
         }
     }
 
@@ -413,9 +448,7 @@ impl WebSvrSession {
         match packet.message {
             Message::Request(_) => self.events.push_back(WebSvrEvent::Unsolicited(packet)),
             Message::Reply(Reply::Connect(_)) => {
-                self.close_with(CloseReason::Protocol(
-                    "a second 9001 reply on a verified link".into(),
-                ));
+                self.close_with(SessionError::SecondConnect.into());
             }
             Message::Reply(Reply::Heartbeat(reply)) => {
                 let Some(at) = self.heartbeats.iter().position(|&s| s == packet.seq) else {
@@ -427,10 +460,14 @@ impl WebSvrSession {
                     (RespCode::Ok, Some(status)) => {
                         self.events.push_back(WebSvrEvent::Status(status));
                     }
-                    (RespCode::Ok, None) => self.events.push_back(WebSvrEvent::Malformed(format!(
-                        "9002 reply seq {} accepts without totalDevCount and svrStartTime",
-                        packet.seq
-                    ))),
+                    (RespCode::Ok, None) => {
+                        self.events.push_back(WebSvrEvent::Malformed(
+                            SessionError::MissingFields {
+                                msg_id: MsgId::Heartbeat,
+                                seq: packet.seq,
+                            },
+                        ));
+                    }
                     (code, _) => self
                         .events
                         .push_back(WebSvrEvent::HeartbeatRefused { code }),
@@ -451,21 +488,32 @@ impl WebSvrSession {
     fn on_connect_reply(&mut self, now: Instant, seq: u32, packet: Packet) {
         // `next_frame` let only a 9001 reply through.
         let Message::Reply(Reply::Connect(reply)) = packet.message else {
-            self.close_with(CloseReason::Protocol("9001 reply expected".into()));
+            self.close_with(
+                SessionError::BeforeConnect {
+                    msg_id: packet.message.msg_id(),
+                    reply: matches!(packet.message, Message::Reply(_)),
+                }
+                .into(),
+            );
             return;
         };
         if packet.seq != seq {
-            self.close_with(CloseReason::Protocol(format!(
-                "9001 reply echoes seq {}, the request had seq {seq}",
-                packet.seq
-            )));
+            self.close_with(
+                SessionError::ConnectSeqMismatch {
+                    expected: seq,
+                    found: packet.seq,
+                }
+                .into(),
+            );
             return;
         }
         match (reply.code, reply.session) {
             (RespCode::Ok, Some(session)) => {
                 let clock_ms = self.config.clock.unix_ms();
                 if let Err(e) = self.config.reply_window.check(session.timestamp, clock_ms) {
-                    self.close_with(CloseReason::LoginRejected(format!("9001 reply {e}")));
+                    self.close_with(CloseReason::LoginRejected(
+                        SessionError::ConnectReplyStale(e).into(),
+                    ));
                     return;
                 }
                 self.cipher.set_iv(session.new_iv);
@@ -479,15 +527,18 @@ impl WebSvrSession {
                     instance_time: session.timestamp,
                 });
             }
-            (RespCode::Ok, None) => self.close_with(CloseReason::Protocol(
-                "9001 accepted without sessionId and newIV".into(),
-            )),
+            (RespCode::Ok, None) => self.close_with(
+                SessionError::MissingFields {
+                    msg_id: MsgId::Connect,
+                    seq,
+                }
+                .into(),
+            ),
             (code, _) => {
                 self.events.push_back(WebSvrEvent::LoginRejected { code });
-                self.close_with(CloseReason::LoginRejected(format!(
-                    "9001 answered RespCode {}",
-                    u8::from(code)
-                )));
+                self.close_with(CloseReason::LoginRejected(
+                    SessionError::ConnectRefused { code }.into(),
+                ));
             }
         }
     }
@@ -510,17 +561,18 @@ impl WebSvrSession {
                 self.heartbeats.push_back(seq);
                 self.outbox.push_control(bytes);
             }
-            Err(e) => self.close_with(CloseReason::Protocol(format!("9002: {e}"))),
+            Err(e) => self.close_with(e.into()),
         }
     }
 
     /// The packet a command goes out as, with a fresh `seq`.
     fn packet_for(&mut self, command: WebSvrCommand) -> Result<Packet, SendError> {
         let (dev_id, mut request) = match command {
-            WebSvrCommand::Request(Request::Connect(_) | Request::Heartbeat(_)) => {
-                return Err(SendError::Refused(
-                    "9001 and 9002 are sent by the session itself".into(),
-                ));
+            WebSvrCommand::Request(request @ (Request::Connect(_) | Request::Heartbeat(_))) => {
+                return Err(SessionError::SentBySession {
+                    msg_id: request.msg_id(),
+                }
+                .into());
             }
             WebSvrCommand::Request(request) => (request.expected_dev_id().unwrap_or(0), request),
             WebSvrCommand::Raw { dev_id, request } => (dev_id, Request::Unknown(request)),
@@ -585,7 +637,7 @@ impl Session for WebSvrSession {
             &Packet::request(seq, connect),
         ) {
             Ok(bytes) => self.outbox.push_control(bytes),
-            Err(e) => self.close_with(CloseReason::Protocol(format!("9001: {e}"))),
+            Err(e) => self.close_with(e.into()),
         }
     }
 
@@ -618,7 +670,7 @@ impl Session for WebSvrSession {
                     }
                     self.on_frame(now, &frame);
                 }
-                Step::Fatal(e) => self.close_with(CloseReason::Protocol(e)),
+                Step::Fatal(e) => self.close_with(e.into()),
                 Step::NeedMore => break,
             }
             if self.close.is_some() {
