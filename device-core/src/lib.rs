@@ -8,9 +8,6 @@
 )]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
-// MSRV 1.88 makes clippy suggest `Option::is_none_or` (1.82) for `map_or(true, ..)` in the session files; they
-// adopt it with their next change.
-#![allow(clippy::unnecessary_map_or)]
 
 #[cfg(feature = "access")]
 pub mod access;

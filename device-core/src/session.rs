@@ -111,18 +111,23 @@ impl std::fmt::Display for CloseReason {
 #[non_exhaustive]
 pub enum ProtocolError {
     /// A jetinno session error.
+    #[cfg(feature = "jetinno")]
     #[error("jetinno: {0}")]
     Jetinno(crate::jetinno::SessionError),
     /// An access session error.
+    #[cfg(feature = "access")]
     #[error("access: {0}")]
     Access(crate::access::SessionError),
     /// A best session error.
+    #[cfg(feature = "best")]
     #[error("best: {0}")]
     Best(crate::best::SessionError),
     /// A kingxun session error.
+    #[cfg(feature = "kingxun")]
     #[error("kingxun: {0}")]
     Kingxun(crate::kingxun::SessionError),
     /// An aliscan session error.
+    #[cfg(feature = "aliscan")]
     #[error("aliscan: {0}")]
     Aliscan(crate::aliscan::SessionError),
 }

@@ -393,7 +393,7 @@ impl PadSession {
 
     /// Whether a message with this `padId` may answer this pad's request: not addressed to another pad.
     fn for_me(&self, pad_id: Option<&str>) -> bool {
-        pad_id.map_or(true, |p| p.is_empty() || p == self.config.pad_id)
+        pad_id.is_none_or(|p| p.is_empty() || p == self.config.pad_id)
     }
 
     fn on_message(&mut self, msg: StationMessage) {
