@@ -415,7 +415,8 @@ impl Orders {
         rows.iter().map(order_from_row).collect()
     }
 
-    /// Sales per machine and day, newest day first.
+    /// Sales per machine and day, newest day first then by machine, at most `limit` rows after `after` (the
+    /// `(day, device_id)` of the previous page's last row).
     ///
     /// # Errors
     /// Store failure.
@@ -423,17 +424,24 @@ impl Orders {
         &self,
         device_id: Option<&str>,
         since_day: Option<&str>,
+        after: Option<(&str, &str)>,
+        limit: i64,
     ) -> Result<Vec<Sales>, OrderError> {
+        // PostgreSQL sums BIGINT as NUMERIC: cast back so both databases answer BIGINT.
         let rows = sqlx::query(
             "SELECT device_id, day, \
-             SUM(CASE WHEN state = 'dispensed' THEN 1 ELSE 0 END) AS dispensed, \
-             SUM(CASE WHEN state = 'dispensed' THEN amount_fen ELSE 0 END) AS revenue, \
-             SUM(CASE WHEN refund_due = 1 THEN 1 ELSE 0 END) AS refunds \
+             CAST(SUM(CASE WHEN state = 'dispensed' THEN 1 ELSE 0 END) AS BIGINT) AS dispensed, \
+             CAST(SUM(CASE WHEN state = 'dispensed' THEN amount_fen ELSE 0 END) AS BIGINT) AS revenue, \
+             CAST(SUM(CASE WHEN refund_due = 1 THEN 1 ELSE 0 END) AS BIGINT) AS refunds \
              FROM coffee_orders WHERE ($1 IS NULL OR device_id = $1) AND ($2 IS NULL OR day >= $2) \
-             GROUP BY device_id, day ORDER BY day DESC, device_id",
+             AND ($3 IS NULL OR day < $3 OR (day = $3 AND device_id > $4)) \
+             GROUP BY device_id, day ORDER BY day DESC, device_id LIMIT $5",
         )
         .bind(device_id)
         .bind(since_day)
+        .bind(after.map(|a| a.0))
+        .bind(after.map_or("", |a| a.1))
+        .bind(limit)
         .fetch_all(self.pool())
         .await?;
         rows.iter()

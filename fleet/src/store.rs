@@ -108,6 +108,32 @@ pub struct EventRecord {
     pub data: serde_json::Value,
 }
 
+/// An event not yet written (see [`Store::add_events`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvent {
+    /// When it happened (Unix ms).
+    pub at: i64,
+    /// The device, if the event concerns one.
+    pub device_id: Option<String>,
+    /// Kind.
+    pub kind: String,
+    /// Details (JSON).
+    pub data: serde_json::Value,
+}
+
+/// A login to record on its device (see [`Store::write_batch`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoginRecord {
+    /// The device.
+    pub device_id: String,
+    /// Software version it reported.
+    pub version: Option<String>,
+    /// Further facts it reported.
+    pub info: Option<serde_json::Value>,
+    /// When (Unix ms).
+    pub at: i64,
+}
+
 /// Filters of [`Store::events`].
 #[derive(Debug, Clone, Default)]
 pub struct EventFilter {
@@ -399,6 +425,37 @@ impl Store {
         })
     }
 
+    /// Registers many devices `(id, name, secret)` in one transaction; ids registered already are left as they
+    /// are. Returns the ids that were added.
+    ///
+    /// # Errors
+    /// Database failure; then none is added.
+    pub async fn add_devices(
+        &self,
+        devices: &[(String, String, String)],
+    ) -> Result<Vec<String>, StoreError> {
+        let _t = Timed::start("add_devices");
+        let created_at = now_ms();
+        let mut added = Vec::new();
+        let mut tx = self.pool.begin().await?;
+        for (id, name, secret) in devices {
+            let inserted = sqlx::query(
+                "INSERT INTO devices (id, name, secret, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(id)
+            .bind(name)
+            .bind(secret)
+            .bind(created_at)
+            .execute(&mut *tx)
+            .await?;
+            if inserted.rows_affected() == 1 {
+                added.push(id.clone());
+            }
+        }
+        tx.commit().await?;
+        Ok(added)
+    }
+
     /// Removes a device and its queued commands; returns whether it existed. Its events stay in the log.
     ///
     /// # Errors
@@ -472,6 +529,18 @@ impl Store {
             .collect()
     }
 
+    /// `(count, newest created_at)` of the devices table: changes when a device is added or removed.
+    ///
+    /// # Errors
+    /// Database failure.
+    pub async fn devices_mark(&self) -> Result<(i64, i64), StoreError> {
+        let _t = Timed::start("devices_mark");
+        let row = sqlx::query("SELECT COUNT(*), COALESCE(MAX(created_at), 0) FROM devices")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok((row.try_get(0)?, row.try_get(1)?))
+    }
+
     /// Records a login: version and further facts, and the time.
     ///
     /// # Errors
@@ -538,6 +607,62 @@ impl Store {
         .fetch_one(&self.pool)
         .await?;
         Ok(row.try_get(0)?)
+    }
+
+    /// Appends events in order, in one transaction (a few multi-row inserts).
+    ///
+    /// # Errors
+    /// Database failure; then none of them is stored.
+    pub async fn add_events(&self, events: &[NewEvent]) -> Result<(), StoreError> {
+        self.write_batch(events, &[]).await
+    }
+
+    /// Appends events in order and records logins, in one transaction.
+    ///
+    /// # Errors
+    /// Database failure; then nothing is written.
+    pub async fn write_batch(
+        &self,
+        events: &[NewEvent],
+        logins: &[LoginRecord],
+    ) -> Result<(), StoreError> {
+        if events.is_empty() && logins.is_empty() {
+            return Ok(());
+        }
+        let _t = Timed::start("write_batch");
+        // 4 parameters a row; 200 rows stay far below SQLite's and PostgreSQL's parameter limits.
+        const ROWS: usize = 200;
+        let mut tx = self.pool.begin().await?;
+        for l in logins {
+            sqlx::query("UPDATE devices SET version = $2, info = $3, last_seen = $4 WHERE id = $1")
+                .bind(&l.device_id)
+                .bind(l.version.as_deref())
+                .bind(l.info.as_ref().map(ToString::to_string))
+                .bind(l.at)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for chunk in events.chunks(ROWS) {
+            let mut sql = String::from("INSERT INTO events (at, device_id, kind, data) VALUES ");
+            for i in 0..chunk.len() {
+                let n = i * 4;
+                if i > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&format!("(${}, ${}, ${}, ${})", n + 1, n + 2, n + 3, n + 4));
+            }
+            let mut q = sqlx::query(&sql);
+            for e in chunk {
+                q = q
+                    .bind(e.at)
+                    .bind(e.device_id.as_deref())
+                    .bind(e.kind.as_str())
+                    .bind(e.data.to_string());
+            }
+            q.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Events, newest first.

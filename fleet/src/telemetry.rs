@@ -10,6 +10,8 @@
 //! | `fleet_messages_in_total` | counter | `name` (wire message name) |
 //! | `fleet_messages_out_total` | counter | `name` |
 //! | `fleet_decode_errors_total` | counter | |
+//! | `fleet_connections_refused_total` | counter | |
+//! | `fleet_events_written_total` | counter | |
 //! | `fleet_commands` | gauge | `state` |
 //! | `fleet_store_seconds` | summary | `op` |
 
@@ -47,6 +49,11 @@ pub fn message_out(name: &str) {
 /// Counts a frame that did not decode.
 pub fn decode_error() {
     metrics::counter!("fleet_decode_errors_total").increment(1);
+}
+
+/// Counts a connection refused before its session started (limits, admission).
+pub fn connection_refused() {
+    metrics::counter!("fleet_connections_refused_total").increment(1);
 }
 
 /// Counts a login, accepted or refused.
