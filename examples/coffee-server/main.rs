@@ -188,38 +188,6 @@ fn parse_machines(text: &str) -> Result<Vec<(String, String, String)>, String> {
     Ok(out)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::parse_machines;
-
-    #[test]
-    fn import_lines_parse_and_errors_name_the_line() {
-        let ok =
-            parse_machines("# provisioned\n1001 0a1b2c3d\n\n1002 12345678 lobby left\n").unwrap();
-        assert_eq!(
-            ok,
-            vec![
-                ("1001".into(), "1001".into(), "0a1b2c3d".into()),
-                ("1002".into(), "lobby left".into(), "12345678".into()),
-            ]
-        );
-        assert_eq!(
-            parse_machines("1001\n").unwrap_err(),
-            "line 1: expected `VMC_NO CODE [NAME]`"
-        );
-        assert!(parse_machines("1001 1234\n")
-            .unwrap_err()
-            .starts_with("line 1: code"));
-        assert!(parse_machines("x 12345678\n")
-            .unwrap_err()
-            .starts_with("line 1: machine number"));
-        assert_eq!(
-            parse_machines("1 12345678\n1 12345678\n").unwrap_err(),
-            "line 2: machine 1 is listed twice"
-        );
-    }
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let config = match load(&cli) {
@@ -249,5 +217,37 @@ fn main() -> ExitCode {
             eprintln!("coffee-server: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_machines;
+
+    #[test]
+    fn import_lines_parse_and_errors_name_the_line() {
+        let ok =
+            parse_machines("# provisioned\n1001 0a1b2c3d\n\n1002 12345678 lobby left\n").unwrap();
+        assert_eq!(
+            ok,
+            vec![
+                ("1001".into(), "1001".into(), "0a1b2c3d".into()),
+                ("1002".into(), "lobby left".into(), "12345678".into()),
+            ]
+        );
+        assert_eq!(
+            parse_machines("1001\n").unwrap_err(),
+            "line 1: expected `VMC_NO CODE [NAME]`"
+        );
+        assert!(parse_machines("1001 1234\n")
+            .unwrap_err()
+            .starts_with("line 1: code"));
+        assert!(parse_machines("x 12345678\n")
+            .unwrap_err()
+            .starts_with("line 1: machine number"));
+        assert_eq!(
+            parse_machines("1 12345678\n1 12345678\n").unwrap_err(),
+            "line 2: machine 1 is listed twice"
+        );
     }
 }

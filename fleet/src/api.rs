@@ -182,7 +182,7 @@ pub struct DeviceView {
     pub online_since: Option<i64>,
     /// Last frame received (Unix ms).
     pub last_seen: Option<i64>,
-    /// Software version reported at login.
+    /// Software version reported at login (recorded by the events writer, moments after `online`).
     pub version: Option<String>,
     /// Further facts reported at login.
     pub info: Option<serde_json::Value>,
