@@ -15,6 +15,12 @@ use self::config::CoffeeConfig;
 use self::link::{LinkSettings, MachineLink};
 use self::orders::{Orders, SimulatedProvider};
 
+/// The log filter when `RUST_LOG` is unset. device-core logs every connection's start and end at info and
+/// every refused connection at warn: 10,000 machines reconnecting write tens of thousands of lines. Refusals
+/// are summarized by the link (one line per 10 s with a count) and counted in
+/// `fleet_connections_refused_total`; `RUST_LOG=info` shows device-core's lines again.
+pub const LOG_DEFAULT: &str = "info,device_core::runtime=warn,device_core::runtime::server=error";
+
 /// A startup failure, with what failed.
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
 

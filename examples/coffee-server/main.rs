@@ -197,7 +197,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    fleet::telemetry::init_logging(config.fleet.log_format);
+    fleet::telemetry::init_logging_with(config.fleet.log_format, app::LOG_DEFAULT);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {

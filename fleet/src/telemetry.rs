@@ -65,8 +65,14 @@ pub fn login(ok: bool) {
 /// Starts the `tracing` subscriber: filter from `RUST_LOG` (default `info`), lines as text or JSON, to stderr.
 /// Calling it again does nothing.
 pub fn init_logging(format: LogFormat) {
+    init_logging_with(format, "info");
+}
+
+/// As [`init_logging`], with `default` as the filter when `RUST_LOG` is unset (a deployment quietens
+/// per-connection lines that would flood the log at fleet scale: `info,device_core::runtime=warn`).
+pub fn init_logging_with(format: LogFormat, default: &str) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
