@@ -467,10 +467,11 @@ impl Orders {
             .unwrap_or_default()
             .format("%Y-%m-%d")
             .to_string();
-        sqlx::query(
+        let inserted = sqlx::query(&format!(
             "INSERT INTO coffee_orders (order_no, device_id, product_id, amount_fen, qr_type, state, day, created_at) \
-             VALUES ($1, $2, $3, $4, $5, 'awaiting_payment', $6, $7) ON CONFLICT (order_no) DO NOTHING",
-        )
+             VALUES ($1, $2, $3, $4, $5, 'awaiting_payment', $6, $7) ON CONFLICT (order_no) DO NOTHING \
+             RETURNING {ORDER_COLUMNS}"
+        ))
         .bind(&req.order_no)
         .bind(&req.device_id)
         .bind(i64::from(req.product_id))
@@ -478,9 +479,13 @@ impl Orders {
         .bind(&req.qr_type)
         .bind(&day)
         .bind(now)
-        .execute(self.pool())
+        .fetch_optional(self.fleet.store().writer())
         .await?;
-        let order = self.existing(&req.order_no).await?;
+        // A new order comes back from the insert; a repeated number is read.
+        let order = match inserted {
+            Some(row) => order_from_row(&row)?,
+            None => self.existing(&req.order_no).await?,
+        };
         if order.device_id != req.device_id {
             return Err(OrderError::OtherMachine {
                 order_no: order.order_no,
@@ -498,14 +503,22 @@ impl Orders {
             .create(&order)
             .await
             .map_err(OrderError::Store)?;
-        sqlx::query(
+        let set = sqlx::query(
             "UPDATE coffee_orders SET pay_url = $2 WHERE order_no = $1 AND pay_url IS NULL",
         )
         .bind(&order.order_no)
         .bind(&payment.url)
-        .execute(self.pool())
+        .execute(self.fleet.store().writer())
         .await?;
-        let order = self.existing(&req.order_no).await?;
+        let order = if set.rows_affected() == 1 {
+            Order {
+                pay_url: Some(payment.url),
+                ..order
+            }
+        } else {
+            // A concurrent repeat set it first: that payment is the order's.
+            self.existing(&req.order_no).await?
+        };
         self.fleet
             .event(
                 Some(&order.device_id),
@@ -530,7 +543,7 @@ impl Orders {
         )
         .bind(order_no)
         .bind(fleet::now_ms())
-        .execute(self.pool())
+        .execute(self.fleet.store().writer())
         .await?;
         let order = self.existing(order_no).await?;
         if moved.rows_affected() == 1 {
@@ -580,7 +593,7 @@ impl Orders {
         .bind(&report.pay_type)
         .bind(fleet::now_ms())
         .bind(order.state.as_str())
-        .execute(self.pool())
+        .execute(self.fleet.store().writer())
         .await?;
         let order = self.existing(&report.order_no).await?;
         self.fleet

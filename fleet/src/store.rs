@@ -180,10 +180,16 @@ pub struct Recovery {
     pub unknown: u64,
 }
 
-/// The store. Cheap to clone (a connection pool).
+/// The store. Cheap to clone (connection pools).
+///
+/// On SQLite, writes go through a pool of one connection: they queue in the pool, in order, instead of
+/// contending for the database's write lock, whose busy handler sleeps (1, 2, 5, 10 ms, ...) and made the
+/// latency of a contended write. Reads use the other pool and, in WAL mode, never wait for the writer. On
+/// PostgreSQL both are the same pool.
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: AnyPool,
+    writer: AnyPool,
     backend: Backend,
 }
 
@@ -258,32 +264,49 @@ impl Store {
                 .await?;
         }
         let schema = schema.map(str::to_owned);
-        let pool = AnyPoolOptions::new()
-            // SQLite has one writer at a time anyway; a few readers keep the API responsive.
-            .max_connections(if backend == Backend::Sqlite { 4 } else { 8 })
-            .after_connect(move |conn, _meta| {
-                let schema = schema.clone();
-                Box::pin(async move {
-                    match backend {
-                        Backend::Sqlite => {
-                            conn.execute("PRAGMA journal_mode = WAL").await?;
-                            conn.execute("PRAGMA synchronous = NORMAL").await?;
-                            conn.execute("PRAGMA busy_timeout = 5000").await?;
-                            conn.execute("PRAGMA foreign_keys = ON").await?;
-                        }
-                        Backend::Postgres => {
-                            if let Some(schema) = schema {
-                                conn.execute(format!("SET search_path TO \"{schema}\"").as_str())
+        let options = |max: u32| {
+            let schema = schema.clone();
+            AnyPoolOptions::new()
+                .max_connections(max)
+                .after_connect(move |conn, _meta| {
+                    let schema = schema.clone();
+                    Box::pin(async move {
+                        match backend {
+                            Backend::Sqlite => {
+                                conn.execute("PRAGMA journal_mode = WAL").await?;
+                                conn.execute("PRAGMA synchronous = NORMAL").await?;
+                                conn.execute("PRAGMA busy_timeout = 5000").await?;
+                                conn.execute("PRAGMA foreign_keys = ON").await?;
+                            }
+                            Backend::Postgres => {
+                                if let Some(schema) = schema {
+                                    conn.execute(
+                                        format!("SET search_path TO \"{schema}\"").as_str(),
+                                    )
                                     .await?;
+                                }
                             }
                         }
-                    }
-                    Ok(())
+                        Ok(())
+                    })
                 })
-            })
-            .connect(url)
-            .await?;
-        let store = Self { pool, backend };
+        };
+        let (pool, writer) = match backend {
+            Backend::Sqlite => {
+                // The writer first: it creates the file and sets WAL before the readers open it.
+                let writer = options(1).connect(url).await?;
+                (options(4).connect(url).await?, writer)
+            }
+            Backend::Postgres => {
+                let pool = options(8).connect(url).await?;
+                (pool.clone(), pool)
+            }
+        };
+        let store = Self {
+            pool,
+            writer,
+            backend,
+        };
         store.migrate_with(&store.fleet_migrator()).await?;
         Ok(store)
     }
@@ -313,7 +336,7 @@ impl Store {
             locking: migrator.locking,
             no_tx: migrator.no_tx,
         };
-        migrator.run(&self.pool).await?;
+        migrator.run(&self.writer).await?;
         Ok(())
     }
 
@@ -323,10 +346,16 @@ impl Store {
         self.backend
     }
 
-    /// The connection pool, for a deployment's own queries.
+    /// The connection pool, for a deployment's own queries (reads; writes go to [`Store::writer`]).
     #[must_use]
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// The pool for a deployment's writes (on SQLite one connection, see [`Store`]).
+    #[must_use]
+    pub fn writer(&self) -> &AnyPool {
+        &self.writer
     }
 
     /// Checks the database answers.
@@ -341,6 +370,7 @@ impl Store {
 
     /// Waits for pending writes and closes every connection.
     pub async fn close(&self) {
+        self.writer.close().await;
         self.pool.close().await;
     }
 
@@ -370,7 +400,7 @@ impl Store {
         )
         .bind(name)
         .bind(value)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         self.setting(name)
             .await?
@@ -410,7 +440,7 @@ impl Store {
         .bind(name)
         .bind(secret)
         .bind(created_at)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         if inserted.rows_affected() == 0 {
             return Err(StoreError::DeviceExists(id.to_owned()));
@@ -437,7 +467,7 @@ impl Store {
         let _t = Timed::start("add_devices");
         let created_at = now_ms();
         let mut added = Vec::new();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         for (id, name, secret) in devices {
             let inserted = sqlx::query(
                 "INSERT INTO devices (id, name, secret, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING",
@@ -462,7 +492,7 @@ impl Store {
     /// Database failure.
     pub async fn remove_device(&self, id: &str) -> Result<bool, StoreError> {
         let _t = Timed::start("remove_device");
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let gone = sqlx::query("DELETE FROM devices WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
@@ -558,7 +588,7 @@ impl Store {
             .bind(version)
             .bind(info.map(ToString::to_string))
             .bind(at)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -572,7 +602,7 @@ impl Store {
             return Ok(());
         }
         let _t = Timed::start("touch_devices");
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         for (id, at) in seen {
             sqlx::query("UPDATE devices SET last_seen = $2 WHERE id = $1 AND (last_seen IS NULL OR last_seen < $2)")
                 .bind(id)
@@ -604,7 +634,7 @@ impl Store {
         .bind(device_id)
         .bind(kind)
         .bind(data.to_string())
-        .fetch_one(&self.pool)
+        .fetch_one(&self.writer)
         .await?;
         Ok(row.try_get(0)?)
     }
@@ -632,7 +662,7 @@ impl Store {
         let _t = Timed::start("write_batch");
         // 4 parameters a row; 200 rows stay far below SQLite's and PostgreSQL's parameter limits.
         const ROWS: usize = 200;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         for l in logins {
             sqlx::query("UPDATE devices SET version = $2, info = $3, last_seen = $4 WHERE id = $1")
                 .bind(&l.device_id)
@@ -706,13 +736,13 @@ impl Store {
         let _t = Timed::start("prune_events");
         let by_age = sqlx::query("DELETE FROM events WHERE at < $1")
             .bind(older_than)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         let by_count = sqlx::query(
             "DELETE FROM events WHERE id <= (SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET $1)",
         )
         .bind(keep)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(by_age.rows_affected() + by_count.rows_affected())
     }
@@ -787,7 +817,7 @@ impl Store {
         .bind(&request_hash)
         .bind(created_at)
         .bind(expires_at)
-        .fetch_one(&self.pool)
+        .fetch_one(&self.writer)
         .await;
         match inserted {
             Ok(row) => Ok(Enqueued::New(Self::command_from_row(&row)?)),
@@ -935,7 +965,7 @@ impl Store {
                 "UPDATE commands SET state = 'sending', attempts = attempts + 1 WHERE id = $1 AND state = 'queued'",
             )
             .bind(record.id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
             if claimed.rows_affected() == 1 {
                 record.state = CommandState::Sending;
@@ -958,7 +988,7 @@ impl Store {
         )
         .bind(id)
         .bind(now_ms())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -973,7 +1003,7 @@ impl Store {
         let done =
             sqlx::query("UPDATE commands SET state = 'queued' WHERE id = $1 AND state = 'sending'")
                 .bind(id)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -998,7 +1028,7 @@ impl Store {
         .bind(to.as_str())
         .bind(now_ms())
         .bind(error)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -1048,7 +1078,7 @@ impl Store {
         )
         .bind(sent_before)
         .bind(now_ms())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(done.rows_affected())
     }
@@ -1065,7 +1095,7 @@ impl Store {
              WHERE state = 'queued' AND expires_at IS NOT NULL AND expires_at <= $1",
         )
         .bind(now)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(done.rows_affected())
     }
@@ -1077,7 +1107,7 @@ impl Store {
     /// Database failure.
     pub async fn recover(&self) -> Result<Recovery, StoreError> {
         let _t = Timed::start("recover");
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let requeued = sqlx::query(
             "UPDATE commands SET state = 'queued', sent_at = NULL, finished_at = NULL \
              WHERE idempotent = 1 AND (state = 'sending' OR (state = 'sent' AND expects_ack = 1))",
