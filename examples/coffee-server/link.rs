@@ -626,16 +626,20 @@ async fn on_session_event(
                 pay_type: p.pay_type.to_string(),
                 ok: p.is_ok,
             };
-            if let Err(e) = orders.product_done(&report).await {
-                tracing::warn!(order = %p.order_no, error = %e, "productdone not applied");
-                fleet
-                    .event(
-                        device_ref,
-                        "productdone_unmatched",
-                        &serde_json::json!({ "order_no": p.order_no, "ok": p.is_ok, "error": e.to_string() }),
-                    )
-                    .await;
-            }
+            let (fleet, orders) = (fleet.clone(), orders.clone());
+            // Off the pump, as `qrcode` is: its store round trips must not hold up every machine's events.
+            tokio::spawn(async move {
+                if let Err(e) = orders.product_done(&report).await {
+                    tracing::warn!(order = %p.order_no, error = %e, "productdone not applied");
+                    fleet
+                        .event(
+                            Some(&report.device_id),
+                            "productdone_unmatched",
+                            &serde_json::json!({ "order_no": p.order_no, "ok": p.is_ok, "error": e.to_string() }),
+                        )
+                        .await;
+                }
+            });
         }
         SessionEvent::Unknown(u) => {
             fleet::telemetry::message_in("unknown");
