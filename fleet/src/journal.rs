@@ -11,8 +11,8 @@ use crate::store::{LoginRecord, NewEvent, Store};
 
 /// Events the channel holds before callers wait.
 pub(crate) const CAPACITY: usize = 8192;
-/// Most events inserted in one transaction.
-pub(crate) const MAX_BATCH: usize = 1024;
+/// Most events and logins written in one transaction (a short hold of the store's writer).
+pub(crate) const MAX_BATCH: usize = 256;
 
 /// Starts the writer on `store`; returns the sender and the task, which ends after a [`Msg::Close`] once
 /// everything sent before it is written.
