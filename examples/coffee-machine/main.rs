@@ -2,7 +2,13 @@
 //!
 //! ```text
 //! cargo run --example coffee-machine -- --server 127.0.0.1:9100 --machines 10 --seed 7
-//! cargo run --release --example coffee-machine -- --server 127.0.0.1:9100 --machines 10000 --print-codes > codes.txt
+//! cargo run --release --example coffee-machine -- --machines 10000 --print-codes > codes.txt
+//! cargo run --release --example coffee-server -- machines import codes.txt
+//! cargo run --release --example coffee-machine -- --server 127.0.0.1:9100 --machines 10000 \
+//!     --sale-every 0 --report-every 0 --duration 60                      # login storm, then steady heartbeats
+//! cargo run --release --example coffee-machine -- --server 127.0.0.1:9100 --machines 10000 \
+//!     --orders-per-sec 500 --duration 30                                  # qrcode round trips under load
+//! cargo run --release --example coffee-machine -- --api 127.0.0.1:8080 --api-requests 500   # admin API p99
 //! ```
 //! Every machine logs in with the code `machine_code(seed, vmc_no)`; `--print-codes` prints the
 //! `vmc_no code` pairs to provision (`coffee-server machines add VMC_NO CODE`).
@@ -32,6 +38,23 @@ struct Cli {
     /// The coffee server's machine address.
     #[arg(long, value_name = "ADDR")]
     server: Option<SocketAddr>,
+    /// Connect from this many loopback addresses in turn (127.0.0.2, 127.0.0.3, ...), so a fleet simulated on
+    /// one host arrives from many sources as a real one does (0: the system's choice).
+    #[arg(long, default_value_t = 0)]
+    sources: u8,
+    /// Heartbeat interval in seconds (jetinno: 20).
+    #[arg(long, default_value_t = 20.0)]
+    heartbeat_secs: f64,
+    /// The coffee server's admin address: time `--api-requests` sequential `GET --api-path` requests
+    /// (after the machines logged in, when `--server` is given too) and report p50/p99.
+    #[arg(long, value_name = "ADDR")]
+    api: Option<SocketAddr>,
+    /// Requests of the `--api` measurement.
+    #[arg(long, default_value_t = 200)]
+    api_requests: u32,
+    /// Route of the `--api` measurement.
+    #[arg(long, default_value = "/api/devices")]
+    api_path: String,
     /// Number of machines.
     #[arg(long, default_value_t = 1)]
     machines: u32,
@@ -55,8 +78,35 @@ struct Cli {
     duration: Option<f64>,
     /// After all machines logged in, run this many `qrcode` requests per second for `--duration` and report
     /// the round trips.
-    #[arg(long)]
+    #[arg(long, alias = "orders-per-sec", value_name = "PER_SEC")]
     qrcode_rate: Option<f64>,
+}
+
+/// Times `n` sequential `GET path` requests; prints p50/p99 and the body size.
+async fn measure_api(addr: SocketAddr, path: &str, n: u32) -> Result<(), String> {
+    let client = fleet::client::AdminClient::new(addr, None);
+    let mut times = Vec::with_capacity(n as usize);
+    let mut bytes = 0;
+    for _ in 0..n.max(1) {
+        let started = Instant::now();
+        let r = client
+            .get(path)
+            .await
+            .map_err(|e| format!("GET {path}: {e}"))?;
+        times.push(started.elapsed());
+        if r.status != 200 {
+            return Err(format!("GET {path}: HTTP {}: {}", r.status, r.text()));
+        }
+        bytes = r.text().len();
+    }
+    let (p50, p99) = sim::percentiles(&mut times);
+    println!(
+        "GET {path}: {} requests, {bytes} bytes each; p50 {} p99 {}",
+        times.len(),
+        fmt(p50),
+        fmt(p99)
+    );
+    Ok(())
 }
 
 fn secs(s: f64) -> Option<Duration> {
@@ -78,9 +128,16 @@ async fn run(cli: Cli) -> Result<(), String> {
         }
         return Ok(());
     }
-    let server = cli.server.ok_or("--server ADDR is required")?;
+    let Some(server) = cli.server else {
+        let api = cli.api.ok_or("--server ADDR (or --api ADDR) is required")?;
+        return measure_api(api, &cli.api_path, cli.api_requests).await;
+    };
     let mut config = sim::SimConfig::new(server, cli.machines, cli.seed);
     config.first_vmc = cli.first_vmc;
+    config.heartbeat = secs(cli.heartbeat_secs).ok_or("--heartbeat-secs must be positive")?;
+    config.sources = (0..cli.sources.min(250))
+        .map(|i| std::net::IpAddr::from([127, 0, 0, 2 + i]))
+        .collect();
     config.reconnect_initial = Duration::from_secs(1);
     config.reconnect_max = Duration::from_secs(60);
     if cli.qrcode_rate.is_none() {
@@ -109,6 +166,9 @@ async fn run(cli: Cli) -> Result<(), String> {
         fmt(p50),
         fmt(p99)
     );
+    if let Some(api) = cli.api {
+        measure_api(api, &cli.api_path, cli.api_requests).await?;
+    }
     let stop = async {
         match cli.duration {
             Some(d) => tokio::time::sleep(Duration::from_secs_f64(d)).await,

@@ -37,6 +37,9 @@ pub struct SimConfig {
     pub reconnect_initial: Duration,
     /// Longest reconnect delay.
     pub reconnect_max: Duration,
+    /// Local addresses the machines connect from, in turn (empty: the system's choice). On one host,
+    /// `127.0.0.2`, `127.0.0.3`, ... make the simulated fleet come from many sources, as a real one does.
+    pub sources: Vec<std::net::IpAddr>,
 }
 
 impl SimConfig {
@@ -52,6 +55,7 @@ impl SimConfig {
             heartbeat: device_core::jetinno::HEARTBEAT_INTERVAL,
             reconnect_initial: Duration::from_millis(200),
             reconnect_max: Duration::from_secs(10),
+            sources: Vec::new(),
         }
     }
 }
@@ -60,6 +64,23 @@ impl SimConfig {
 pub fn machine_code(seed: u64, vmc_no: u64) -> String {
     let mut rng = SplitMix64::seeded(seed ^ vmc_no.wrapping_mul(0x9E37_79B9_7F4A_7C15));
     format!("{:08x}", rng.next_u64() & 0xFFFF_FFFF)
+}
+
+/// Connects to `addr`, from `source` when given.
+async fn connect(
+    addr: SocketAddr,
+    source: Option<std::net::IpAddr>,
+) -> std::io::Result<tokio::net::TcpStream> {
+    let Some(ip) = source else {
+        return tokio::net::TcpStream::connect(addr).await;
+    };
+    let socket = if ip.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.bind(SocketAddr::new(ip, 0))?;
+    socket.connect(addr).await
 }
 
 /// Default prices (product id -> fen) of a new machine.
@@ -101,6 +122,11 @@ pub struct Stats {
     pub dispensed: AtomicU64,
     login_latency: Mutex<Vec<Duration>>,
     qrcode_rtt: Mutex<Vec<Duration>>,
+}
+
+/// p50 and p99 of `v` (sorted in place).
+pub fn percentiles(v: &mut [Duration]) -> (Option<Duration>, Option<Duration>) {
+    (percentile(v, 500), percentile(v, 990))
 }
 
 fn percentile(v: &mut [Duration], permille: usize) -> Option<Duration> {
@@ -451,11 +477,11 @@ impl Sim {
             .stable_after(Duration::from_secs(1))
             .jitter_seed(self.config.seed ^ m.vmc_no.rotate_left(17));
         let addr = self.config.server;
-        let (client, mut events) = Client::spawn(
-            session,
-            move || tokio::net::TcpStream::connect(addr),
-            client_config,
-        );
+        let index = usize::try_from(m.vmc_no.wrapping_sub(self.config.first_vmc)).unwrap_or(0);
+        let source = (!self.config.sources.is_empty())
+            .then(|| self.config.sources[index % self.config.sources.len()]);
+        let (client, mut events) =
+            Client::spawn(session, move || connect(addr, source), client_config);
         *m.handle.lock().unwrap_or_else(PoisonError::into_inner) = Some(client.handle());
         *m.client.lock().await = Some(client);
         let (machine, stats) = (m.clone(), self.stats.clone());

@@ -42,6 +42,10 @@ pub struct SalesQuery {
     device: Option<String>,
     /// Only days from this one (`YYYY-MM-DD`).
     since: Option<String>,
+    /// Cursor: the `next_cursor` of the previous page.
+    cursor: Option<String>,
+    /// Page size, 1..=1000, default 100.
+    limit: Option<String>,
 }
 
 /// `GET /api/orders`: orders, newest first.
@@ -113,17 +117,35 @@ async fn sales(
         chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d")
             .map_err(|e| Problem::invalid("since", format!("`{day}`: {e}")))?;
     }
+    let limit = limit_param(q.limit.as_deref(), 100, 1000)?;
+    // The cursor is `DAY/DEVICE` of the previous page's last row.
+    let after = match q.cursor.as_deref().filter(|c| !c.is_empty()) {
+        None => None,
+        Some(c) => Some(c.split_once('/').ok_or_else(|| {
+            Problem::invalid(
+                "cursor",
+                format!("`{c}`: expected the `next_cursor` of a page"),
+            )
+        })?),
+    };
     let items = o
         .sales(
             q.device.as_deref(),
             q.since.as_deref().filter(|s| !s.is_empty()),
+            after,
+            limit,
         )
         .await
         .map_err(problem)?;
-    Ok(Json(Page {
-        items,
-        next_cursor: None,
-    }))
+    let full = i64::try_from(items.len()).unwrap_or(i64::MAX) == limit;
+    let next_cursor = if full {
+        items
+            .last()
+            .map(|s: &Sales| format!("{}/{}", s.day, s.device_id))
+    } else {
+        None
+    };
+    Ok(Json(Page { items, next_cursor }))
 }
 
 #[derive(OpenApi)]

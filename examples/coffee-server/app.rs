@@ -15,6 +15,12 @@ use self::config::CoffeeConfig;
 use self::link::{LinkSettings, MachineLink};
 use self::orders::{Orders, SimulatedProvider};
 
+/// The log filter when `RUST_LOG` is unset. device-core logs each connection's start, end and refusal at debug
+/// (10,000 machines reconnecting would write tens of thousands of lines at info); the link summarizes refusals
+/// (one line per 10 s with a count) and counts them in `fleet_connections_refused_total`, and failures of the
+/// listener itself (out of descriptors) stay at warn.
+pub const LOG_DEFAULT: &str = "info";
+
 /// A startup failure, with what failed.
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
 
@@ -62,7 +68,7 @@ fn admin_api(orders: Orders) -> AdminApi {
             },
             Panel {
                 title: "Sales per machine and day".into(),
-                url: "/api/sales".into(),
+                url: "/api/sales?limit=50".into(),
                 columns: [
                     "day",
                     "device_id",
@@ -91,6 +97,26 @@ pub async fn open_fleet(config: &CoffeeConfig) -> Result<Fleet, Error> {
     let migrator = Orders::migrator(fleet.store().backend());
     fleet.store().migrate_with(&migrator).await?;
     Ok(fleet)
+}
+
+/// Runs the server until SIGINT or SIGTERM, then stops gracefully within `fleet.shutdown_timeout_secs`.
+/// Prints where machines connect, the dashboard and a newly generated admin token.
+///
+/// # Errors
+/// The server could not start, or its shutdown took longer than allowed.
+pub async fn serve(config: CoffeeConfig) -> Result<(), Error> {
+    let deadline = Duration::from_secs(config.fleet.shutdown_timeout_secs);
+    let running = start(config).await?;
+    println!("machines: {}", running.machines_addr);
+    println!("dashboard: http://{}/", running.admin_addr);
+    if let Some(token) = &running.token.generated {
+        println!("admin token (generated now, shown once; stored hashed): {token}");
+    }
+    fleet::telemetry::shutdown_signal().await;
+    match tokio::time::timeout(deadline, running.shutdown()).await {
+        Ok(()) => Ok(()),
+        Err(_) => Err(format!("shutdown took longer than {deadline:?}").into()),
+    }
 }
 
 /// Binds the configured listeners and starts.
@@ -146,6 +172,8 @@ pub async fn start_on(
         login_timeout: Duration::from_secs(config.machines.login_timeout_secs),
         peer_timeout: Duration::from_secs(config.machines.peer_timeout_secs),
         qrcode_timeout: Duration::from_secs(config.machines.qrcode_timeout_secs),
+        max_pending: config.machines.max_pending,
+        max_pending_per_source: config.machines.max_pending_per_source,
     };
     let (link, pump) = MachineLink::start(machines, fleet.clone(), orders.clone(), &settings)?;
     fleet.start_delivery(link.clone());

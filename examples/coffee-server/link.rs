@@ -22,7 +22,9 @@ use device_core::jetinno::{
     LoginFailure, MachineRegistry, ServerCommand, ServerConfig as SessionConfig,
     ServerEvent as SessionEvent, ServerSession,
 };
-use device_core::runtime::server::{ConnectionId, Server, ServerConfig, ServerEvent};
+use device_core::runtime::server::{
+    AdmissionConfig, ConnectionId, Server, ServerConfig, ServerEvent,
+};
 use device_core::runtime::CommandError;
 use device_core::SendError;
 use fleet::{BoxFuture, CommandRecord, CommandSpec, DeliveryError, DeviceRecord, Fleet, Problem};
@@ -321,6 +323,10 @@ pub struct LinkSettings {
     pub peer_timeout: Duration,
     /// Time to answer a `qrcode`.
     pub qrcode_timeout: Duration,
+    /// Most connections not logged in yet.
+    pub max_pending: usize,
+    /// Most connections not logged in yet from one source address.
+    pub max_pending_per_source: usize,
 }
 
 /// The machine-facing server.
@@ -348,7 +354,13 @@ impl MachineLink {
         let (server, events) = Server::spawn(
             listener,
             move || ServerSession::new(session_config.clone(), registry.clone()),
-            ServerConfig::default().max_connections(settings.max_connections),
+            ServerConfig::default()
+                .max_connections(settings.max_connections)
+                .admission(
+                    AdmissionConfig::default()
+                        .max_pending(settings.max_pending)
+                        .max_pending_per_source(settings.max_pending_per_source),
+                ),
         )?;
         let link = Arc::new(Self { server });
         let pump = tokio::spawn(pump(link.clone(), fleet, orders, events));
@@ -406,6 +418,38 @@ impl fleet::Link for MachineLink {
     }
 }
 
+/// Refused connections are reported once per window with a count: a reconnect storm or a flood must not
+/// write a log line and an event each.
+const REFUSALS_WINDOW: Duration = Duration::from_secs(10);
+
+/// Counts refused connections between reports.
+#[derive(Debug, Default)]
+struct Refusals {
+    last_report: Option<std::time::Instant>,
+    since: u64,
+}
+
+/// What to report: `count` refusals since the previous report, this one included.
+#[derive(Debug, PartialEq, Eq)]
+struct RefusalSummary {
+    count: u64,
+}
+
+impl Refusals {
+    fn refused(&mut self, now: std::time::Instant) -> Option<RefusalSummary> {
+        self.since += 1;
+        let due = self
+            .last_report
+            .map_or(true, |at| now.duration_since(at) >= REFUSALS_WINDOW);
+        if !due {
+            return None;
+        }
+        self.last_report = Some(now);
+        let count = std::mem::take(&mut self.since);
+        Some(RefusalSummary { count })
+    }
+}
+
 fn conn_key(conn: ConnectionId) -> u64 {
     conn.get()
 }
@@ -417,18 +461,29 @@ async fn pump(
     orders: Orders,
     mut events: tokio::sync::mpsc::Receiver<ServerEvent<Session>>,
 ) {
+    let mut refusals = Refusals::default();
     while let Some(event) = events.recv().await {
         match event {
             ServerEvent::Accepted { addr, .. } => tracing::debug!(%addr, "machine connected"),
             ServerEvent::Refused { addr, reason } => {
-                tracing::warn!(%addr, ?reason, "machine connection refused");
-                fleet
-                    .event(
-                        None,
-                        "connection_refused",
-                        &serde_json::json!({ "addr": addr.to_string(), "reason": format!("{reason:?}") }),
-                    )
-                    .await;
+                let reason = format!("{reason:?}");
+                fleet::telemetry::connection_refused();
+                if let Some(summary) = refusals.refused(std::time::Instant::now()) {
+                    tracing::warn!(
+                        last_addr = %addr,
+                        %reason,
+                        refused = summary.count,
+                        "machine connections refused (one line per {} s at most)",
+                        REFUSALS_WINDOW.as_secs()
+                    );
+                    fleet
+                        .event(
+                            None,
+                            "connection_refused",
+                            &serde_json::json!({ "addr": addr.to_string(), "reason": reason, "count": summary.count }),
+                        )
+                        .await;
+                }
             }
             ServerEvent::Closed {
                 conn,
@@ -573,16 +628,20 @@ async fn on_session_event(
                 pay_type: p.pay_type.to_string(),
                 ok: p.is_ok,
             };
-            if let Err(e) = orders.product_done(&report).await {
-                tracing::warn!(order = %p.order_no, error = %e, "productdone not applied");
-                fleet
-                    .event(
-                        device_ref,
-                        "productdone_unmatched",
-                        &serde_json::json!({ "order_no": p.order_no, "ok": p.is_ok, "error": e.to_string() }),
-                    )
-                    .await;
-            }
+            let (fleet, orders) = (fleet.clone(), orders.clone());
+            // Off the pump, as `qrcode` is: its store round trips must not hold up every machine's events.
+            tokio::spawn(async move {
+                if let Err(e) = orders.product_done(&report).await {
+                    tracing::warn!(order = %p.order_no, error = %e, "productdone not applied");
+                    fleet
+                        .event(
+                            Some(&report.device_id),
+                            "productdone_unmatched",
+                            &serde_json::json!({ "order_no": p.order_no, "ok": p.is_ok, "error": e.to_string() }),
+                        )
+                        .await;
+                }
+            });
         }
         SessionEvent::Unknown(u) => {
             fleet::telemetry::message_in("unknown");
@@ -607,14 +666,11 @@ async fn on_session_event(
         // Last-seen was updated above; a heartbeat is nothing more.
         SessionEvent::Heartbeat => fleet::telemetry::message_in("hb"),
         SessionEvent::Disconnected(_) => {}
+        // An event this server does not know yet (device-core's enum grows) may come with every frame, such
+        // as heartbeats: counted and logged at debug, never a store write each.
         other => {
-            fleet
-                .event(
-                    device_ref,
-                    "session_event",
-                    &serde_json::json!({ "event": format!("{other:?}") }),
-                )
-                .await;
+            fleet::telemetry::message_in("other");
+            tracing::debug!(device = device_ref, event = ?other, "session event not handled");
         }
     }
 }
@@ -633,6 +689,20 @@ mod tests {
             version: None,
             info: None,
         }
+    }
+
+    #[test]
+    fn refused_connections_are_reported_once_per_window_with_a_count() {
+        let mut r = Refusals::default();
+        let t0 = std::time::Instant::now();
+        assert_eq!(r.refused(t0), Some(RefusalSummary { count: 1 }));
+        for i in 1..=500 {
+            assert_eq!(r.refused(t0 + Duration::from_millis(i)), None);
+        }
+        assert_eq!(
+            r.refused(t0 + REFUSALS_WINDOW),
+            Some(RefusalSummary { count: 501 })
+        );
     }
 
     #[test]

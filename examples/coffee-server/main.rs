@@ -5,6 +5,7 @@
 //! cargo run --example coffee-server                          # serve, defaults, store under ./data
 //! cargo run --example coffee-server -- --config coffee.toml  # serve with a config file
 //! cargo run --example coffee-server -- machines add 1001 12345678 --name lobby
+//! cargo run --example coffee-server -- machines import codes.txt   # `VMC_NO CODE [NAME]` lines, `-`: stdin
 //! cargo run --example coffee-server -- machines list
 //! cargo run --example coffee-server -- machines remove 1001
 //! ```
@@ -18,7 +19,6 @@
 mod app;
 
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
@@ -61,6 +61,13 @@ enum MachinesCommand {
         #[arg(long)]
         name: Option<String>,
     },
+    /// Register many machines in one transaction from a file of `VMC_NO CODE [NAME]` lines (`#` starts a
+    /// comment; `-` reads standard input), such as `coffee-machine --print-codes` writes. Machines registered
+    /// already are skipped; a malformed line stops the import before anything is written.
+    Import {
+        /// The file, or `-`.
+        file: std::path::PathBuf,
+    },
     /// List registered machines.
     List,
     /// Remove a machine (it can no longer log in; its queued commands are cancelled).
@@ -96,6 +103,21 @@ async fn machines(
                 .add_device(&id, name.as_deref().unwrap_or(&id), &code)
                 .await?;
             println!("added machine {} ({})", d.id, d.name);
+        }
+        MachinesCommand::Import { file } => {
+            let text = if file.as_os_str() == "-" {
+                std::io::read_to_string(std::io::stdin())
+            } else {
+                std::fs::read_to_string(&file)
+            }
+            .map_err(|e| format!("{}: {e}", file.display()))?;
+            let machines = parse_machines(&text).map_err(|e| format!("{}: {e}", file.display()))?;
+            let added = fleet.add_devices(&machines).await?;
+            println!(
+                "added {} machines, {} registered already",
+                added.len(),
+                machines.len() - added.len()
+            );
         }
         MachinesCommand::List => {
             println!(
@@ -138,19 +160,32 @@ async fn machines(
     Ok(())
 }
 
-async fn serve(config: app::config::CoffeeConfig) -> Result<(), app::Error> {
-    let deadline = Duration::from_secs(config.fleet.shutdown_timeout_secs);
-    let running = app::start(config).await?;
-    println!("machines: {}", running.machines_addr);
-    println!("dashboard: http://{}/", running.admin_addr);
-    if let Some(token) = &running.token.generated {
-        println!("admin token (generated now, shown once; stored hashed): {token}");
+/// Parses `VMC_NO CODE [NAME]` lines into `(id, name, code)`; an error names the line.
+fn parse_machines(text: &str) -> Result<Vec<(String, String, String)>, String> {
+    let mut out = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.split('#').next().unwrap_or("").trim();
+        if line.is_empty() {
+            continue;
+        }
+        let n = i + 1;
+        let mut parts = line.splitn(3, char::is_whitespace);
+        let (Some(vmc), Some(code)) = (parts.next(), parts.next().map(str::trim)) else {
+            return Err(format!("line {n}: expected `VMC_NO CODE [NAME]`"));
+        };
+        let vmc: u64 = vmc
+            .parse()
+            .map_err(|e| format!("line {n}: machine number `{vmc}`: {e}"))?;
+        app::link::check_code(code).map_err(|e| format!("line {n}: code: {e}"))?;
+        let id = vmc.to_string();
+        if !seen.insert(vmc) {
+            return Err(format!("line {n}: machine {vmc} is listed twice"));
+        }
+        let name = parts.next().map(str::trim).filter(|s| !s.is_empty());
+        out.push((id.clone(), name.unwrap_or(&id).to_owned(), code.to_owned()));
     }
-    fleet::telemetry::shutdown_signal().await;
-    match tokio::time::timeout(deadline, running.shutdown()).await {
-        Ok(()) => Ok(()),
-        Err(_) => Err(format!("shutdown took longer than {deadline:?}").into()),
-    }
+    Ok(out)
 }
 
 fn main() -> ExitCode {
@@ -162,7 +197,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    fleet::telemetry::init_logging(config.fleet.log_format);
+    fleet::telemetry::init_logging_with(config.fleet.log_format, app::LOG_DEFAULT);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {
@@ -172,7 +207,7 @@ fn main() -> ExitCode {
     };
     let outcome = runtime.block_on(async move {
         match cli.command {
-            None | Some(Command::Serve) => serve(config).await,
+            None | Some(Command::Serve) => app::serve(config).await,
             Some(Command::Machines { action }) => machines(config, action).await,
         }
     });
@@ -182,5 +217,37 @@ fn main() -> ExitCode {
             eprintln!("coffee-server: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_machines;
+
+    #[test]
+    fn import_lines_parse_and_errors_name_the_line() {
+        let ok =
+            parse_machines("# provisioned\n1001 0a1b2c3d\n\n1002 12345678 lobby left\n").unwrap();
+        assert_eq!(
+            ok,
+            vec![
+                ("1001".into(), "1001".into(), "0a1b2c3d".into()),
+                ("1002".into(), "lobby left".into(), "12345678".into()),
+            ]
+        );
+        assert_eq!(
+            parse_machines("1001\n").unwrap_err(),
+            "line 1: expected `VMC_NO CODE [NAME]`"
+        );
+        assert!(parse_machines("1001 1234\n")
+            .unwrap_err()
+            .starts_with("line 1: code"));
+        assert!(parse_machines("x 12345678\n")
+            .unwrap_err()
+            .starts_with("line 1: machine number"));
+        assert_eq!(
+            parse_machines("1 12345678\n1 12345678\n").unwrap_err(),
+            "line 2: machine 1 is listed twice"
+        );
     }
 }

@@ -415,7 +415,8 @@ impl Orders {
         rows.iter().map(order_from_row).collect()
     }
 
-    /// Sales per machine and day, newest day first.
+    /// Sales per machine and day, newest day first then by machine, at most `limit` rows after `after` (the
+    /// `(day, device_id)` of the previous page's last row).
     ///
     /// # Errors
     /// Store failure.
@@ -423,17 +424,24 @@ impl Orders {
         &self,
         device_id: Option<&str>,
         since_day: Option<&str>,
+        after: Option<(&str, &str)>,
+        limit: i64,
     ) -> Result<Vec<Sales>, OrderError> {
+        // PostgreSQL sums BIGINT as NUMERIC: cast back so both databases answer BIGINT.
         let rows = sqlx::query(
             "SELECT device_id, day, \
-             SUM(CASE WHEN state = 'dispensed' THEN 1 ELSE 0 END) AS dispensed, \
-             SUM(CASE WHEN state = 'dispensed' THEN amount_fen ELSE 0 END) AS revenue, \
-             SUM(CASE WHEN refund_due = 1 THEN 1 ELSE 0 END) AS refunds \
+             CAST(SUM(CASE WHEN state = 'dispensed' THEN 1 ELSE 0 END) AS BIGINT) AS dispensed, \
+             CAST(SUM(CASE WHEN state = 'dispensed' THEN amount_fen ELSE 0 END) AS BIGINT) AS revenue, \
+             CAST(SUM(CASE WHEN refund_due = 1 THEN 1 ELSE 0 END) AS BIGINT) AS refunds \
              FROM coffee_orders WHERE ($1 IS NULL OR device_id = $1) AND ($2 IS NULL OR day >= $2) \
-             GROUP BY device_id, day ORDER BY day DESC, device_id",
+             AND ($3 IS NULL OR day < $3 OR (day = $3 AND device_id > $4)) \
+             GROUP BY device_id, day ORDER BY day DESC, device_id LIMIT $5",
         )
         .bind(device_id)
         .bind(since_day)
+        .bind(after.map(|a| a.0))
+        .bind(after.map_or("", |a| a.1))
+        .bind(limit)
         .fetch_all(self.pool())
         .await?;
         rows.iter()
@@ -459,10 +467,11 @@ impl Orders {
             .unwrap_or_default()
             .format("%Y-%m-%d")
             .to_string();
-        sqlx::query(
+        let inserted = sqlx::query(&format!(
             "INSERT INTO coffee_orders (order_no, device_id, product_id, amount_fen, qr_type, state, day, created_at) \
-             VALUES ($1, $2, $3, $4, $5, 'awaiting_payment', $6, $7) ON CONFLICT (order_no) DO NOTHING",
-        )
+             VALUES ($1, $2, $3, $4, $5, 'awaiting_payment', $6, $7) ON CONFLICT (order_no) DO NOTHING \
+             RETURNING {ORDER_COLUMNS}"
+        ))
         .bind(&req.order_no)
         .bind(&req.device_id)
         .bind(i64::from(req.product_id))
@@ -470,9 +479,13 @@ impl Orders {
         .bind(&req.qr_type)
         .bind(&day)
         .bind(now)
-        .execute(self.pool())
+        .fetch_optional(self.fleet.store().writer())
         .await?;
-        let order = self.existing(&req.order_no).await?;
+        // A new order comes back from the insert; a repeated number is read.
+        let order = match inserted {
+            Some(row) => order_from_row(&row)?,
+            None => self.existing(&req.order_no).await?,
+        };
         if order.device_id != req.device_id {
             return Err(OrderError::OtherMachine {
                 order_no: order.order_no,
@@ -490,14 +503,22 @@ impl Orders {
             .create(&order)
             .await
             .map_err(OrderError::Store)?;
-        sqlx::query(
+        let set = sqlx::query(
             "UPDATE coffee_orders SET pay_url = $2 WHERE order_no = $1 AND pay_url IS NULL",
         )
         .bind(&order.order_no)
         .bind(&payment.url)
-        .execute(self.pool())
+        .execute(self.fleet.store().writer())
         .await?;
-        let order = self.existing(&req.order_no).await?;
+        let order = if set.rows_affected() == 1 {
+            Order {
+                pay_url: Some(payment.url),
+                ..order
+            }
+        } else {
+            // A concurrent repeat set it first: that payment is the order's.
+            self.existing(&req.order_no).await?
+        };
         self.fleet
             .event(
                 Some(&order.device_id),
@@ -522,7 +543,7 @@ impl Orders {
         )
         .bind(order_no)
         .bind(fleet::now_ms())
-        .execute(self.pool())
+        .execute(self.fleet.store().writer())
         .await?;
         let order = self.existing(order_no).await?;
         if moved.rows_affected() == 1 {
@@ -572,7 +593,7 @@ impl Orders {
         .bind(&report.pay_type)
         .bind(fleet::now_ms())
         .bind(order.state.as_str())
-        .execute(self.pool())
+        .execute(self.fleet.store().writer())
         .await?;
         let order = self.existing(&report.order_no).await?;
         self.fleet

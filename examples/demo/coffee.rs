@@ -171,9 +171,11 @@ async fn log_in(c: &mut Coffee) -> StepResult {
     let sim = sim::Sim::start(sim::SimConfig::new(addr, MACHINES, c.seed)).await;
     c.sim = Some(sim);
     let body = poll(c.api()?, "/api/devices", |d| {
-        d["items"]
-            .as_array()
-            .is_some_and(|a| a.len() == MACHINES as usize && a.iter().all(|m| m["online"] == true))
+        d["items"].as_array().is_some_and(|a| {
+            a.len() == MACHINES as usize
+                && a.iter()
+                    .all(|m| m["online"] == true && m["version"].is_string())
+        })
     })
     .await?;
     let version = body["items"][0]["version"]

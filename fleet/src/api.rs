@@ -182,7 +182,7 @@ pub struct DeviceView {
     pub online_since: Option<i64>,
     /// Last frame received (Unix ms).
     pub last_seen: Option<i64>,
-    /// Software version reported at login.
+    /// Software version reported at login (recorded by the events writer, moments after `online`).
     pub version: Option<String>,
     /// Further facts reported at login.
     pub info: Option<serde_json::Value>,
@@ -205,12 +205,10 @@ pub struct NewDevice {
 
 fn view(fleet: &Fleet, d: DeviceRecord) -> DeviceView {
     let live = fleet.presence().state(&d.id);
-    view_with(live, d)
+    view_with(d, live)
 }
 
-/// The view of `d` with a live state read before the record: a login writes the record before it shows the
-/// device online, so a device read online here also has its login's version and info.
-fn view_with(live: crate::presence::LiveState, d: DeviceRecord) -> DeviceView {
+fn view_with(d: DeviceRecord, live: crate::LiveState) -> DeviceView {
     DeviceView {
         online: live.online,
         online_since: live.since,
@@ -266,7 +264,8 @@ pub struct DevicesQuery {
     cursor: Option<String>,
     /// Page size, 1..=10000, default 1000.
     limit: Option<String>,
-    /// `true`: only online devices; `false`: only offline ones.
+    /// `true`: only online devices; `false`: only offline ones (applied to the page, which may then hold fewer
+    /// items; follow `next_cursor` for the rest).
     online: Option<String>,
 }
 
@@ -378,12 +377,47 @@ async fn list_devices(
     } else {
         None
     };
+    // One presence lock for the page, not one per device.
+    let live = s
+        .fleet
+        .presence()
+        .states(rows.iter().map(|d| d.id.as_str()));
     let items = rows
         .into_iter()
-        .map(|d| view(&s.fleet, d))
+        .zip(live)
+        .map(|(d, l)| view_with(d, l))
         .filter(|d| online.is_none_or(|o| d.online == o))
         .collect();
     Ok(Json(Page { items, next_cursor }))
+}
+
+/// Body of `GET /api/summary`.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Summary {
+    /// Registered devices.
+    pub devices: i64,
+    /// Devices logged in now.
+    pub online: i64,
+    /// Commands per state (states with none are left out).
+    pub commands: std::collections::BTreeMap<String, i64>,
+}
+
+/// `GET /api/summary`: device and command counts, what the dashboard heading shows without listing devices.
+#[utoipa::path(get, path = "/api/summary", responses((status = 200, body = Summary)))]
+async fn summary(State(s): State<ApiState>) -> Result<Json<Summary>, Problem> {
+    let (devices, _) = s.fleet.store().devices_mark().await?;
+    let commands = s
+        .fleet
+        .store()
+        .command_counts()
+        .await?
+        .into_iter()
+        .collect();
+    Ok(Json(Summary {
+        devices,
+        online: i64::try_from(s.fleet.presence().online_count()).unwrap_or(i64::MAX),
+        commands,
+    }))
 }
 
 /// `POST /api/devices`: registers a device.
@@ -640,9 +674,9 @@ impl utoipa::Modify for BearerAuth {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "devproto fleet admin API", description = "Device registry, command queue, events, metrics."),
-    paths(healthz, readyz, metrics_text, openapi_json, dashboard, dashboard_config, list_devices, add_device, get_device,
+    paths(healthz, readyz, metrics_text, openapi_json, dashboard, dashboard_config, summary, list_devices, add_device, get_device,
         remove_device, post_command, device_commands, list_commands, get_command, cancel_command, list_events),
-    components(schemas(Problem, DeviceView, NewDevice, CommandRecord, CommandState, EventRecord, Panel, DashboardConfig)),
+    components(schemas(Problem, Summary, DeviceView, NewDevice, CommandRecord, CommandState, EventRecord, Panel, DashboardConfig)),
     modifiers(&BearerAuth)
 )]
 struct FleetDoc;
@@ -691,6 +725,7 @@ impl AdminApi {
             .route("get", "/metrics", get(metrics_text))
             .route("get", "/api/openapi.json", get(openapi_json))
             .route("get", "/api/dashboard", get(dashboard_config))
+            .route("get", "/api/summary", get(summary))
             .route("get", "/api/devices", get(list_devices))
             .route("post", "/api/devices", post(add_device))
             .route("get", "/api/devices/{id}", get(get_device))

@@ -144,6 +144,10 @@ pub struct FleetConfig {
     /// How often (seconds) last-seen times are written and the login registry is reloaded from the store.
     /// Default 5.
     pub flush_interval_secs: u64,
+    /// Steady traffic (heartbeats, reports) updates a device's stored last-seen time at most this often
+    /// (seconds); connects and disconnects are written at the next flush. The API shows the live time.
+    /// Default 60.
+    pub last_seen_write_secs: u64,
 }
 
 impl Default for FleetConfig {
@@ -157,6 +161,7 @@ impl Default for FleetConfig {
             log_format: LogFormat::Text,
             shutdown_timeout_secs: 10,
             flush_interval_secs: 5,
+            last_seen_write_secs: 60,
         }
     }
 }

@@ -5,6 +5,7 @@
 pub mod api;
 pub mod client;
 pub mod config;
+mod journal;
 pub mod presence;
 pub mod problem;
 pub mod queue;
@@ -22,7 +23,9 @@ pub use config::{CommonArgs, ConfigError, FleetConfig, LogFormat};
 pub use presence::{LiveState, Presence};
 pub use problem::{ApiJson, ApiQuery, Problem};
 pub use queue::{BoxFuture, CommandRecord, CommandSpec, CommandState, DeliveryError, Link};
-pub use store::{now_ms, DeviceRecord, Enqueued, EventRecord, Store, StoreError};
+pub use store::{
+    now_ms, DeviceRecord, Enqueued, EventRecord, LoginRecord, NewEvent, Store, StoreError,
+};
 
 use queue::Dispatcher;
 
@@ -73,6 +76,10 @@ struct Inner {
     dispatcher: OnceLock<Dispatcher>,
     stop: watch::Sender<bool>,
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    journal: tokio::sync::mpsc::Sender<journal::Msg>,
+    journal_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// `(count, newest created_at)` of the devices table at the last registry load.
+    registry_mark: Mutex<(i64, i64)>,
 }
 
 /// The fleet core of a deployment: store, device presence, login registry and command delivery.
@@ -135,6 +142,7 @@ impl Fleet {
             );
         }
         let (stop, _) = watch::channel(false);
+        let (journal, journal_task) = journal::spawn(store.clone());
         let fleet = Self(Arc::new(Inner {
             store,
             presence: Arc::new(Presence::default()),
@@ -143,6 +151,9 @@ impl Fleet {
             dispatcher: OnceLock::new(),
             stop,
             tasks: Mutex::new(Vec::new()),
+            journal,
+            journal_task: Mutex::new(Some(journal_task)),
+            registry_mark: Mutex::new((-1, -1)),
         }));
         fleet.reload_secrets().await?;
         let task = tokio::spawn(maintain(fleet.clone(), fleet.0.stop.subscribe()));
@@ -230,6 +241,7 @@ impl Fleet {
     /// # Errors
     /// The store failed.
     pub async fn reload_secrets(&self) -> Result<(), StoreError> {
+        let mark = self.0.store.devices_mark().await?;
         let all: HashMap<String, String> =
             self.0.store.device_secrets().await?.into_iter().collect();
         metrics::gauge!("fleet_devices_registered").set(all.len() as f64);
@@ -238,6 +250,26 @@ impl Fleet {
             .secrets
             .write()
             .unwrap_or_else(PoisonError::into_inner) = all;
+        *self
+            .0
+            .registry_mark
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = mark;
+        Ok(())
+    }
+
+    /// Reloads the login registry when the devices table changed (count or newest registration) since the
+    /// last load: one cheap query per maintenance round instead of reading every secret.
+    async fn reload_secrets_if_changed(&self) -> Result<(), StoreError> {
+        let mark = self.0.store.devices_mark().await?;
+        let known = *self
+            .0
+            .registry_mark
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if mark != known {
+            self.reload_secrets().await?;
+        }
         Ok(())
     }
 
@@ -262,6 +294,39 @@ impl Fleet {
         Ok(record)
     }
 
+    /// Registers many devices `(id, name, secret)` in one transaction (ids registered already are skipped);
+    /// returns the ids added.
+    ///
+    /// # Errors
+    /// A store failure; then none is added.
+    pub async fn add_devices(
+        &self,
+        devices: &[(String, String, String)],
+    ) -> Result<Vec<String>, StoreError> {
+        let added = self.0.store.add_devices(devices).await?;
+        {
+            let mut secrets = self
+                .0
+                .secrets
+                .write()
+                .unwrap_or_else(PoisonError::into_inner);
+            let wanted: HashMap<&str, &str> = devices
+                .iter()
+                .map(|(id, _, secret)| (id.as_str(), secret.as_str()))
+                .collect();
+            for id in &added {
+                if let Some(secret) = wanted.get(id.as_str()) {
+                    secrets.insert(id.clone(), (*secret).to_owned());
+                }
+            }
+        }
+        for (id, name, _) in devices.iter().filter(|(id, _, _)| added.contains(id)) {
+            self.event(Some(id), "registered", &serde_json::json!({ "name": name }))
+                .await;
+        }
+        Ok(added)
+    }
+
     /// Removes a device: it can no longer log in and its queued commands are cancelled.
     ///
     /// # Errors
@@ -280,10 +345,50 @@ impl Fleet {
         Ok(gone)
     }
 
-    /// Appends to the events log; a store failure is logged, never silent.
+    /// Appends to the events log. The event is handed to the events writer, which inserts in batches; it waits
+    /// only when the writer is far behind. A failure is logged, never silent.
     pub async fn event(&self, device: Option<&str>, kind: &str, data: &serde_json::Value) {
-        if let Err(e) = self.0.store.add_event(device, kind, data).await {
-            tracing::error!(device, kind, %data, error = %e, "event not stored");
+        let msg = journal::Msg::Event(NewEvent {
+            at: now_ms(),
+            device_id: device.map(str::to_owned),
+            kind: kind.to_owned(),
+            data: data.clone(),
+        });
+        if self.0.journal.send(msg).await.is_err() {
+            tracing::error!(device, kind, %data, "event not stored: the fleet has shut down");
+        }
+    }
+
+    /// As [`Fleet::event`] without waiting: when the writer's channel is full the hand-over continues in a
+    /// task of its own.
+    fn event_now(&self, device: Option<&str>, kind: &str, data: serde_json::Value) {
+        let msg = journal::Msg::Event(NewEvent {
+            at: now_ms(),
+            device_id: device.map(str::to_owned),
+            kind: kind.to_owned(),
+            data,
+        });
+        match self.0.journal.try_send(msg) {
+            Ok(()) => {}
+            Err(tokio::sync::mpsc::error::TrySendError::Full(msg)) => {
+                let journal = self.0.journal.clone();
+                tokio::spawn(async move {
+                    if journal.send(msg).await.is_err() {
+                        tracing::error!("event not stored: the fleet has shut down");
+                    }
+                });
+            }
+            Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => {
+                tracing::error!(device, kind, "event not stored: the fleet has shut down");
+            }
+        }
+    }
+
+    /// Waits until every event handed over before this call is in the store.
+    pub async fn flush_events(&self) {
+        let (done, wait) = tokio::sync::oneshot::channel();
+        if self.0.journal.send(journal::Msg::Flush(done)).await.is_ok() {
+            let _ = wait.await;
         }
     }
 
@@ -297,14 +402,15 @@ impl Fleet {
         info: Option<&serde_json::Value>,
     ) {
         telemetry::login(true);
-        // Recorded before the device shows online, so a reader that sees it online also sees its version.
-        if let Err(e) = self
-            .0
-            .store
-            .device_logged_in(device, version, info, now_ms())
-            .await
-        {
-            tracing::error!(device, error = %e, "login not recorded");
+        // Written by the events writer with the events of the same batch.
+        let login = journal::Msg::Login(LoginRecord {
+            device_id: device.to_owned(),
+            version: version.map(str::to_owned),
+            info: info.cloned(),
+            at: now_ms(),
+        });
+        if self.0.journal.send(login).await.is_err() {
+            tracing::error!(device, "login not recorded: the fleet has shut down");
         }
         let came_online = self.0.presence.connected(device, conn);
         metrics::gauge!("fleet_devices_connected").set(self.0.presence.online_count() as f64);
@@ -316,7 +422,9 @@ impl Fleet {
             )
             .await;
         }
-        self.wake(device);
+        if let Some(d) = self.0.dispatcher.get() {
+            d.wake_if_pending(device);
+        }
     }
 
     /// A frame arrived from `device`.
@@ -352,11 +460,9 @@ impl Fleet {
     pub fn start_delivery(&self, link: Arc<dyn Link>) {
         let fleet = self.clone();
         let on_delivered: queue::OnDelivered = Arc::new(move |command, state| {
-            let fleet = fleet.clone();
             let data =
                 serde_json::json!({ "id": command.id, "kind": command.kind, "state": state });
-            let device = command.device_id.clone();
-            tokio::spawn(async move { fleet.event(Some(&device), "command", &data).await });
+            fleet.event_now(Some(&command.device_id), "command", data);
         });
         let (dispatcher, task) = Dispatcher::spawn(
             self.0.store.clone(),
@@ -420,8 +526,8 @@ impl Fleet {
         Ok(done)
     }
 
-    /// Stops delivery and maintenance, writes the last-seen times and closes the store. Close the device
-    /// links first, so their last events are recorded.
+    /// Stops delivery and maintenance, writes the last-seen times and every event handed over, and closes the
+    /// store. Close the device links first, so their last events are recorded.
     pub async fn shutdown(&self) {
         let _ = self.0.stop.send(true);
         let tasks: Vec<_> =
@@ -429,13 +535,27 @@ impl Fleet {
         for task in tasks {
             let _ = task.await;
         }
-        flush_seen(self).await;
+        flush_seen(self, 0).await;
+        let writer = self
+            .0
+            .journal_task
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(writer) = writer {
+            let _ = self.0.journal.send(journal::Msg::Close).await;
+            if let Err(e) = writer.await {
+                tracing::error!(error = %e, "events writer failed");
+            }
+        }
         self.0.store.close().await;
     }
 }
 
-async fn flush_seen(fleet: &Fleet) {
-    let seen = fleet.0.presence.take_dirty();
+/// Writes last-seen times that moved by at least `min_step_ms` since they were last written (and every
+/// connect and disconnect), so steady heartbeats cost no store write of their own.
+async fn flush_seen(fleet: &Fleet, min_step_ms: i64) {
+    let seen = fleet.0.presence.take_dirty(min_step_ms);
     if let Err(e) = fleet.0.store.touch_devices(&seen).await {
         tracing::warn!(error = %e, devices = seen.len(), "last-seen times not written");
     }
@@ -455,11 +575,30 @@ async fn maintain(fleet: Fleet, mut stop: watch::Receiver<bool>) {
             }
         }
         rounds += 1;
-        flush_seen(&fleet).await;
-        if let Err(e) = fleet.reload_secrets().await {
+        let step = i64::try_from(fleet.0.config.last_seen_write_secs.saturating_mul(1000))
+            .unwrap_or(i64::MAX);
+        flush_seen(&fleet, step).await;
+        // A full reload now and then; otherwise only when another process changed the devices table.
+        let reloaded = if rounds % 12 == 0 {
+            fleet.reload_secrets().await
+        } else {
+            fleet.reload_secrets_if_changed().await
+        };
+        if let Err(e) = reloaded {
             tracing::warn!(error = %e, "login registry not reloaded");
         }
         let store = &fleet.0.store;
+        // Devices with commands queued by another process, or missed by a race, are woken here.
+        if let Some(d) = fleet.0.dispatcher.get() {
+            match store.devices_with_queued().await {
+                Ok(devices) => {
+                    for device in devices.iter().filter(|d| fleet.0.presence.is_online(d)) {
+                        d.wake(device);
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "queued devices not listed"),
+            }
+        }
         match store.expire_queued().await {
             Ok(0) => {}
             Ok(n) => tracing::info!(commands = n, "expired before delivery"),

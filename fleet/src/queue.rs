@@ -24,7 +24,7 @@ use std::collections::HashSet;
 use std::future::Future;
 use std::pin::Pin;
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -193,9 +193,15 @@ pub trait Link: Send + Sync + 'static {
 pub(crate) type OnDelivered = Arc<dyn Fn(&CommandRecord, CommandState) + Send + Sync>;
 
 /// Wakes per-device delivery workers. Cheap to clone.
+///
+/// It knows which devices may have queued commands (loaded from the store at start, added by every
+/// [`Dispatcher::wake`], dropped when a device's queue is found empty), so a login of a device with an empty
+/// queue costs no store query; the maintenance round wakes online devices the store says have queued
+/// commands, which covers what this process did not see.
 #[derive(Debug, Clone)]
 pub(crate) struct Dispatcher {
     wake: mpsc::UnboundedSender<String>,
+    pending: Arc<Mutex<HashSet<String>>>,
 }
 
 impl Dispatcher {
@@ -208,7 +214,10 @@ impl Dispatcher {
         stop: watch::Receiver<bool>,
     ) -> (Self, tokio::task::JoinHandle<()>) {
         let (wake, rx) = mpsc::unbounded_channel();
-        let this = Self { wake };
+        let this = Self {
+            wake,
+            pending: Arc::default(),
+        };
         let task = tokio::spawn(run(
             store,
             presence,
@@ -221,9 +230,25 @@ impl Dispatcher {
         (this, task)
     }
 
-    /// Asks for delivery of `device`'s queue.
+    fn pending(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Asks for delivery of `device`'s queue (it may have new commands).
     pub(crate) fn wake(&self, device: &str) {
+        self.pending().insert(device.to_owned());
         let _ = self.wake.send(device.to_owned());
+    }
+
+    /// Asks for delivery of `device`'s queue if it may hold commands (a login).
+    pub(crate) fn wake_if_pending(&self, device: &str) {
+        if self.pending().contains(device) {
+            let _ = self.wake.send(device.to_owned());
+        }
+    }
+
+    fn emptied(&self, device: &str) {
+        self.pending().remove(device);
     }
 }
 
@@ -239,20 +264,42 @@ async fn run(
     mut rx: mpsc::UnboundedReceiver<String>,
     mut stop: watch::Receiver<bool>,
 ) {
+    match store.devices_with_queued().await {
+        Ok(devices) => {
+            for device in devices {
+                if presence.is_online(&device) {
+                    me.wake(&device);
+                } else {
+                    me.pending().insert(device);
+                }
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "command queue: queued devices not loaded"),
+    }
     let mut active: HashSet<String> = HashSet::new();
     let mut again: HashSet<String> = HashSet::new();
     let mut workers: JoinSet<(String, bool)> = JoinSet::new();
     let stop_workers = stop.clone();
     let spawn = |workers: &mut JoinSet<(String, bool)>, device: String| {
-        let (store, presence, link, on_delivered, stop) = (
+        let (store, presence, link, on_delivered, stop, me) = (
             store.clone(),
             presence.clone(),
             link.clone(),
             on_delivered.clone(),
             stop_workers.clone(),
+            me.clone(),
         );
         workers.spawn(async move {
-            let retry = drain(&store, &presence, &*link, &*on_delivered, &device, &stop).await;
+            let retry = drain(
+                &store,
+                &presence,
+                &*link,
+                &*on_delivered,
+                &device,
+                &stop,
+                &me,
+            )
+            .await;
             (device, retry)
         });
     };
@@ -301,6 +348,7 @@ async fn drain(
     on_delivered: &(dyn Fn(&CommandRecord, CommandState) + Send + Sync),
     device: &str,
     stop: &watch::Receiver<bool>,
+    me: &Dispatcher,
 ) -> bool {
     loop {
         if *stop.borrow() || !presence.is_online(device) {
@@ -316,7 +364,10 @@ async fn drain(
         }
         let command = match store.claim_next(device).await {
             Ok(Some(c)) => c,
-            Ok(None) => return false,
+            Ok(None) => {
+                me.emptied(device);
+                return false;
+            }
             Err(e) => {
                 tracing::warn!(device, error = %e, "command queue: store failed");
                 return true;
@@ -345,7 +396,8 @@ async fn drain(
         match recorded {
             Ok(state) => {
                 if state != CommandState::Queued {
-                    tracing::info!(device, id = command.id, kind = %command.kind, %state, "command delivered");
+                    // Recorded as a `command` event; at fleet scale a log line each is noise.
+                    tracing::debug!(device, id = command.id, kind = %command.kind, %state, "command delivered");
                     on_delivered(&command, state);
                 }
             }

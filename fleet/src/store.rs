@@ -108,6 +108,32 @@ pub struct EventRecord {
     pub data: serde_json::Value,
 }
 
+/// An event not yet written (see [`Store::add_events`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvent {
+    /// When it happened (Unix ms).
+    pub at: i64,
+    /// The device, if the event concerns one.
+    pub device_id: Option<String>,
+    /// Kind.
+    pub kind: String,
+    /// Details (JSON).
+    pub data: serde_json::Value,
+}
+
+/// A login to record on its device (see [`Store::write_batch`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoginRecord {
+    /// The device.
+    pub device_id: String,
+    /// Software version it reported.
+    pub version: Option<String>,
+    /// Further facts it reported.
+    pub info: Option<serde_json::Value>,
+    /// When (Unix ms).
+    pub at: i64,
+}
+
 /// Filters of [`Store::events`].
 #[derive(Debug, Clone, Default)]
 pub struct EventFilter {
@@ -154,10 +180,16 @@ pub struct Recovery {
     pub unknown: u64,
 }
 
-/// The store. Cheap to clone (a connection pool).
+/// The store. Cheap to clone (connection pools).
+///
+/// On SQLite, writes go through a pool of one connection: they queue in the pool, in order, instead of
+/// contending for the database's write lock, whose busy handler sleeps (1, 2, 5, 10 ms, ...) and made the
+/// latency of a contended write. Reads use the other pool and, in WAL mode, never wait for the writer. On
+/// PostgreSQL both are the same pool.
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: AnyPool,
+    writer: AnyPool,
     backend: Backend,
 }
 
@@ -232,32 +264,49 @@ impl Store {
                 .await?;
         }
         let schema = schema.map(str::to_owned);
-        let pool = AnyPoolOptions::new()
-            // SQLite has one writer at a time anyway; a few readers keep the API responsive.
-            .max_connections(if backend == Backend::Sqlite { 4 } else { 8 })
-            .after_connect(move |conn, _meta| {
-                let schema = schema.clone();
-                Box::pin(async move {
-                    match backend {
-                        Backend::Sqlite => {
-                            conn.execute("PRAGMA journal_mode = WAL").await?;
-                            conn.execute("PRAGMA synchronous = NORMAL").await?;
-                            conn.execute("PRAGMA busy_timeout = 5000").await?;
-                            conn.execute("PRAGMA foreign_keys = ON").await?;
-                        }
-                        Backend::Postgres => {
-                            if let Some(schema) = schema {
-                                conn.execute(format!("SET search_path TO \"{schema}\"").as_str())
+        let options = |max: u32| {
+            let schema = schema.clone();
+            AnyPoolOptions::new()
+                .max_connections(max)
+                .after_connect(move |conn, _meta| {
+                    let schema = schema.clone();
+                    Box::pin(async move {
+                        match backend {
+                            Backend::Sqlite => {
+                                conn.execute("PRAGMA journal_mode = WAL").await?;
+                                conn.execute("PRAGMA synchronous = NORMAL").await?;
+                                conn.execute("PRAGMA busy_timeout = 5000").await?;
+                                conn.execute("PRAGMA foreign_keys = ON").await?;
+                            }
+                            Backend::Postgres => {
+                                if let Some(schema) = schema {
+                                    conn.execute(
+                                        format!("SET search_path TO \"{schema}\"").as_str(),
+                                    )
                                     .await?;
+                                }
                             }
                         }
-                    }
-                    Ok(())
+                        Ok(())
+                    })
                 })
-            })
-            .connect(url)
-            .await?;
-        let store = Self { pool, backend };
+        };
+        let (pool, writer) = match backend {
+            Backend::Sqlite => {
+                // The writer first: it creates the file and sets WAL before the readers open it.
+                let writer = options(1).connect(url).await?;
+                (options(4).connect(url).await?, writer)
+            }
+            Backend::Postgres => {
+                let pool = options(8).connect(url).await?;
+                (pool.clone(), pool)
+            }
+        };
+        let store = Self {
+            pool,
+            writer,
+            backend,
+        };
         store.migrate_with(&store.fleet_migrator()).await?;
         Ok(store)
     }
@@ -287,7 +336,7 @@ impl Store {
             locking: migrator.locking,
             no_tx: migrator.no_tx,
         };
-        migrator.run(&self.pool).await?;
+        migrator.run(&self.writer).await?;
         Ok(())
     }
 
@@ -297,10 +346,16 @@ impl Store {
         self.backend
     }
 
-    /// The connection pool, for a deployment's own queries.
+    /// The connection pool, for a deployment's own queries (reads; writes go to [`Store::writer`]).
     #[must_use]
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// The pool for a deployment's writes (on SQLite one connection, see [`Store`]).
+    #[must_use]
+    pub fn writer(&self) -> &AnyPool {
+        &self.writer
     }
 
     /// Checks the database answers.
@@ -315,6 +370,7 @@ impl Store {
 
     /// Waits for pending writes and closes every connection.
     pub async fn close(&self) {
+        self.writer.close().await;
         self.pool.close().await;
     }
 
@@ -344,7 +400,7 @@ impl Store {
         )
         .bind(name)
         .bind(value)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         self.setting(name)
             .await?
@@ -384,7 +440,7 @@ impl Store {
         .bind(name)
         .bind(secret)
         .bind(created_at)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         if inserted.rows_affected() == 0 {
             return Err(StoreError::DeviceExists(id.to_owned()));
@@ -399,13 +455,44 @@ impl Store {
         })
     }
 
+    /// Registers many devices `(id, name, secret)` in one transaction; ids registered already are left as they
+    /// are. Returns the ids that were added.
+    ///
+    /// # Errors
+    /// Database failure; then none is added.
+    pub async fn add_devices(
+        &self,
+        devices: &[(String, String, String)],
+    ) -> Result<Vec<String>, StoreError> {
+        let _t = Timed::start("add_devices");
+        let created_at = now_ms();
+        let mut added = Vec::new();
+        let mut tx = self.writer.begin().await?;
+        for (id, name, secret) in devices {
+            let inserted = sqlx::query(
+                "INSERT INTO devices (id, name, secret, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(id)
+            .bind(name)
+            .bind(secret)
+            .bind(created_at)
+            .execute(&mut *tx)
+            .await?;
+            if inserted.rows_affected() == 1 {
+                added.push(id.clone());
+            }
+        }
+        tx.commit().await?;
+        Ok(added)
+    }
+
     /// Removes a device and its queued commands; returns whether it existed. Its events stay in the log.
     ///
     /// # Errors
     /// Database failure.
     pub async fn remove_device(&self, id: &str) -> Result<bool, StoreError> {
         let _t = Timed::start("remove_device");
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let gone = sqlx::query("DELETE FROM devices WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
@@ -472,6 +559,18 @@ impl Store {
             .collect()
     }
 
+    /// `(count, newest created_at)` of the devices table: changes when a device is added or removed.
+    ///
+    /// # Errors
+    /// Database failure.
+    pub async fn devices_mark(&self) -> Result<(i64, i64), StoreError> {
+        let _t = Timed::start("devices_mark");
+        let row = sqlx::query("SELECT COUNT(*), COALESCE(MAX(created_at), 0) FROM devices")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok((row.try_get(0)?, row.try_get(1)?))
+    }
+
     /// Records a login: version and further facts, and the time.
     ///
     /// # Errors
@@ -489,12 +588,12 @@ impl Store {
             .bind(version)
             .bind(info.map(ToString::to_string))
             .bind(at)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
 
-    /// Writes last-seen times in one transaction.
+    /// Writes last-seen times, in transactions of a few hundred.
     ///
     /// # Errors
     /// Database failure.
@@ -503,15 +602,18 @@ impl Store {
             return Ok(());
         }
         let _t = Timed::start("touch_devices");
-        let mut tx = self.pool.begin().await?;
-        for (id, at) in seen {
-            sqlx::query("UPDATE devices SET last_seen = $2 WHERE id = $1 AND (last_seen IS NULL OR last_seen < $2)")
-                .bind(id)
-                .bind(*at)
-                .execute(&mut *tx)
-                .await?;
+        // Short transactions: the single writer is not held from other writes by 10,000 updates at once.
+        for chunk in seen.chunks(256) {
+            let mut tx = self.writer.begin().await?;
+            for (id, at) in chunk {
+                sqlx::query("UPDATE devices SET last_seen = $2 WHERE id = $1 AND (last_seen IS NULL OR last_seen < $2)")
+                    .bind(id)
+                    .bind(*at)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
         }
-        tx.commit().await?;
         Ok(())
     }
 
@@ -535,9 +637,65 @@ impl Store {
         .bind(device_id)
         .bind(kind)
         .bind(data.to_string())
-        .fetch_one(&self.pool)
+        .fetch_one(&self.writer)
         .await?;
         Ok(row.try_get(0)?)
+    }
+
+    /// Appends events in order, in one transaction (a few multi-row inserts).
+    ///
+    /// # Errors
+    /// Database failure; then none of them is stored.
+    pub async fn add_events(&self, events: &[NewEvent]) -> Result<(), StoreError> {
+        self.write_batch(events, &[]).await
+    }
+
+    /// Appends events in order and records logins, in one transaction.
+    ///
+    /// # Errors
+    /// Database failure; then nothing is written.
+    pub async fn write_batch(
+        &self,
+        events: &[NewEvent],
+        logins: &[LoginRecord],
+    ) -> Result<(), StoreError> {
+        if events.is_empty() && logins.is_empty() {
+            return Ok(());
+        }
+        let _t = Timed::start("write_batch");
+        // 4 parameters a row; 200 rows stay far below SQLite's and PostgreSQL's parameter limits.
+        const ROWS: usize = 200;
+        let mut tx = self.writer.begin().await?;
+        for l in logins {
+            sqlx::query("UPDATE devices SET version = $2, info = $3, last_seen = $4 WHERE id = $1")
+                .bind(&l.device_id)
+                .bind(l.version.as_deref())
+                .bind(l.info.as_ref().map(ToString::to_string))
+                .bind(l.at)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for chunk in events.chunks(ROWS) {
+            let mut sql = String::from("INSERT INTO events (at, device_id, kind, data) VALUES ");
+            for i in 0..chunk.len() {
+                let n = i * 4;
+                if i > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&format!("(${}, ${}, ${}, ${})", n + 1, n + 2, n + 3, n + 4));
+            }
+            let mut q = sqlx::query(&sql);
+            for e in chunk {
+                q = q
+                    .bind(e.at)
+                    .bind(e.device_id.as_deref())
+                    .bind(e.kind.as_str())
+                    .bind(e.data.to_string());
+            }
+            q.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Events, newest first.
@@ -581,13 +739,13 @@ impl Store {
         let _t = Timed::start("prune_events");
         let by_age = sqlx::query("DELETE FROM events WHERE at < $1")
             .bind(older_than)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         let by_count = sqlx::query(
             "DELETE FROM events WHERE id <= (SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET $1)",
         )
         .bind(keep)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(by_age.rows_affected() + by_count.rows_affected())
     }
@@ -662,7 +820,7 @@ impl Store {
         .bind(&request_hash)
         .bind(created_at)
         .bind(expires_at)
-        .fetch_one(&self.pool)
+        .fetch_one(&self.writer)
         .await;
         match inserted {
             Ok(row) => Ok(Enqueued::New(Self::command_from_row(&row)?)),
@@ -810,7 +968,7 @@ impl Store {
                 "UPDATE commands SET state = 'sending', attempts = attempts + 1 WHERE id = $1 AND state = 'queued'",
             )
             .bind(record.id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
             if claimed.rows_affected() == 1 {
                 record.state = CommandState::Sending;
@@ -833,7 +991,7 @@ impl Store {
         )
         .bind(id)
         .bind(now_ms())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -848,7 +1006,7 @@ impl Store {
         let done =
             sqlx::query("UPDATE commands SET state = 'queued' WHERE id = $1 AND state = 'sending'")
                 .bind(id)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -873,7 +1031,7 @@ impl Store {
         .bind(to.as_str())
         .bind(now_ms())
         .bind(error)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -923,7 +1081,7 @@ impl Store {
         )
         .bind(sent_before)
         .bind(now_ms())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(done.rows_affected())
     }
@@ -940,7 +1098,7 @@ impl Store {
              WHERE state = 'queued' AND expires_at IS NOT NULL AND expires_at <= $1",
         )
         .bind(now)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(done.rows_affected())
     }
@@ -952,7 +1110,7 @@ impl Store {
     /// Database failure.
     pub async fn recover(&self) -> Result<Recovery, StoreError> {
         let _t = Timed::start("recover");
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let requeued = sqlx::query(
             "UPDATE commands SET state = 'queued', sent_at = NULL, finished_at = NULL \
              WHERE idempotent = 1 AND (state = 'sending' OR (state = 'sent' AND expects_ack = 1))",

@@ -10,6 +10,8 @@
 //! | `fleet_messages_in_total` | counter | `name` (wire message name) |
 //! | `fleet_messages_out_total` | counter | `name` |
 //! | `fleet_decode_errors_total` | counter | |
+//! | `fleet_connections_refused_total` | counter | |
+//! | `fleet_events_written_total` | counter | |
 //! | `fleet_commands` | gauge | `state` |
 //! | `fleet_store_seconds` | summary | `op` |
 
@@ -49,6 +51,11 @@ pub fn decode_error() {
     metrics::counter!("fleet_decode_errors_total").increment(1);
 }
 
+/// Counts a connection refused before its session started (limits, admission).
+pub fn connection_refused() {
+    metrics::counter!("fleet_connections_refused_total").increment(1);
+}
+
 /// Counts a login, accepted or refused.
 pub fn login(ok: bool) {
     metrics::counter!("fleet_logins_total", "result" => if ok { "ok" } else { "refused" })
@@ -58,8 +65,14 @@ pub fn login(ok: bool) {
 /// Starts the `tracing` subscriber: filter from `RUST_LOG` (default `info`), lines as text or JSON, to stderr.
 /// Calling it again does nothing.
 pub fn init_logging(format: LogFormat) {
+    init_logging_with(format, "info");
+}
+
+/// As [`init_logging`], with `default` as the filter when `RUST_LOG` is unset (a deployment that wants
+/// more or less than `info` by default).
+pub fn init_logging_with(format: LogFormat, default: &str) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -45,7 +45,12 @@ async fn a_sale_runs_end_to_end() {
     let sim = h.machines(1).await;
     let m = sim.machine(1001).unwrap();
     assert!(m.wait_for(WAIT, |v| v.logged_in).await);
-    let d = h.poll("/api/devices/1001", |d| d["online"] == true).await;
+    // The login is recorded by the events writer, right behind the online state.
+    let d = h
+        .poll("/api/devices/1001", |d| {
+            d["online"] == true && d["version"] == "sim-1.0"
+        })
+        .await;
     assert_eq!(d["version"], "sim-1.0");
 
     let order_no = m.buy(3, &sim.stats).await.unwrap();

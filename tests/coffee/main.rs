@@ -14,6 +14,8 @@ mod sim;
 mod api;
 mod browser;
 mod flows;
+mod orders;
+mod shutdown;
 
 use std::path::Path;
 use std::sync::Arc;

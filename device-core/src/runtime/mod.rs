@@ -414,7 +414,7 @@ where
             if let Some(p) = session.peer() {
                 let p = p.clone();
                 established_at = Some(Instant::now());
-                tracing::info!(peer = ?p, "established");
+                tracing::debug!(peer = ?p, "established");
                 if let Some(event) = out.established(&p) {
                     if events.send(event).await.is_err() {
                         session.close(now());
@@ -501,7 +501,7 @@ where
             },
         }
     };
-    tracing::info!(reason = %end, "connection ended");
+    tracing::debug!(reason = %end, "connection ended");
     out.ending();
     waiting.unwritten_lost();
     session.connection_lost(now());

@@ -874,7 +874,7 @@ async fn accept_loop<S, L, E>(
                 }
                 let ip = per_source.then_some(addr.ip());
                 if let Err(reason) = admission.admit(ip) {
-                    tracing::warn!(%addr, ?reason, "connection refused");
+                    tracing::debug!(%addr, ?reason, "connection refused");
                     drop(raw);
                     let _ = events.try_send(ServerEvent::Refused { addr, reason });
                     continue;
@@ -1009,7 +1009,7 @@ where
         });
         let (reason, peer) = match opened {
             Err(reason) => {
-                tracing::info!(%reason, "transport set-up failed");
+                tracing::debug!(%reason, "transport set-up failed");
                 (reason, None)
             }
             Ok(transport) => {
