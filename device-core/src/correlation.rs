@@ -80,6 +80,7 @@ impl<K: Eq + Hash + Clone + Display> Correlator<K> {
             Some((id, deadline)) => {
                 self.deadlines.remove(&(deadline, id));
                 self.by_id.remove(&id);
+                self.release_if_idle();
                 Some(id)
             }
             None => {
@@ -118,6 +119,16 @@ impl<K: Eq + Hash + Clone + Display> Correlator<K> {
                 self.expired.push_back(key);
             }
             out.push_back((id, Err(RequestError::TimedOut(self.timeout))));
+        }
+        self.release_if_idle();
+    }
+
+    /// Nothing waits: give the maps' memory back, so an idle connection costs no table (most connections of a
+    /// fleet are idle between rare requests).
+    fn release_if_idle(&mut self) {
+        if self.waiting.is_empty() && self.waiting.capacity() > 0 {
+            self.waiting = HashMap::new();
+            self.by_id = HashMap::new();
         }
     }
 

@@ -6,6 +6,16 @@ use bytes::Bytes;
 
 use crate::session::SendError;
 
+/// Pops the front of `queue` and, once it is empty, gives its memory back: session queues fill in bursts
+/// (a login, a request) and are empty the rest of a connection's life.
+pub(crate) fn pop_release<T>(queue: &mut VecDeque<T>) -> Option<T> {
+    let item = queue.pop_front();
+    if queue.is_empty() && queue.capacity() > 0 {
+        *queue = VecDeque::new();
+    }
+    item
+}
+
 /// Encoded messages waiting for the driver to write them.
 ///
 /// Application messages count against the capacity and are refused with [`SendError::Full`] beyond it, so a
@@ -63,7 +73,7 @@ impl Outbox {
 
     /// The next bytes to write.
     pub fn pop(&mut self) -> Option<Bytes> {
-        let (bytes, app) = self.queue.pop_front()?;
+        let (bytes, app) = pop_release(&mut self.queue)?;
         if app {
             self.app_messages -= 1;
         }

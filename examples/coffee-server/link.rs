@@ -440,7 +440,7 @@ impl Refusals {
         self.since += 1;
         let due = self
             .last_report
-            .map_or(true, |at| now.duration_since(at) >= REFUSALS_WINDOW);
+            .is_none_or(|at| now.duration_since(at) >= REFUSALS_WINDOW);
         if !due {
             return None;
         }

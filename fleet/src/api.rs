@@ -448,7 +448,7 @@ async fn get_device(
         .device(&id)
         .await?
         .ok_or_else(|| Problem::not_found("device", &id))?;
-    Ok(Json(view_with(live, d)))
+    Ok(Json(view_with(d, live)))
 }
 
 /// `DELETE /api/devices/{id}`: removes a device (it can no longer log in; queued commands are cancelled).

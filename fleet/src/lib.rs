@@ -579,7 +579,7 @@ async fn maintain(fleet: Fleet, mut stop: watch::Receiver<bool>) {
             .unwrap_or(i64::MAX);
         flush_seen(&fleet, step).await;
         // A full reload now and then; otherwise only when another process changed the devices table.
-        let reloaded = if rounds % 12 == 0 {
+        let reloaded = if rounds.is_multiple_of(12) {
             fleet.reload_secrets().await
         } else {
             fleet.reload_secrets_if_changed().await

@@ -131,6 +131,10 @@ impl Link {
                         }
                     }
                 }
+                // Between messages (most of a connection's life) the buffer holds nothing: free it.
+                if self.rx.is_empty() && self.rx.capacity() > 0 {
+                    self.rx = BytesMut::new();
+                }
                 out
             }
         }
@@ -262,6 +266,7 @@ impl Link {
         let bytes = self.encode(&Message::Response(response))?;
         if let Some(id) = self.inbound.finish(&key) {
             self.fallbacks.remove(&id);
+            self.release_fallbacks();
         }
         self.outbox.push_control(bytes);
         Ok(())
@@ -279,7 +284,15 @@ impl Link {
                 let _ = self.send_control(&Message::Response(fallback));
             }
         }
+        self.release_fallbacks();
         keys
+    }
+
+    /// No answer is owed: give the table's memory back.
+    fn release_fallbacks(&mut self) {
+        if self.fallbacks.is_empty() && self.fallbacks.capacity() > 0 {
+            self.fallbacks = HashMap::new();
+        }
     }
 
     /// The connection is gone: this side's requests end with `ConnectionLost`, the peer's can no longer be
@@ -304,7 +317,7 @@ impl Link {
     }
 
     pub(super) fn poll_reply(&mut self) -> Option<(RequestId, Result<Response, RequestError>)> {
-        self.replies.pop_front()
+        crate::outbox::pop_release(&mut self.replies)
     }
 
     pub(super) fn in_flight(&self) -> usize {

@@ -500,7 +500,7 @@ impl<A: Admission> ServerSession<A> {
         self.established = true;
         self.device_info = Some(info.clone());
         self.events.push_back(ServerEvent::Identified(info));
-        while let Some(request) = self.held.pop_front() {
+        while let Some(request) = crate::outbox::pop_release(&mut self.held) {
             if self.link.is_pending(&request.pair_key()) {
                 self.events.push_back(ServerEvent::Request(request));
             }
@@ -683,7 +683,7 @@ impl<A: Admission> Session for ServerSession<A> {
     }
 
     fn poll_event(&mut self) -> Option<ServerEvent> {
-        self.events.pop_front()
+        crate::outbox::pop_release(&mut self.events)
     }
 
     fn poll_reply(&mut self) -> Option<(RequestId, Result<Response, RequestError>)> {

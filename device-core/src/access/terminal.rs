@@ -493,7 +493,7 @@ impl Session for TerminalSession {
     }
 
     fn poll_event(&mut self) -> Option<TerminalEvent> {
-        self.events.pop_front()
+        crate::outbox::pop_release(&mut self.events)
     }
 
     fn poll_reply(&mut self) -> Option<(RequestId, Result<Response, RequestError>)> {

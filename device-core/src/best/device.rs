@@ -934,11 +934,11 @@ impl Session for DeviceSession {
     }
 
     fn poll_event(&mut self) -> Option<DeviceEvent> {
-        self.events.pop_front()
+        crate::outbox::pop_release(&mut self.events)
     }
 
     fn poll_reply(&mut self) -> Option<(RequestId, Result<Response, RequestError>)> {
-        self.replies.pop_front()
+        crate::outbox::pop_release(&mut self.replies)
     }
 
     fn close_reason(&self) -> Option<&CloseReason> {

@@ -1056,11 +1056,11 @@ impl<R: DeviceRegistry> Session for PlatformSession<R> {
     }
 
     fn poll_event(&mut self) -> Option<PlatformEvent> {
-        self.events.pop_front()
+        crate::outbox::pop_release(&mut self.events)
     }
 
     fn poll_reply(&mut self) -> Option<(RequestId, Result<CmdResponse, RequestError>)> {
-        self.replies.pop_front()
+        crate::outbox::pop_release(&mut self.replies)
     }
 
     fn close_reason(&self) -> Option<&CloseReason> {

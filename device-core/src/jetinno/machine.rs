@@ -442,11 +442,11 @@ impl Session for MachineSession {
     }
 
     fn poll_event(&mut self) -> Option<MachineEvent> {
-        self.events.pop_front()
+        crate::outbox::pop_release(&mut self.events)
     }
 
     fn poll_reply(&mut self) -> Option<(RequestId, Result<QrCodeReply, RequestError>)> {
-        self.replies.pop_front()
+        crate::outbox::pop_release(&mut self.replies)
     }
 
     fn close_reason(&self) -> Option<&CloseReason> {

@@ -571,7 +571,7 @@ impl<R: MachineRegistry> Session for ServerSession<R> {
     }
 
     fn poll_event(&mut self) -> Option<ServerEvent> {
-        self.events.pop_front()
+        crate::outbox::pop_release(&mut self.events)
     }
 
     fn poll_reply(&mut self) -> Option<(RequestId, Result<Self::Reply, RequestError>)> {

@@ -758,7 +758,7 @@ impl<H: InstanceHandler> Session for InstanceSession<H> {
     }
 
     fn poll_event(&mut self) -> Option<InstanceEvent> {
-        self.events.pop_front()
+        crate::outbox::pop_release(&mut self.events)
     }
 
     fn poll_reply(&mut self) -> Option<(RequestId, Result<Self::Reply, RequestError>)> {

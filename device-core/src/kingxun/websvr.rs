@@ -754,11 +754,11 @@ impl Session for WebSvrSession {
     }
 
     fn poll_event(&mut self) -> Option<WebSvrEvent> {
-        self.events.pop_front()
+        crate::outbox::pop_release(&mut self.events)
     }
 
     fn poll_reply(&mut self) -> Option<(RequestId, Result<Reply, RequestError>)> {
-        self.replies.pop_front()
+        crate::outbox::pop_release(&mut self.replies)
     }
 
     fn close_reason(&self) -> Option<&CloseReason> {
