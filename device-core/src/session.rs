@@ -132,6 +132,45 @@ pub enum ProtocolError {
     Aliscan(crate::aliscan::SessionError),
 }
 
+/// The conversions of a protocol's `SessionError` (in scope where it is called, with an `Encode` variant):
+/// into [`ProtocolError`] as that protocol's variant, into `std::io::Error` (`InvalidData`), into
+/// [`SendError`] (an encode error becomes [`SendError::Encode`], any other [`SendError::Refused`]) and into
+/// [`CloseReason::Protocol`].
+#[allow(unused_macros)] // unused in a build without any protocol feature
+macro_rules! session_error_conversions {
+    ($variant:ident) => {
+        impl From<SessionError> for $crate::session::ProtocolError {
+            fn from(e: SessionError) -> Self {
+                Self::$variant(e)
+            }
+        }
+
+        impl From<SessionError> for std::io::Error {
+            fn from(e: SessionError) -> Self {
+                Self::new(std::io::ErrorKind::InvalidData, e)
+            }
+        }
+
+        impl From<SessionError> for $crate::SendError {
+            /// An encode error becomes [`crate::SendError::Encode`], any other [`crate::SendError::Refused`].
+            fn from(e: SessionError) -> Self {
+                match e {
+                    SessionError::Encode(_) => Self::Encode(e.into()),
+                    other => Self::Refused(other.into()),
+                }
+            }
+        }
+
+        impl From<SessionError> for $crate::CloseReason {
+            fn from(e: SessionError) -> Self {
+                Self::Protocol(e.into())
+            }
+        }
+    };
+}
+#[allow(unused_imports)] // unused in a build without any protocol feature
+pub(crate) use session_error_conversions;
+
 impl From<ProtocolError> for std::io::Error {
     fn from(e: ProtocolError) -> Self {
         Self::new(std::io::ErrorKind::InvalidData, e)

@@ -65,7 +65,7 @@ pub use access_proto::DEFAULT_MAX_MESSAGE_LEN;
 
 use access_proto::{DecodeError, EncodeError, Mod, PairKey};
 
-use crate::session::{ProtocolError, Shared};
+use crate::session::Shared;
 
 /// What went wrong in an access session: a codec error (which names the field, the bytes and the limit) or a
 /// session-level violation.
@@ -111,33 +111,7 @@ pub enum SessionError {
     Identify(IdentifyFailure),
 }
 
-impl From<SessionError> for ProtocolError {
-    fn from(e: SessionError) -> Self {
-        Self::Access(e)
-    }
-}
-
-impl From<SessionError> for std::io::Error {
-    fn from(e: SessionError) -> Self {
-        Self::new(std::io::ErrorKind::InvalidData, e)
-    }
-}
-
-impl From<SessionError> for crate::SendError {
-    /// An encode error becomes [`crate::SendError::Encode`], any other [`crate::SendError::Refused`].
-    fn from(e: SessionError) -> Self {
-        match e {
-            SessionError::Encode(_) => Self::Encode(e.into()),
-            other => Self::Refused(other.into()),
-        }
-    }
-}
-
-impl From<SessionError> for crate::CloseReason {
-    fn from(e: SessionError) -> Self {
-        Self::Protocol(e.into())
-    }
-}
+crate::session::session_error_conversions!(Access);
 
 /// How long the server waits for the terminal's answer to the `get_device_info` it sends on connect
 /// (devproto's choice; the spec has no login). Default of [`ServerConfig::identify_timeout`].

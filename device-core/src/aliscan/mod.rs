@@ -59,7 +59,7 @@
 
 use aliscan_proto::{DecodeError, EncodeError, StationStatus};
 
-use crate::session::{ProtocolError, Shared};
+use crate::session::Shared;
 
 mod endpoint;
 mod hardware;
@@ -106,33 +106,7 @@ pub enum SessionError {
     },
 }
 
-impl From<SessionError> for ProtocolError {
-    fn from(e: SessionError) -> Self {
-        Self::Aliscan(e)
-    }
-}
-
-impl From<SessionError> for std::io::Error {
-    fn from(e: SessionError) -> Self {
-        Self::new(std::io::ErrorKind::InvalidData, e)
-    }
-}
-
-impl From<SessionError> for crate::SendError {
-    /// An encode error becomes [`crate::SendError::Encode`], any other [`crate::SendError::Refused`].
-    fn from(e: SessionError) -> Self {
-        match e {
-            SessionError::Encode(_) => Self::Encode(e.into()),
-            other => Self::Refused(other.into()),
-        }
-    }
-}
-
-impl From<SessionError> for crate::CloseReason {
-    fn from(e: SessionError) -> Self {
-        Self::Protocol(e.into())
-    }
-}
+crate::session::session_error_conversions!(Aliscan);
 
 /// The WebSocket path of the station (aliscan.md, DECISIONS.md: `ws://HOST:PORT/aliscan`).
 pub const WS_PATH: &str = "/aliscan";

@@ -47,7 +47,7 @@ use best_proto::{Body, Code, CodecConfig, DecodeError, EncodeError, Envelope};
 use bytes::Bytes;
 
 use crate::rng::RandomSource;
-use crate::session::{ProtocolError, Shared};
+use crate::session::Shared;
 
 /// What went wrong in a best session: a codec error (which names the field, the bytes and the limit) or a
 /// session-level violation.
@@ -190,33 +190,7 @@ pub enum SessionError {
     },
 }
 
-impl From<SessionError> for ProtocolError {
-    fn from(e: SessionError) -> Self {
-        Self::Best(e)
-    }
-}
-
-impl From<SessionError> for std::io::Error {
-    fn from(e: SessionError) -> Self {
-        Self::new(std::io::ErrorKind::InvalidData, e)
-    }
-}
-
-impl From<SessionError> for crate::SendError {
-    /// An encode error becomes [`crate::SendError::Encode`], any other [`crate::SendError::Refused`].
-    fn from(e: SessionError) -> Self {
-        match e {
-            SessionError::Encode(_) => Self::Encode(e.into()),
-            other => Self::Refused(other.into()),
-        }
-    }
-}
-
-impl From<SessionError> for crate::CloseReason {
-    fn from(e: SessionError) -> Self {
-        Self::Protocol(e.into())
-    }
-}
+crate::session::session_error_conversions!(Best);
 
 /// What a message that did not decode still shows: its `funcId` and `mid` (strings or numbers), and the
 /// `cmdId` of a command.
@@ -244,6 +218,23 @@ impl Readable {
             mid: get("mid"),
             cmd_id,
         }
+    }
+
+    /// The error that closes the connection when the message's `mid` is over [`MAX_MID_LEN`] (the codec's
+    /// own refusal, or a longer `mid` in a message that failed for another reason): it can never be matched.
+    fn unmatchable_mid(&self, e: &DecodeError) -> Option<SessionError> {
+        let len = match e {
+            DecodeError::MidTooLong { len, .. } => Some(*len),
+            _ => self
+                .mid
+                .as_ref()
+                .map(|m| m.chars().count())
+                .filter(|&len| len > MAX_MID_LEN),
+        }?;
+        Some(SessionError::MidTooLong {
+            len,
+            max: MAX_MID_LEN,
+        })
     }
 }
 

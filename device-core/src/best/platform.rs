@@ -16,7 +16,7 @@ use chrono::Offset;
 
 use super::{
     encode, random_array, random_hex, same_secret, HandshakeStep, MidGen, Readable, SessionError,
-    DEFAULT_HEARTBEAT_INTERVAL, MAX_MID_LEN, MISSED_HEARTBEATS,
+    DEFAULT_HEARTBEAT_INTERVAL, MISSED_HEARTBEATS,
 };
 use crate::clock::{SystemClock, WallClock};
 use crate::correlation::Correlator;
@@ -780,22 +780,8 @@ impl<R: DeviceRegistry> PlatformSession<R> {
     /// any refused onboarding); anything else is reported.
     fn on_malformed(&mut self, data: &[u8], e: DecodeError) {
         let readable = Readable::of(data);
-        let mid_len = match &e {
-            DecodeError::MidTooLong { len, .. } => Some(*len),
-            _ => readable
-                .mid
-                .as_ref()
-                .map(|m| m.chars().count())
-                .filter(|&len| len > MAX_MID_LEN),
-        };
-        if let Some(len) = mid_len {
-            return self.close_with(
-                SessionError::MidTooLong {
-                    len,
-                    max: MAX_MID_LEN,
-                }
-                .into(),
-            );
+        if let Some(unmatchable) = readable.unmatchable_mid(&e) {
+            return self.close_with(unmatchable.into());
         }
         let error: crate::Shared<DecodeError> = e.into();
         let func_id = readable.func_id.unwrap_or_else(|| "?".to_owned());

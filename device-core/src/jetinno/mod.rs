@@ -33,7 +33,7 @@ pub const PEER_TIMEOUT: Duration = Duration::from_secs(120);
 use bytes::BytesMut;
 use jetinno_proto::{Codec, CodecConfig, DecodeError, Decoder, EncodeError, Encoder, WireMessage};
 
-use crate::session::{ProtocolError, Shared};
+use crate::session::Shared;
 
 /// What went wrong in a jetinno session: a codec error (which names the field, the bytes and the limit) or a
 /// session-level violation.
@@ -108,33 +108,7 @@ pub enum SessionError {
     },
 }
 
-impl From<SessionError> for ProtocolError {
-    fn from(e: SessionError) -> Self {
-        Self::Jetinno(e)
-    }
-}
-
-impl From<SessionError> for std::io::Error {
-    fn from(e: SessionError) -> Self {
-        Self::new(std::io::ErrorKind::InvalidData, e)
-    }
-}
-
-impl From<SessionError> for crate::SendError {
-    /// An encode error becomes [`crate::SendError::Encode`], any other [`crate::SendError::Refused`].
-    fn from(e: SessionError) -> Self {
-        match e {
-            SessionError::Encode(_) => Self::Encode(e.into()),
-            other => Self::Refused(other.into()),
-        }
-    }
-}
-
-impl From<SessionError> for crate::CloseReason {
-    fn from(e: SessionError) -> Self {
-        Self::Protocol(e.into())
-    }
-}
+crate::session::session_error_conversions!(Jetinno);
 
 /// One step of reading the receive buffer.
 enum Step<M> {

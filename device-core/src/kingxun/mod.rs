@@ -71,7 +71,7 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 
-use crate::session::{ProtocolError, Shared};
+use crate::session::Shared;
 use kingxun_proto::{
     CodecConfig, ConnectSession, DecodeError, Decoder, EncodeError, Frame, FrameCodec, Header,
     LinkCipher, MsgId, Packet, RespCode, TimestampError, HEADER_LEN,
@@ -209,33 +209,7 @@ pub enum SessionError {
     },
 }
 
-impl From<SessionError> for ProtocolError {
-    fn from(e: SessionError) -> Self {
-        Self::Kingxun(e)
-    }
-}
-
-impl From<SessionError> for std::io::Error {
-    fn from(e: SessionError) -> Self {
-        Self::new(std::io::ErrorKind::InvalidData, e)
-    }
-}
-
-impl From<SessionError> for crate::SendError {
-    /// An encode error becomes [`crate::SendError::Encode`], any other [`crate::SendError::Refused`].
-    fn from(e: SessionError) -> Self {
-        match e {
-            SessionError::Encode(_) => Self::Encode(e.into()),
-            other => Self::Refused(other.into()),
-        }
-    }
-}
-
-impl From<SessionError> for crate::CloseReason {
-    fn from(e: SessionError) -> Self {
-        Self::Protocol(e.into())
-    }
-}
+crate::session::session_error_conversions!(Kingxun);
 
 /// One step of reading the receive buffer.
 enum Step {
