@@ -18,6 +18,10 @@ use sqlx::{AnyPool, Executor, Row};
 
 use crate::queue::{CommandRecord, CommandSpec, CommandState};
 
+/// Registers one device unless its id is registered already (then nothing is written).
+const INSERT_DEVICE: &str =
+    "INSERT INTO devices (id, name, secret, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING";
+
 /// Which database a [`Store`] runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -433,15 +437,13 @@ impl Store {
     ) -> Result<DeviceRecord, StoreError> {
         let _t = Timed::start("add_device");
         let created_at = now_ms();
-        let inserted = sqlx::query(
-            "INSERT INTO devices (id, name, secret, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING",
-        )
-        .bind(id)
-        .bind(name)
-        .bind(secret)
-        .bind(created_at)
-        .execute(&self.writer)
-        .await?;
+        let inserted = sqlx::query(INSERT_DEVICE)
+            .bind(id)
+            .bind(name)
+            .bind(secret)
+            .bind(created_at)
+            .execute(&self.writer)
+            .await?;
         if inserted.rows_affected() == 0 {
             return Err(StoreError::DeviceExists(id.to_owned()));
         }
@@ -469,15 +471,13 @@ impl Store {
         let mut added = Vec::new();
         let mut tx = self.writer.begin().await?;
         for (id, name, secret) in devices {
-            let inserted = sqlx::query(
-                "INSERT INTO devices (id, name, secret, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING",
-            )
-            .bind(id)
-            .bind(name)
-            .bind(secret)
-            .bind(created_at)
-            .execute(&mut *tx)
-            .await?;
+            let inserted = sqlx::query(INSERT_DEVICE)
+                .bind(id)
+                .bind(name)
+                .bind(secret)
+                .bind(created_at)
+                .execute(&mut *tx)
+                .await?;
             if inserted.rows_affected() == 1 {
                 added.push(id.clone());
             }
