@@ -147,11 +147,10 @@ pub async fn start_on(
     let (confirm_tx, mut confirm_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
     let confirm_after = (config.payment.confirm_after_ms > 0)
         .then(|| Duration::from_millis(config.payment.confirm_after_ms));
-    let provider = Arc::new(SimulatedProvider::new(
-        config.payment.base_url.clone(),
-        confirm_after,
-        confirm_tx,
-    ));
+    let provider = Arc::new(
+        SimulatedProvider::new(config.payment.base_url.clone(), confirm_after, confirm_tx)
+            .with_delay(Duration::from_millis(config.payment.create_delay_ms)),
+    );
     let orders = Orders::new(
         fleet.clone(),
         provider,

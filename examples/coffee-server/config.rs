@@ -64,6 +64,9 @@ pub struct PaymentConfig {
     /// The simulated provider confirms a payment this many milliseconds after the QR code was made; 0 = only
     /// through `POST /api/orders/{order_no}/paid`. Default 3000.
     pub confirm_after_ms: u64,
+    /// The simulated provider takes this many milliseconds to make a payment, as a gateway's round trip
+    /// would. Default 0.
+    pub create_delay_ms: u64,
     /// A `pay_done` not delivered within this many seconds expires. Default 300.
     pub pay_done_ttl_secs: u64,
 }
@@ -83,6 +86,7 @@ impl Default for PaymentConfig {
             provider: Provider::Simulated,
             base_url: "https://pay.example.com/qr".into(),
             confirm_after_ms: 3000,
+            create_delay_ms: 0,
             pay_done_ttl_secs: 300,
         }
     }

@@ -33,6 +33,7 @@ use jetinno_proto::{
     QrCodeReply, QrType, Reboot, Rinsing, ServerMessage, Upgrade,
 };
 use serde::{Deserialize, Serialize};
+use tokio_util::task::TaskTracker;
 
 use super::orders::{Orders, ProductReport, QrRequest};
 
@@ -462,6 +463,9 @@ async fn pump(
     mut events: tokio::sync::mpsc::Receiver<ServerEvent<Session>>,
 ) {
     let mut refusals = Refusals::default();
+    // The order handlers run off the pump; the pump ends only after the last of them, so none is cut off
+    // by the store closing at shutdown.
+    let handlers = TaskTracker::new();
     while let Some(event) = events.recv().await {
         match event {
             ServerEvent::Accepted { addr, .. } => tracing::debug!(%addr, "machine connected"),
@@ -497,21 +501,41 @@ async fn pump(
             }
             ServerEvent::Session { conn, peer, event } => {
                 let device = peer.map(|p| p.to_string());
-                on_session_event(&link, &fleet, &orders, conn_key(conn), device, event).await;
+                let ctx = Handlers {
+                    link: &link,
+                    fleet: &fleet,
+                    orders: &orders,
+                    tasks: &handlers,
+                };
+                on_session_event(&ctx, conn_key(conn), device, event).await;
             }
             _ => {}
         }
     }
+    handlers.close();
+    handlers.wait().await;
+}
+
+/// What a session event's handler works with.
+struct Handlers<'a> {
+    link: &'a Arc<MachineLink>,
+    fleet: &'a Fleet,
+    orders: &'a Orders,
+    tasks: &'a TaskTracker,
 }
 
 async fn on_session_event(
-    link: &Arc<MachineLink>,
-    fleet: &Fleet,
-    orders: &Orders,
+    ctx: &Handlers<'_>,
     conn: u64,
     device: Option<String>,
     event: SessionEvent,
 ) {
+    let Handlers {
+        link,
+        fleet,
+        orders,
+        tasks,
+    } = *ctx;
     if let Some(d) = &device {
         fleet.device_seen(d);
     }
@@ -550,7 +574,7 @@ async fn on_session_event(
             };
             let (link, fleet, orders) = (link.clone(), fleet.clone(), orders.clone());
             // Orders are answered concurrently; the session makes sure each is answered at most once.
-            tokio::spawn(async move {
+            tasks.spawn(async move {
                 match orders.qrcode(&request).await {
                     Ok(order) => {
                         let reply = QrCodeReply {
@@ -630,7 +654,7 @@ async fn on_session_event(
             };
             let (fleet, orders) = (fleet.clone(), orders.clone());
             // Off the pump, as `qrcode` is: its store round trips must not hold up every machine's events.
-            tokio::spawn(async move {
+            tasks.spawn(async move {
                 if let Err(e) = orders.product_done(&report).await {
                     tracing::warn!(order = %p.order_no, error = %e, "productdone not applied");
                     fleet

@@ -238,6 +238,7 @@ pub trait PaymentProvider: Send + Sync + 'static {
 /// (none: only through the API).
 pub struct SimulatedProvider {
     base_url: String,
+    delay: Duration,
     confirm_after: Option<Duration>,
     confirmations: tokio::sync::mpsc::UnboundedSender<String>,
 }
@@ -251,15 +252,26 @@ impl SimulatedProvider {
     ) -> Self {
         Self {
             base_url,
+            delay: Duration::ZERO,
             confirm_after,
             confirmations,
         }
+    }
+
+    /// Makes every payment take `delay`, as a gateway's round trip would.
+    #[must_use]
+    pub fn with_delay(mut self, delay: Duration) -> Self {
+        self.delay = delay;
+        self
     }
 }
 
 impl PaymentProvider for SimulatedProvider {
     fn create<'a>(&'a self, order: &'a Order) -> BoxFuture<'a, Result<PaymentRequest, String>> {
         Box::pin(async move {
+            if !self.delay.is_zero() {
+                tokio::time::sleep(self.delay).await;
+            }
             if let Some(after) = self.confirm_after {
                 let tx = self.confirmations.clone();
                 let order_no = order.order_no.clone();
@@ -462,63 +474,61 @@ impl Orders {
     /// # Errors
     /// The order number belongs to another machine, the provider failed, or the store failed.
     pub async fn qrcode(&self, req: &QrRequest) -> Result<Order, OrderError> {
+        // A repeated number is answered from the store (a read, off the one writer).
+        if let Some(order) = self.get(&req.order_no).await? {
+            return self.repeated(order, req).await;
+        }
         let now = fleet::now_ms();
         let day = chrono::DateTime::from_timestamp_millis(now)
             .unwrap_or_default()
             .format("%Y-%m-%d")
             .to_string();
+        let draft = Order {
+            id: 0,
+            order_no: req.order_no.clone(),
+            device_id: req.device_id.clone(),
+            product_id: i64::from(req.product_id),
+            amount_fen: i64::from(req.amount_fen),
+            qr_type: req.qr_type.clone(),
+            state: OrderState::AwaitingPayment,
+            pay_url: None,
+            refund_due: false,
+            product_name: None,
+            pay_type: None,
+            day,
+            created_at: now,
+            paid_at: None,
+            done_at: None,
+        };
+        // The payment first, so the order is written once, with its URL: a provider failure leaves no order
+        // and the machine's repeated `qrcode` tries again.
+        let payment = self
+            .provider
+            .create(&draft)
+            .await
+            .map_err(OrderError::Store)?;
         let inserted = sqlx::query(&format!(
-            "INSERT INTO coffee_orders (order_no, device_id, product_id, amount_fen, qr_type, state, day, created_at) \
-             VALUES ($1, $2, $3, $4, $5, 'awaiting_payment', $6, $7) ON CONFLICT (order_no) DO NOTHING \
-             RETURNING {ORDER_COLUMNS}"
+            "INSERT INTO coffee_orders (order_no, device_id, product_id, amount_fen, qr_type, state, pay_url, day, \
+             created_at) VALUES ($1, $2, $3, $4, $5, 'awaiting_payment', $6, $7, $8) \
+             ON CONFLICT (order_no) DO NOTHING RETURNING {ORDER_COLUMNS}"
         ))
-        .bind(&req.order_no)
-        .bind(&req.device_id)
-        .bind(i64::from(req.product_id))
-        .bind(i64::from(req.amount_fen))
-        .bind(&req.qr_type)
-        .bind(&day)
+        .bind(&draft.order_no)
+        .bind(&draft.device_id)
+        .bind(draft.product_id)
+        .bind(draft.amount_fen)
+        .bind(&draft.qr_type)
+        .bind(&payment.url)
+        .bind(&draft.day)
         .bind(now)
         .fetch_optional(self.fleet.store().writer())
         .await?;
-        // A new order comes back from the insert; a repeated number is read.
-        let order = match inserted {
-            Some(row) => order_from_row(&row)?,
-            None => self.existing(&req.order_no).await?,
+        let Some(row) = inserted else {
+            // A concurrent repeat wrote it first: that order and its payment are the machine's.
+            return self
+                .repeated(self.existing(&req.order_no).await?, req)
+                .await;
         };
-        if order.device_id != req.device_id {
-            return Err(OrderError::OtherMachine {
-                order_no: order.order_no,
-                owner: order.device_id,
-                device: req.device_id.clone(),
-            });
-        }
-        if let Some(url) = &order.pay_url {
-            // A repeated qrcode: the same payment.
-            let _ = url;
-            return Ok(order);
-        }
-        let payment = self
-            .provider
-            .create(&order)
-            .await
-            .map_err(OrderError::Store)?;
-        let set = sqlx::query(
-            "UPDATE coffee_orders SET pay_url = $2 WHERE order_no = $1 AND pay_url IS NULL",
-        )
-        .bind(&order.order_no)
-        .bind(&payment.url)
-        .execute(self.fleet.store().writer())
-        .await?;
-        let order = if set.rows_affected() == 1 {
-            Order {
-                pay_url: Some(payment.url),
-                ..order
-            }
-        } else {
-            // A concurrent repeat set it first: that payment is the order's.
-            self.existing(&req.order_no).await?
-        };
+        let order = order_from_row(&row)?;
         self.fleet
             .event(
                 Some(&order.device_id),
@@ -527,6 +537,34 @@ impl Orders {
             )
             .await;
         Ok(order)
+    }
+
+    /// A `qrcode` for an order number the store has: the same payment, unless the number is another machine's.
+    /// An order stored without a URL (by an earlier version that wrote the URL separately) gets one now.
+    async fn repeated(&self, order: Order, req: &QrRequest) -> Result<Order, OrderError> {
+        if order.device_id != req.device_id {
+            return Err(OrderError::OtherMachine {
+                order_no: order.order_no,
+                owner: order.device_id,
+                device: req.device_id.clone(),
+            });
+        }
+        if order.pay_url.is_some() {
+            return Ok(order);
+        }
+        let payment = self
+            .provider
+            .create(&order)
+            .await
+            .map_err(OrderError::Store)?;
+        sqlx::query(
+            "UPDATE coffee_orders SET pay_url = $2 WHERE order_no = $1 AND pay_url IS NULL",
+        )
+        .bind(&order.order_no)
+        .bind(&payment.url)
+        .execute(self.fleet.store().writer())
+        .await?;
+        self.existing(&order.order_no).await
     }
 
     /// A payment confirmation: marks the order paid and queues `pay_done` for the machine (once).

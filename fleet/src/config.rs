@@ -110,6 +110,11 @@ pub struct QueueConfig {
     pub default_ttl_secs: u64,
     /// A sent command awaiting an acknowledgement times out after this many seconds. Default 60.
     pub ack_timeout_secs: u64,
+    /// Finished commands (acknowledged, failed, expired, cancelled, or sent where no acknowledgement comes)
+    /// older than this many days are deleted; queued and in-flight ones never are. Default 30.
+    pub retention_days: u32,
+    /// At most this many finished commands are kept (the oldest go first). Default 1,000,000.
+    pub max_finished: u32,
 }
 
 impl Default for QueueConfig {
@@ -117,6 +122,8 @@ impl Default for QueueConfig {
         Self {
             default_ttl_secs: 86_400,
             ack_timeout_secs: 60,
+            retention_days: 30,
+            max_finished: 1_000_000,
         }
     }
 }

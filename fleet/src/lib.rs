@@ -115,7 +115,7 @@ pub enum StartError {
 impl Fleet {
     /// Opens the store named by `config` (the SQLite file under `data_dir` unless `database_url` is set),
     /// applies the restart rule to interrupted deliveries, loads the login registry and starts the maintenance
-    /// task (last-seen writes, TTL expiry, acknowledgement timeouts, events retention).
+    /// task (last-seen writes, TTL expiry, acknowledgement timeouts, events and commands retention).
     ///
     /// # Errors
     /// The store cannot be opened or migrated.
@@ -623,6 +623,16 @@ async fn maintain(fleet: Fleet, mut stop: watch::Receiver<bool>) {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(events = n, "events pruned by retention"),
                 Err(e) => tracing::warn!(error = %e, "events retention failed"),
+            }
+            let queue = &fleet.0.config.queue;
+            let cutoff = now_ms() - i64::from(queue.retention_days) * 86_400_000;
+            match store
+                .prune_commands(cutoff, i64::from(queue.max_finished))
+                .await
+            {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(commands = n, "finished commands pruned by retention"),
+                Err(e) => tracing::warn!(error = %e, "commands retention failed"),
             }
         }
     }

@@ -737,17 +737,66 @@ impl Store {
     /// Database failure.
     pub async fn prune_events(&self, older_than: i64, keep: i64) -> Result<u64, StoreError> {
         let _t = Timed::start("prune_events");
-        let by_age = sqlx::query("DELETE FROM events WHERE at < $1")
-            .bind(older_than)
-            .execute(&self.writer)
+        let by_age = self
+            .delete_in_batches(
+                "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE at < $1 ORDER BY id LIMIT $2)",
+                older_than,
+            )
             .await?;
-        let by_count = sqlx::query(
-            "DELETE FROM events WHERE id <= (SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET $1)",
-        )
-        .bind(keep)
-        .execute(&self.writer)
-        .await?;
-        Ok(by_age.rows_affected() + by_count.rows_affected())
+        let by_count = self
+            .delete_in_batches(
+                "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE id <= \
+                 (SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET $1) ORDER BY id LIMIT $2)",
+                keep,
+            )
+            .await?;
+        Ok(by_age + by_count)
+    }
+
+    /// Deletes finished commands (those with a `finished_at`) finished before `older_than` (Unix ms), and all
+    /// finished ones but the newest `keep`; returns how many. Queued, sending and unacknowledged commands are
+    /// never deleted. An idempotency key is remembered as long as its command is kept.
+    ///
+    /// # Errors
+    /// Database failure.
+    pub async fn prune_commands(&self, older_than: i64, keep: i64) -> Result<u64, StoreError> {
+        let _t = Timed::start("prune_commands");
+        let by_age = self
+            .delete_in_batches(
+                "DELETE FROM commands WHERE id IN (SELECT id FROM commands \
+                 WHERE finished_at IS NOT NULL AND finished_at < $1 ORDER BY id LIMIT $2)",
+                older_than,
+            )
+            .await?;
+        let by_count = self
+            .delete_in_batches(
+                "DELETE FROM commands WHERE id IN (SELECT id FROM commands WHERE finished_at IS NOT NULL AND id <= \
+                 (SELECT id FROM commands WHERE finished_at IS NOT NULL ORDER BY id DESC LIMIT 1 OFFSET $1) \
+                 ORDER BY id LIMIT $2)",
+                keep,
+            )
+            .await?;
+        Ok(by_age + by_count)
+    }
+
+    /// Runs `sql` (a `DELETE` of at most `$2` rows chosen by `$1`) until it deletes fewer than a batch, so the
+    /// one writer is never held by a delete of millions of rows.
+    async fn delete_in_batches(&self, sql: &str, arg: i64) -> Result<u64, StoreError> {
+        const BATCH: i64 = 5_000;
+        let mut total = 0;
+        loop {
+            let done = sqlx::query(sql)
+                .bind(arg)
+                .bind(BATCH)
+                .execute(&self.writer)
+                .await?
+                .rows_affected();
+            total += done;
+            if done < BATCH.unsigned_abs() {
+                return Ok(total);
+            }
+            tokio::task::yield_now().await;
+        }
     }
 
     // ---- commands ----

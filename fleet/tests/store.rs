@@ -408,3 +408,67 @@ async fn settings_keep_the_first_value() {
     }
     b.cleanup().await;
 }
+
+#[tokio::test]
+async fn retention_deletes_finished_commands_only() {
+    let b = Backends::new("cmdret").await;
+    for (name, s) in &b.stores {
+        s.add_device("7", "m", "12345678").await.unwrap();
+        let enqueue = |spec: CommandSpec| async move {
+            match s.enqueue("7", &spec, None, None).await.unwrap() {
+                Enqueued::New(c) => c.id,
+                other => panic!("{other:?}"),
+            }
+        };
+        let mut acked = spec("unlock", false);
+        acked.expects_ack = true;
+        // Finished: sent where no acknowledgement comes, failed, cancelled.
+        let sent = enqueue(spec("reboot", false)).await;
+        s.claim_next("7").await.unwrap();
+        assert!(s.mark_sent(sent).await.unwrap());
+        let failed = enqueue(spec("reboot", false)).await;
+        s.claim_next("7").await.unwrap();
+        assert!(s
+            .finish(
+                failed,
+                CommandState::Sending,
+                CommandState::Failed,
+                Some("refused")
+            )
+            .await
+            .unwrap());
+        let cancelled = enqueue(spec("reboot", false)).await;
+        s.cancel(cancelled).await.unwrap();
+        // Live: sent and awaiting its acknowledgement, and queued.
+        let waiting = enqueue(acked).await;
+        s.claim_next("7").await.unwrap();
+        assert!(s.mark_sent(waiting).await.unwrap());
+        let queued = enqueue(spec("rinsing", false)).await;
+
+        let state = |id| async move { s.command(id).await.unwrap().map(|c| c.state) };
+        // Nothing finished before 0, and fewer than 1,000 are kept: nothing goes.
+        assert_eq!(s.prune_commands(0, 1_000).await.unwrap(), 0, "{name}");
+        // Keep the newest finished one.
+        assert_eq!(s.prune_commands(0, 1).await.unwrap(), 2, "{name}");
+        assert_eq!(
+            (state(sent).await, state(failed).await),
+            (None, None),
+            "{name}"
+        );
+        assert_eq!(
+            state(cancelled).await,
+            Some(CommandState::Cancelled),
+            "{name}"
+        );
+        // By age: every finished one goes; the live ones never do.
+        assert_eq!(
+            s.prune_commands(i64::MAX, 1_000).await.unwrap(),
+            1,
+            "{name}"
+        );
+        assert_eq!(state(cancelled).await, None, "{name}");
+        assert_eq!(state(waiting).await, Some(CommandState::Sent), "{name}");
+        assert_eq!(state(queued).await, Some(CommandState::Queued), "{name}");
+    }
+    b.cleanup().await;
+}

@@ -13,6 +13,9 @@ use crate::{sim, Harness, SEED, WAIT};
 
 const CHILD_ENV: &str = "COFFEE_SERVE_CONFIG";
 const DEADLINE_SECS: u64 = 10;
+/// The simulated payment provider's round trip: long enough that a `qrcode` is still being handled when
+/// SIGTERM arrives.
+const PAYMENT_DELAY_MS: u64 = 1500;
 
 /// The server process: does nothing unless started by the test below.
 #[test]
@@ -52,7 +55,7 @@ async fn sigterm_stops_in_time_and_keeps_the_queue_and_the_events() {
         format!(
             "[fleet]\ndata_dir = {:?}\nflush_interval_secs = 1\nshutdown_timeout_secs = {DEADLINE_SECS}\n\
              [fleet.admin]\nlisten = \"127.0.0.1:0\"\ntoken = \"test-token\"\n\
-             [machines]\nlisten = \"127.0.0.1:0\"\n[payment]\nconfirm_after_ms = 0\n",
+             [machines]\nlisten = \"127.0.0.1:0\"\n[payment]\nconfirm_after_ms = 0\ncreate_delay_ms = {PAYMENT_DELAY_MS}\n",
             dir.path().join("data").display().to_string()
         ),
     )
@@ -130,6 +133,21 @@ async fn sigterm_stops_in_time_and_keeps_the_queue_and_the_events() {
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
 
+    // An order under way at the signal: its payment is being made when SIGTERM arrives.
+    let buyer = machines_sim.machine(1002).unwrap();
+    let buying = tokio::spawn(async move { buyer.buy(1, &sim::Stats::default()).await });
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let m = api.get("/metrics").await.unwrap().text();
+        if m.lines().any(|l| {
+            l.contains("qrcode") && l.starts_with("fleet_messages_in_total") && !l.ends_with(" 0")
+        }) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "qrcode never received: {m}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
     let stopped = Instant::now();
     let kill = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -152,6 +170,8 @@ async fn sigterm_stops_in_time_and_keeps_the_queue_and_the_events() {
         took < Duration::from_secs(DEADLINE_SECS),
         "shutdown took {took:?}"
     );
+    // The machine got no QR code (its connection closed first)...
+    assert!(buying.await.unwrap().is_err());
     machines_sim.shutdown().await;
 
     // Started again on the same store: the queue and the events are there.
@@ -196,6 +216,20 @@ async fn sigterm_stops_in_time_and_keeps_the_queue_and_the_events() {
             "no `{kind}` event of {device} after the restart: {kinds:?}"
         );
     }
+    // ... but the order was written, with its payment, and the unanswered `qrcode` recorded: the handler
+    // finished before the store closed.
+    let orders = h.api.get("/api/orders?device=1002").await.unwrap().json();
+    let order = &orders["items"][0];
+    assert!(
+        order["pay_url"].is_string() && order["state"] == "awaiting_payment",
+        "the order under way at shutdown: {orders}"
+    );
+    assert!(
+        kinds
+            .iter()
+            .any(|(d, k)| d == "1002" && k == "qrcode_unanswered"),
+        "no `qrcode_unanswered` of 1002: {kinds:?}"
+    );
     let last_seen = h.api.get("/api/devices/1002").await.unwrap().json()["last_seen"].clone();
     assert!(last_seen.is_i64(), "last seen not stored: {last_seen}");
     h.server.shutdown().await;
