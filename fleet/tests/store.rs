@@ -91,6 +91,19 @@ async fn devices_register_list_and_remove() {
             (Some("1.2"), Some(9), Some(info)),
             "{name}"
         );
+        // Many at once (more than one statement's worth); a time never moves back.
+        let many: Vec<(String, i64)> = (0..300).map(|i| (format!("m{i}"), 100 + i)).collect();
+        for (id, _) in &many {
+            s.add_device(id, "", "12345678").await.unwrap();
+        }
+        s.touch_devices(&many).await.unwrap();
+        s.touch_devices(&[("m7".into(), 3), ("1001".into(), 8)])
+            .await
+            .unwrap();
+        for (id, at) in [("m0", 100), ("m7", 107), ("m299", 399), ("1001", 9)] {
+            let seen = s.device(id).await.unwrap().unwrap().last_seen;
+            assert_eq!(seen, Some(at), "{name}: {id}");
+        }
         let secrets = s.device_secrets().await.unwrap();
         assert!(
             secrets.contains(&("1002".into(), "87654321".into())),
