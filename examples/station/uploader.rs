@@ -248,7 +248,13 @@ impl Worker {
         let id = record.scan_id.clone().unwrap_or_default();
         let outcome = self.upload_parts(&base, &id, record).await;
         self.last_probe = Some(Instant::now());
-        let reachable = !matches!(outcome, Err(ErrorCode::UPLOAD_NETWORK_DOWN));
+        // Unreachable: no answer, or the cloud answered with a failure; a local failure says nothing of it.
+        let reachable = !matches!(
+            outcome,
+            Err(ErrorCode::UPLOAD_NETWORK_DOWN
+                | ErrorCode::OSS_UPLOAD_FAILED
+                | ErrorCode::FOOT_JSON_UPLOAD_FAILED)
+        );
         self.note_reachability(reachable);
         // Apply the outcome to the record as it is now (a pad may have changed its details meanwhile).
         let Some(mut current) = self.records.get(&id) else {

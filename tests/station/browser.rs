@@ -1,0 +1,1 @@
+//! The pad page in headless Chromium.
