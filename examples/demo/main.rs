@@ -63,7 +63,10 @@ async fn run(cli: Cli) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    println!("devproto demo: coffee fleet and foot-scanner station ({} steps)", steps.len() + station.len());
+    println!(
+        "devproto demo: coffee fleet and foot-scanner station ({} steps)",
+        steps.len() + station.len()
+    );
     let mut outcomes = scenario::run(&mut ctx, &steps).await;
     if outcomes.iter().all(|o| o.ok) {
         outcomes.extend(scenario::run(&mut pads, &station).await);

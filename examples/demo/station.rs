@@ -36,7 +36,9 @@ impl Demo {
     }
 
     fn station(&self) -> Result<&station::Running, String> {
-        self.station.as_ref().ok_or_else(|| "station not started".to_owned())
+        self.station
+            .as_ref()
+            .ok_or_else(|| "station not started".to_owned())
     }
 
     /// Stops the pad and the station.
@@ -85,7 +87,9 @@ async fn start(d: &mut Demo) -> StepResult {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     d.station = Some(running);
-    Ok(format!("pad page http://{addr}/, pads at ws://{addr}/aliscan"))
+    Ok(format!(
+        "pad page http://{addr}/, pads at ws://{addr}/aliscan"
+    ))
 }
 
 async fn connect(d: &mut Demo) -> StepResult {
@@ -143,7 +147,9 @@ async fn book_and_scan(d: &mut Demo) -> StepResult {
         .as_ref()
         .map_or(0, |m| m.iter().filter(|(_, v)| v.is_some()).count());
     d.scan_id = scan_id.clone();
-    Ok(format!("{scan_id}: size CN {size}, {measured} measurements, QR code attached"))
+    Ok(format!(
+        "{scan_id}: size CN {size}, {measured} measurements, QR code attached"
+    ))
 }
 
 async fn uploaded(d: &mut Demo) -> StepResult {
@@ -154,7 +160,9 @@ async fn uploaded(d: &mut Demo) -> StepResult {
         if let Some(r) = cloud.records().get(&d.scan_id) {
             if r.record.is_some() && r.files.len() == 3 {
                 let bytes: usize = r.files.values().sum();
-                return Ok(format!("record and 3 files ({bytes} bytes) in the simulated cloud"));
+                return Ok(format!(
+                    "record and 3 files ({bytes} bytes) in the simulated cloud"
+                ));
             }
         }
         if tokio::time::Instant::now() > deadline {

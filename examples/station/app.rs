@@ -230,8 +230,10 @@ pub async fn start_on(
         let endpoint = endpoint.clone();
         tasks.push(tokio::spawn(async move {
             while let Some(report) = hw_rx.recv().await {
-                let _ = endpoint
-                    .handle_command(device_core::runtime::now(), StationCommand::Hardware(report));
+                let _ = endpoint.handle_command(
+                    device_core::runtime::now(),
+                    StationCommand::Hardware(report),
+                );
             }
         }));
     }
@@ -271,8 +273,10 @@ pub async fn start_on(
                 }
                 if let Ok(s) = records.statistics().await {
                     let msg = StationMessage::FilesStatistics(Envelope::new("", s));
-                    let _ = endpoint
-                        .handle_command(device_core::runtime::now(), StationCommand::Broadcast(msg));
+                    let _ = endpoint.handle_command(
+                        device_core::runtime::now(),
+                        StationCommand::Broadcast(msg),
+                    );
                 }
             }
         }));

@@ -78,7 +78,9 @@ impl CloudSim {
     fn refuse(&self) -> Option<Response> {
         if self.is_failing() {
             self.0.refused.fetch_add(1, Ordering::Relaxed);
-            return Some((StatusCode::SERVICE_UNAVAILABLE, "cloud failing (simulated)").into_response());
+            return Some(
+                (StatusCode::SERVICE_UNAVAILABLE, "cloud failing (simulated)").into_response(),
+            );
         }
         None
     }
@@ -108,9 +110,17 @@ async fn record(
         return r;
     }
     if record["scanId"].as_str() != Some(id.as_str()) {
-        return (StatusCode::BAD_REQUEST, "scanId of the body differs from the path").into_response();
+        return (
+            StatusCode::BAD_REQUEST,
+            "scanId of the body differs from the path",
+        )
+            .into_response();
     }
-    let mut all = sim.0.received.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut all = sim
+        .0
+        .received
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
     all.entry(id).or_default().record = Some(record);
     Json(serde_json::json!({ "ok": true })).into_response()
 }
@@ -124,7 +134,11 @@ async fn file(
         return r;
     }
     let url = format!("https://oss.example.com/{id}/{name}");
-    let mut all = sim.0.received.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut all = sim
+        .0
+        .received
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
     all.entry(id).or_default().files.insert(name, body.len());
     Json(serde_json::json!({ "ossUrl": url })).into_response()
 }

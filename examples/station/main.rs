@@ -24,7 +24,11 @@ use aliscan_proto::CalibrationStep;
 use clap::Parser;
 
 #[derive(Parser, Debug)]
-#[command(name = "station", version, about = "Foot-scanner station (aliscan) with its pad page")]
+#[command(
+    name = "station",
+    version,
+    about = "Foot-scanner station (aliscan) with its pad page"
+)]
 struct Cli {
     /// Where pads connect: the page at `/`, the WebSocket at `/aliscan`.
     #[arg(long, default_value = "0.0.0.0:8090")]
@@ -75,7 +79,9 @@ fn parse_step(s: &str) -> Result<CalibrationStep, String> {
     if app::scanner::STEPS.contains(&step) {
         Ok(step)
     } else {
-        Err(format!("unknown calibration step `{s}` (left, right, compute, c1..c8, 8compute)"))
+        Err(format!(
+            "unknown calibration step `{s}` (left, right, compute, c1..c8, 8compute)"
+        ))
     }
 }
 

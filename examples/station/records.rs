@@ -148,8 +148,8 @@ impl Records {
         for row in rows {
             let id: String = row.try_get(0)?;
             let text: String = row.try_get(1)?;
-            let record: ScanRecord = serde_json::from_str(&text)
-                .map_err(|e| format!("stored record {id}: {e}"))?;
+            let record: ScanRecord =
+                serde_json::from_str(&text).map_err(|e| format!("stored record {id}: {e}"))?;
             mirror.order.push(id.clone());
             mirror.records.insert(id, record);
         }
@@ -345,7 +345,11 @@ async fn upsert(store: &Store, r: &ScanRecord) -> Result<(), Error> {
         .create_time
         .map(|t| t.get().and_utc().timestamp_millis())
         .unwrap_or_else(fleet::now_ms);
-    let status = r.status.as_ref().map_or("enable", |s| s.as_str()).to_owned();
+    let status = r
+        .status
+        .as_ref()
+        .map_or("enable", |s| s.as_str())
+        .to_owned();
     sqlx::query(
         "INSERT INTO station_records (scan_id, request_id, created_ms, record, status, user_status, json_status, \
          json_pri_status, cloud_status, mini_status, scan_status, search) \
@@ -418,12 +422,7 @@ impl RecordStore for StationRecords {
             count: u64::try_from(listed.len()).unwrap_or(u64::MAX),
             page,
             page_size,
-            list: listed
-                .into_iter()
-                .skip(skip)
-                .take(size)
-                .cloned()
-                .collect(),
+            list: listed.into_iter().skip(skip).take(size).cloned().collect(),
         }
     }
 }

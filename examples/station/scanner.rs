@@ -190,7 +190,10 @@ fn compute(
         std::fs::write(dir.join(name), bytes).map_err(|_| ErrorCode::LOCAL_STORAGE_FAILED)
     };
     write(scan_name, stl(length, width, settings.model_bytes, seed))?;
-    write(mini_name, stl(length, width, settings.model_bytes / 8, seed))?;
+    write(
+        mini_name,
+        stl(length, width, settings.model_bytes / 8, seed),
+    )?;
     write(cloud_name, cloud(points, length, width, seed))?;
     let url = format!("{}{scan_id}", settings.qr_prefix);
     let qr = super::qr::png(&url, settings.qr_size).map_err(|_| ErrorCode::UNKNOWN)?;
@@ -318,6 +321,8 @@ fn stl(length: f64, width: f64, bytes: usize, seed: u64) -> Vec<u8> {
     header[..name.len()].copy_from_slice(name);
     out.extend_from_slice(&header);
     out.extend_from_slice(&u32::try_from(triangles).unwrap_or(u32::MAX).to_le_bytes());
+    // STL stores single-precision coordinates: the narrowing is the format's.
+    #[allow(clippy::cast_possible_truncation)]
     let point = |rng: &mut SplitMix64| -> [f32; 3] {
         let u = rng.next_f64() * std::f64::consts::TAU;
         let v = rng.next_f64() * std::f64::consts::PI;

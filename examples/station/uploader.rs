@@ -195,7 +195,10 @@ impl Worker {
         let Some(base) = self.settings.cloud.clone() else {
             return false;
         };
-        matches!(self.send("GET", &format!("{base}/ping"), None, "").await, Ok((200, _)))
+        matches!(
+            self.send("GET", &format!("{base}/ping"), None, "").await,
+            Ok((200, _))
+        )
     }
 
     fn note_reachability(&self, up: bool) {
@@ -381,7 +384,8 @@ impl Worker {
 
     /// Deletes a fully uploaded record's local files once `deleteLife` has passed since its upload.
     fn expire_files(&self, record: &ScanRecord) {
-        let (Some(life), Some(dir)) = (self.settings.delete_life, record.save_path.as_deref()) else {
+        let (Some(life), Some(dir)) = (self.settings.delete_life, record.save_path.as_deref())
+        else {
             return;
         };
         let uploaded = record
@@ -394,8 +398,12 @@ impl Worker {
         let dir = std::path::Path::new(dir);
         if age.to_std().is_ok_and(|a| a >= life) && dir.exists() {
             match std::fs::remove_dir_all(dir) {
-                Ok(()) => tracing::info!(scan = ?record.scan_id, "local files deleted (deleteLife)"),
-                Err(e) => tracing::warn!(dir = %dir.display(), error = %e, "local files not deleted"),
+                Ok(()) => {
+                    tracing::info!(scan = ?record.scan_id, "local files deleted (deleteLife)")
+                }
+                Err(e) => {
+                    tracing::warn!(dir = %dir.display(), error = %e, "local files not deleted")
+                }
             }
         }
     }

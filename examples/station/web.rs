@@ -65,13 +65,19 @@ pub fn split(listener: TcpListener) -> io::Result<(WsSide, HttpSide, tokio::task
                     Ok(Ok(false)) => {
                         let _ = http_tx.send((stream, peer)).await;
                     }
-                    Ok(Err(e)) => tracing::debug!(%peer, error = %e, "connection dropped before its request"),
+                    Ok(Err(e)) => {
+                        tracing::debug!(%peer, error = %e, "connection dropped before its request")
+                    }
                     Err(_) => tracing::debug!(%peer, "no request head in time"),
                 }
             });
         }
     });
-    Ok((WsSide { rx: ws_rx, addr }, HttpSide { rx: http_rx, addr }, task))
+    Ok((
+        WsSide { rx: ws_rx, addr },
+        HttpSide { rx: http_rx, addr },
+        task,
+    ))
 }
 
 /// Whether the request head (peeked, not read) asks for a WebSocket upgrade.
@@ -122,23 +128,34 @@ impl Listen for WsSide {
             .ok_or_else(|| io::Error::new(io::ErrorKind::BrokenPipe, "listener closed"))
     }
 
-    async fn open(conn: TcpStream, setup: &OpenSetup) -> Result<WsTransport<TcpStream>, TransportError> {
+    // tungstenite's handshake callback returns its HTTP error response by value.
+    #[allow(clippy::result_large_err)]
+    async fn open(
+        conn: TcpStream,
+        setup: &OpenSetup,
+    ) -> Result<WsTransport<TcpStream>, TransportError> {
         use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
         let _ = conn.set_nodelay(true);
         let path = setup.ws.path.clone();
         let check = move |req: &Request, resp: Response| -> Result<Response, ErrorResponse> {
             match &path {
                 Some(want) if req.uri().path() != want => {
-                    let mut refusal =
-                        ErrorResponse::new(Some(format!("no WebSocket endpoint at {}", req.uri().path())));
-                    *refusal.status_mut() = tokio_tungstenite::tungstenite::http::StatusCode::NOT_FOUND;
+                    let mut refusal = ErrorResponse::new(Some(format!(
+                        "no WebSocket endpoint at {}",
+                        req.uri().path()
+                    )));
+                    *refusal.status_mut() =
+                        tokio_tungstenite::tungstenite::http::StatusCode::NOT_FOUND;
                     Err(refusal)
                 }
                 _ => Ok(resp),
             }
         };
-        let accept =
-            tokio_tungstenite::accept_hdr_async_with_config(conn, check, Some(setup.ws.tungstenite()));
+        let accept = tokio_tungstenite::accept_hdr_async_with_config(
+            conn,
+            check,
+            Some(setup.ws.tungstenite()),
+        );
         match tokio::time::timeout(setup.handshake_timeout, accept).await {
             Ok(Ok(ws)) => Ok(WsTransport::new(ws, &setup.ws)),
             Ok(Err(e)) => Err(e.into()),

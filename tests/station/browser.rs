@@ -385,12 +385,14 @@ async fn two_pads_in_chromium_book_scan_list_and_calibrate() {
     )
     .await;
     assert_eq!(
-        a.eval("document.getElementById('step-c2').className")
-            .await,
+        a.eval("document.getElementById('step-c2').className").await,
         json!("ok")
     );
     let msg = a.text("calib-msg").await;
-    assert!(msg.contains("100202") && msg.contains("image capture failed"), "{msg}");
+    assert!(
+        msg.contains("100202") && msg.contains("image capture failed"),
+        "{msg}"
+    );
     b.click("tab-calib").await;
     b.click("calib-ref").await;
     b.until(
@@ -421,8 +423,16 @@ async fn two_pads_in_chromium_book_scan_list_and_calibrate() {
         .await;
     b.screenshot(&target_dir().join("pad-phone-390x844.png"))
         .await;
-    assert!(a.errors().is_empty(), "pad-a console errors: {:?}", a.errors());
-    assert!(b.errors().is_empty(), "pad-b console errors: {:?}", b.errors());
+    assert!(
+        a.errors().is_empty(),
+        "pad-a console errors: {:?}",
+        a.errors()
+    );
+    assert!(
+        b.errors().is_empty(),
+        "pad-b console errors: {:?}",
+        b.errors()
+    );
 
     let _ = cdp.call(None, "Browser.close", json!({})).await;
     let _ = tokio::time::timeout(Duration::from_secs(5), child.wait()).await;

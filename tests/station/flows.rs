@@ -42,7 +42,11 @@ async fn a_booked_scan_goes_through_its_statuses_and_its_record_is_stored_listed
     };
     assert!(scan_id.starts_with("DEV0001-"), "{scan_id}");
     // pad-b sees the statuses in the spec's order.
-    for status in [StationStatus::Scanning, StationStatus::Computing, StationStatus::Free] {
+    for status in [
+        StationStatus::Scanning,
+        StationStatus::Computing,
+        StationStatus::Free,
+    ] {
         wait_for(&mut b.1, |e| {
             matches!(e, PadEvent::Status(s) if s.status == status).then_some(())
         })
@@ -89,7 +93,15 @@ async fn a_booked_scan_goes_through_its_statuses_and_its_record_is_stored_listed
         PadReply::UserInfo(o) => assert_eq!(o.status, OutcomeStatus::Success),
         other => panic!("{other:?}"),
     }
-    match call(&b, PadCommand::ListRecords { page: 1, page_size: 10 }).await {
+    match call(
+        &b,
+        PadCommand::ListRecords {
+            page: 1,
+            page_size: 10,
+        },
+    )
+    .await
+    {
         PadReply::Records(page) => {
             assert_eq!(page.count, 1);
             assert_eq!(page.list[0].scan_id.as_deref(), Some(scan_id.as_str()));
@@ -101,11 +113,17 @@ async fn a_booked_scan_goes_through_its_statuses_and_its_record_is_stored_listed
     // The search over the store finds it by the customer's name.
     let found = running.records.search("wang", 1, 10).await.unwrap();
     assert_eq!(found.count, 1);
-    assert_eq!(running.records.search("nobody", 1, 10).await.unwrap().count, 0);
+    assert_eq!(
+        running.records.search("nobody", 1, 10).await.unwrap().count,
+        0
+    );
 
     // The upload (with the new details) reaches the simulated cloud; the statistics say so.
     until("the record is uploaded", || {
-        running.records.get(&scan_id).is_some_and(|r| fully_uploaded(&r))
+        running
+            .records
+            .get(&scan_id)
+            .is_some_and(|r| fully_uploaded(&r))
     })
     .await;
     let cloud = running.cloud.clone().unwrap();
@@ -188,7 +206,15 @@ async fn statistics_count_the_upload_states_in_the_store() {
         PadReply::Statistics(s) => assert_eq!(s.total, 2),
         other => panic!("{other:?}"),
     }
-    match call(&a, PadCommand::ListRecords { page: 1, page_size: 10 }).await {
+    match call(
+        &a,
+        PadCommand::ListRecords {
+            page: 1,
+            page_size: 10,
+        },
+    )
+    .await
+    {
         PadReply::Records(p) => assert_eq!(p.count, 2),
         other => panic!("{other:?}"),
     }

@@ -25,7 +25,9 @@ async fn the_cloud_fails_and_recovers_across_a_restart_and_nothing_is_lost() {
     };
     // Pads are told the cloud is unreachable, and the record's failed upload.
     wait_for(&mut a.1, |e| match e {
-        PadEvent::Message(m) => matches!(m.as_ref(), StationMessage::NetResult(env) if !env.data).then_some(()),
+        PadEvent::Message(m) => {
+            matches!(m.as_ref(), StationMessage::NetResult(env) if !env.data).then_some(())
+        }
         _ => None,
     })
     .await;
@@ -55,13 +57,22 @@ async fn the_cloud_fails_and_recovers_across_a_restart_and_nothing_is_lost() {
     }
     a.0.shutdown().await.unwrap();
     running.shutdown().await;
-    assert!(cloud.records().get(&scan_id).is_none_or(|r| r.record.is_none()));
+    assert!(cloud
+        .records()
+        .get(&scan_id)
+        .is_none_or(|r| r.record.is_none()));
 
     // While the station is down, the store holds the record as pending.
     {
-        let store = crate::station::open_store(&fast_settings(dir.path())).await.unwrap();
-        let (records, writer) = crate::station::records::Records::open(store.clone()).await.unwrap();
-        let pending = records.get(&scan_id).expect("the record survived the restart");
+        let store = crate::station::open_store(&fast_settings(dir.path()))
+            .await
+            .unwrap();
+        let (records, writer) = crate::station::records::Records::open(store.clone())
+            .await
+            .unwrap();
+        let pending = records
+            .get(&scan_id)
+            .expect("the record survived the restart");
         assert!(!fully_uploaded(&pending));
         assert_eq!(records.statistics().await.unwrap().scan_fail, 1);
         drop(records);
@@ -72,7 +83,10 @@ async fn the_cloud_fails_and_recovers_across_a_restart_and_nothing_is_lost() {
     let running = start(fast_settings(dir.path())).await;
     let cloud = running.cloud.clone().unwrap();
     until("the record is uploaded", || {
-        running.records.get(&scan_id).is_some_and(|r| fully_uploaded(&r))
+        running
+            .records
+            .get(&scan_id)
+            .is_some_and(|r| fully_uploaded(&r))
     })
     .await;
     let got = cloud.records();
@@ -107,7 +121,15 @@ async fn local_files_are_deleted_delete_life_after_their_upload_and_the_record_s
     until("the files are deleted", || !dir.exists()).await;
     let r = running.records.get(&record.scan_id).unwrap();
     assert!(fully_uploaded(&r));
-    match call(&a, PadCommand::ListRecords { page: 1, page_size: 10 }).await {
+    match call(
+        &a,
+        PadCommand::ListRecords {
+            page: 1,
+            page_size: 10,
+        },
+    )
+    .await
+    {
         PadReply::Records(p) => assert_eq!(p.count, 1),
         other => panic!("{other:?}"),
     }
@@ -138,7 +160,11 @@ fn server_json_intervals_follow_the_spec_grammar() {
     assert_eq!(s.scanner.qr_size, 300);
     assert_eq!(s.scanner.qr_prefix, "https://r.example.com/");
     // A value of the wrong type is an error naming its key.
-    std::fs::write(dir.path().join(".server.json"), r#"{"qrCode": {"size": "big"}}"#).unwrap();
+    std::fs::write(
+        dir.path().join(".server.json"),
+        r#"{"qrCode": {"size": "big"}}"#,
+    )
+    .unwrap();
     let err = s.read_config_dir(dir.path()).unwrap_err().to_string();
     assert!(err.contains("qrCode.size"), "{err}");
     // A missing file names the path.
