@@ -44,6 +44,8 @@ pub struct Settings {
     pub data_dir: PathBuf,
     /// A `postgres://` URL to keep the records in PostgreSQL instead of SQLite.
     pub database_url: Option<String>,
+    /// The PostgreSQL schema (default: the URL's search path).
+    pub database_schema: Option<String>,
     /// The simulated scanner.
     pub scanner: ScannerSettings,
     /// The uploader (its cloud URL; `cloud_sim` sets it to the local stand-in).
@@ -64,6 +66,7 @@ impl Default for Settings {
             device_id: "DEV0001".into(),
             data_dir: PathBuf::from("data/station"),
             database_url: None,
+            database_schema: None,
             scanner: ScannerSettings::default(),
             upload: UploadSettings::default(),
             cloud_sim: false,
@@ -149,7 +152,7 @@ pub async fn open_store(settings: &Settings) -> Result<fleet::Store, Error> {
     std::fs::create_dir_all(&settings.data_dir)
         .map_err(|e| format!("{}: {e}", settings.data_dir.display()))?;
     let store = match &settings.database_url {
-        Some(url) => fleet::Store::connect(url, None).await?,
+        Some(url) => fleet::Store::connect(url, settings.database_schema.as_deref()).await?,
         None => fleet::Store::open_sqlite(&settings.data_dir).await?,
     };
     store

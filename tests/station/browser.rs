@@ -90,7 +90,10 @@ impl Cdp {
             .send(Message::text(msg.to_string()))
             .await
             .unwrap();
-        let reply = tokio::time::timeout(WAIT, rx).await.unwrap().unwrap();
+        let reply = tokio::time::timeout(WAIT, rx)
+            .await
+            .unwrap_or_else(|_| panic!("{method}: no reply within {WAIT:?}"))
+            .unwrap();
         assert!(reply.get("error").is_none(), "{method}: {reply}");
         reply["result"].clone()
     }
@@ -188,6 +191,10 @@ impl Page<'_> {
     }
 
     async fn screenshot(&self, path: &Path) {
+        // A background page draws no frames; the one in front does.
+        self.cdp
+            .call(Some(&self.session), "Page.bringToFront", json!({}))
+            .await;
         let shot = self
             .cdp
             .call(

@@ -347,3 +347,50 @@ async fn wifi_store_and_device_info_are_answered_by_the_simulated_services() {
     a.0.shutdown().await.unwrap();
     running.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_and_statistics_in_postgresql_when_database_url_is_set() {
+    let Ok(url) = std::env::var("DATABASE_URL") else {
+        eprintln!("DATABASE_URL not set: the station's records run on SQLite only");
+        return;
+    };
+    let schema = format!("station_test_{}", std::process::id());
+    let dir = tempfile::tempdir().unwrap();
+    let settings = || {
+        let mut s = fast_settings(dir.path());
+        s.database_url = Some(url.clone());
+        s.database_schema = Some(schema.clone());
+        s
+    };
+    let running = start(settings()).await;
+    let mut a = pad(&running, "pad-a").await;
+    call(&a, PadCommand::Scan { sex: Sex::Male }).await;
+    let pushed = wait_for(&mut a.1, |e| match e {
+        PadEvent::ScanFinished(r) => Some(r.clone()),
+        _ => None,
+    })
+    .await;
+    until("the record is uploaded", || {
+        running
+            .records
+            .get(&pushed.scan_id)
+            .is_some_and(|r| fully_uploaded(&r))
+    })
+    .await;
+    let stats = running.records.statistics().await.unwrap();
+    assert_eq!((stats.total, stats.uncomplete), (1, 0));
+    let found = running.records.search(&pushed.scan_id, 1, 10).await.unwrap();
+    assert_eq!(found.count, 1);
+    a.0.shutdown().await.unwrap();
+    running.shutdown().await;
+    // Kept across a restart.
+    let running = start(settings()).await;
+    assert!(running.records.get(&pushed.scan_id).is_some());
+    running.shutdown().await;
+    let admin = fleet::Store::connect(&url, None).await.unwrap();
+    sqlx::query(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
+        .execute(admin.pool())
+        .await
+        .unwrap();
+    admin.close().await;
+}
