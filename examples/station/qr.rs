@@ -1,5 +1,5 @@
 //! The record's QR code as the PNG image `qrData` carries (aliscan.md: "上报的数据url形成的png格式的[]byte"):
-//! the matrix from the `qrcode` crate, written as an 8-bit grayscale PNG (stored deflate blocks, so no
+//! the matrix from the `qrcode` crate, written as a 1-bit grayscale PNG (stored deflate blocks, so no
 //! compressor is needed; a QR image is a few kilobytes either way).
 
 use qrcode::{Color, QrCode};
@@ -20,11 +20,14 @@ pub fn png(text: &str, size: u32) -> Result<Vec<u8>, String> {
     let modules = width + 2 * QUIET;
     let scale = (usize::try_from(size).unwrap_or(256) / modules).clamp(1, 16);
     let side = modules * scale;
-    // Raw scanlines: a filter byte (0 = none) and one gray byte per pixel.
-    let mut raw = Vec::with_capacity(side * (side + 1));
+    // Raw scanlines, 1 bit per pixel (1 = white), most significant bit first: a filter byte (0 = none) and
+    // `ceil(side / 8)` bytes per row. One bit keeps a list of records with their QR codes small on the wire.
+    let row_bytes = side.div_ceil(8);
+    let mut raw = Vec::with_capacity(side * (row_bytes + 1));
     for y in 0..side {
         raw.push(0);
         let my = y / scale;
+        let mut row = vec![0u8; row_bytes];
         for x in 0..side {
             let mx = x / scale;
             let dark = my >= QUIET
@@ -32,15 +35,18 @@ pub fn png(text: &str, size: u32) -> Result<Vec<u8>, String> {
                 && my - QUIET < width
                 && mx - QUIET < width
                 && colors[(my - QUIET) * width + (mx - QUIET)] == Color::Dark;
-            raw.push(if dark { 0 } else { 255 });
+            if !dark {
+                row[x / 8] |= 0x80 >> (x % 8);
+            }
         }
+        raw.extend_from_slice(&row);
     }
     let side = u32::try_from(side).map_err(|_| "qr image too large".to_owned())?;
     let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
     let mut ihdr = Vec::with_capacity(13);
     ihdr.extend_from_slice(&side.to_be_bytes());
     ihdr.extend_from_slice(&side.to_be_bytes());
-    ihdr.extend_from_slice(&[8, 0, 0, 0, 0]); // 8-bit, grayscale, deflate, no filter set, no interlace
+    ihdr.extend_from_slice(&[1, 0, 0, 0, 0]); // 1-bit, grayscale, deflate, no filter set, no interlace
     chunk(&mut out, b"IHDR", &ihdr);
     chunk(&mut out, b"IDAT", &zlib_stored(&raw));
     chunk(&mut out, b"IEND", &[]);
@@ -100,5 +106,7 @@ mod tests {
             at += 12 + len;
         }
         assert_eq!(at, png.len());
+        // 1-bit rows: small enough for a page of 100 records in one message.
+        assert!(png.len() < 12_000, "{} bytes", png.len());
     }
 }

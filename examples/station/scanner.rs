@@ -169,8 +169,9 @@ impl Scanner for SimScanner {
     }
 }
 
-/// The computation: model files on disk and the record with its measurements.
-fn compute(
+/// The computation: model files on disk and the record with its measurements (without the fields the station
+/// fills in: `scanId`, `requestId`, `createPadId`, `sex`).
+pub fn compute(
     settings: &ScannerSettings,
     scan_id: &str,
     sex: &Sex,
