@@ -27,7 +27,10 @@ use device_core::aliscan::{PadCommand, PadConfig, PadEvent, PadReply, PadSession
 use device_core::runtime::client::{Client, ClientConfig, ClientEvent};
 
 #[derive(Parser, Debug)]
-#[command(name = "station-pads", about = "Load tool: pads against the foot-scanner station")]
+#[command(
+    name = "station-pads",
+    about = "Load tool: pads against the foot-scanner station"
+)]
 struct Cli {
     /// Pads connected at once.
     #[arg(long, default_value_t = 50)]
@@ -114,8 +117,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
 
     // The pads.
     let url = format!("ws://{}/aliscan", running.addr);
-    let received: Arc<Mutex<Vec<Vec<Instant>>>> =
-        Arc::new(Mutex::new(vec![Vec::new(); cli.pads]));
+    let received: Arc<Mutex<Vec<Vec<Instant>>>> = Arc::new(Mutex::new(vec![Vec::new(); cli.pads]));
     let mut clients = Vec::new();
     for i in 0..cli.pads {
         let (client, mut events) = Client::connect_ws(
@@ -233,14 +235,8 @@ async fn run(cli: Cli) -> Result<(), Error> {
     }
 
     println!();
-    let fan = summary(
-        &format!("status change -> all {} pads", cli.pads),
-        fanout,
-    );
-    let list = summary(
-        &format!("files/scan/list of {size} over WebSocket"),
-        listed,
-    );
+    let fan = summary(&format!("status change -> all {} pads", cli.pads), fanout);
+    let list = summary(&format!("files/scan/list of {size} over WebSocket"), listed);
     let base = summary(
         &format!("baseline: store query of {size} + JSON encode"),
         bare,

@@ -424,6 +424,20 @@ async fn two_pads_in_chromium_book_scan_list_and_calibrate() {
     )
     .await;
 
+    // Debug mode locks the station to pad-b; pad-a sees it and may not book.
+    b.click("debug-on").await;
+    a.until(
+        "pad-a sees pad-b's debug lock",
+        "document.getElementById('status').dataset.status === 'debug' && document.getElementById('holder').textContent === 'pad-b' && document.getElementById('book').disabled",
+    )
+    .await;
+    b.click("debug-off").await;
+    a.until(
+        "the station is free again",
+        "document.getElementById('status').dataset.status === 'free'",
+    )
+    .await;
+
     // Screenshots at both sizes: the tablet on its result, the phone on its settings.
     a.click("tab-scan").await;
     a.screenshot(&target_dir().join("pad-tablet-1280x800.png"))

@@ -379,7 +379,11 @@ async fn records_and_statistics_in_postgresql_when_database_url_is_set() {
     .await;
     let stats = running.records.statistics().await.unwrap();
     assert_eq!((stats.total, stats.uncomplete), (1, 0));
-    let found = running.records.search(&pushed.scan_id, 1, 10).await.unwrap();
+    let found = running
+        .records
+        .search(&pushed.scan_id, 1, 10)
+        .await
+        .unwrap();
     assert_eq!(found.count, 1);
     a.0.shutdown().await.unwrap();
     running.shutdown().await;
