@@ -68,7 +68,7 @@ pub fn fully_uploaded(r: &ScanRecord) -> bool {
     let user = r
         .user_info
         .as_ref()
-        .is_none_or(|u| u.status != Some(SubmitStatus::Init) && u.status.is_some());
+        .is_none_or(|u| u.status == Some(SubmitStatus::Complete));
     blocks
         && user
         && r.result_status == Some(SubmitStatus::Complete)

@@ -108,6 +108,8 @@ struct Worker {
     /// When each failed record may be tried again (absent = now).
     next_try: HashMap<String, Option<Instant>>,
     last_probe: Option<Instant>,
+    /// Records whose local files are gone already (not looked at again).
+    expired: std::collections::HashSet<String>,
 }
 
 /// Runs the uploader until `queue` closes (the station is gone) or `stop` fires.
@@ -127,6 +129,7 @@ pub async fn run(
         reach,
         next_try: HashMap::new(),
         last_probe: None,
+        expired: std::collections::HashSet::new(),
     };
     let mut tick = tokio::time::interval(w.settings.tick);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -159,7 +162,9 @@ impl Worker {
                 continue;
             };
             if fully_uploaded(&record) {
-                self.expire_files(&record);
+                if !self.expired.contains(&id) && self.expire_files(&record) {
+                    self.expired.insert(id);
+                }
                 continue;
             }
             let due = match self.next_try.get(&id) {
@@ -382,28 +387,37 @@ impl Worker {
         ))
     }
 
-    /// Deletes a fully uploaded record's local files once `deleteLife` has passed since its upload.
-    fn expire_files(&self, record: &ScanRecord) {
+    /// Deletes a fully uploaded record's local files once `deleteLife` has passed since its upload; whether
+    /// they are gone.
+    fn expire_files(&self, record: &ScanRecord) -> bool {
         let (Some(life), Some(dir)) = (self.settings.delete_life, record.save_path.as_deref())
         else {
-            return;
+            return false;
         };
         let uploaded = record
             .scan
             .as_ref()
             .and_then(|b| b.last_upload_time)
             .map(|t| t.get());
-        let Some(uploaded) = uploaded else { return };
+        let Some(uploaded) = uploaded else {
+            return false;
+        };
         let age = chrono::Local::now().naive_local() - uploaded;
         let dir = std::path::Path::new(dir);
-        if age.to_std().is_ok_and(|a| a >= life) && dir.exists() {
-            match std::fs::remove_dir_all(dir) {
-                Ok(()) => {
-                    tracing::info!(scan = ?record.scan_id, "local files deleted (deleteLife)")
-                }
-                Err(e) => {
-                    tracing::warn!(dir = %dir.display(), error = %e, "local files not deleted")
-                }
+        if !age.to_std().is_ok_and(|a| a >= life) {
+            return false;
+        }
+        if !dir.exists() {
+            return true;
+        }
+        match std::fs::remove_dir_all(dir) {
+            Ok(()) => {
+                tracing::info!(scan = ?record.scan_id, "local files deleted (deleteLife)");
+                true
+            }
+            Err(e) => {
+                tracing::warn!(dir = %dir.display(), error = %e, "local files not deleted");
+                false
             }
         }
     }

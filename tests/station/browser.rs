@@ -153,7 +153,12 @@ impl Page<'_> {
     async fn until(&self, what: &str, expression: &str) {
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
-            let v = self.eval(&format!("!!({expression})")).await;
+            // Before the page has loaded its elements are missing: not yet, rather than an error.
+            let v = self
+                .eval(&format!(
+                    "(() => {{ try {{ return !!({expression}); }} catch (e) {{ return false; }} }})()"
+                ))
+                .await;
             if v == json!(true) {
                 return;
             }
