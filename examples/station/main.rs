@@ -54,14 +54,14 @@ struct Cli {
     /// The point-count threshold.
     #[arg(long, default_value_t = 20_000)]
     min_points: u64,
-    /// Milliseconds of capture, computation and one calibration step.
+    /// Milliseconds a scan captures (`scanning`).
     #[arg(long, default_value_t = 2500)]
     scan_ms: u64,
+    /// Milliseconds a scan computes (`computing`).
     #[arg(long, default_value_t = 2000)]
-    #[allow(missing_docs)]
     compute_ms: u64,
+    /// Milliseconds one calibration step takes.
     #[arg(long, default_value_t = 1200)]
-    #[allow(missing_docs)]
     calibrate_ms: u64,
     /// Base URL of the cloud the records are uploaded to.
     #[arg(long)]
