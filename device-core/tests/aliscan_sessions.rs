@@ -1551,3 +1551,39 @@ fn one_request_per_kind_waits_at_a_time() {
     rig.command(a, PadCommand::WifiNetworks).unwrap().unwrap();
     rig.command(a, PadCommand::CopyLog).unwrap().unwrap();
 }
+
+#[test]
+fn a_free_push_arriving_after_the_next_step_was_sent_is_not_its_refusal() {
+    // The station answers a step with its result, then pushes `free`; a pad quick to send the next step may
+    // read that push while the next step waits. A refusal always carries the state that blocked the command.
+    let now = Instant::now();
+    let mut pad = PadSession::new(PadConfig::new("pad-a"));
+    pad.connection_opened(now);
+    while pad.poll_transmit().is_some() {}
+    pad.handle_input(
+        now,
+        br#"{"topic":"equipment/scan/status","padId":"pad-a","data":{"status":"free","error":{"code":0,"message":{"msg_cn":"","msg_en":""}}}}"#,
+    );
+    assert!(pad.is_established());
+    let id = pad
+        .handle_command(now, PadCommand::Calibrate(CalibrationStep::Right))
+        .unwrap()
+        .unwrap();
+    while pad.poll_transmit().is_some() {}
+    pad.handle_input(
+        now,
+        br#"{"topic":"equipment/scan/status","padId":"pad-a","data":{"status":"free","error":{"code":0,"message":{"msg_cn":"","msg_en":""}}}}"#,
+    );
+    assert!(pad.poll_reply().is_none(), "a free push is not a refusal");
+    pad.handle_input(
+        now,
+        br#"{"topic":"equipment/calibration/result","padId":"pad-a","data":{"status":"success","error":{"code":0,"message":{"msg_cn":"","msg_en":""}},"step":"right"}}"#,
+    );
+    match pad.poll_reply() {
+        Some((done, Ok(PadReply::Calibration(r)))) => {
+            assert_eq!(done, id);
+            assert_eq!(r.status, OutcomeStatus::Success);
+        }
+        other => panic!("{other:?}"),
+    }
+}

@@ -1,5 +1,6 @@
 //! The devproto demo: a coffee server and simulated coffee machines in one process on loopback ports, a
-//! scenario that exercises the fleet (logins, a sale, a price push, an offline command), a summary table.
+//! scenario that exercises the fleet (logins, a sale, a price push, an offline command), then a foot-scanner
+//! station and a pad (book, scan, record, upload to the simulated cloud), a summary table.
 //!
 //! ```text
 //! cargo run --example demo            # run the scenario, exit 0 when every step passed
@@ -21,6 +22,11 @@ mod sim;
 #[path = "coffee.rs"]
 mod coffee_steps;
 mod scenario;
+#[allow(dead_code)]
+#[path = "../station/app.rs"]
+mod station;
+#[path = "station.rs"]
+mod station_steps;
 
 use std::process::ExitCode;
 
@@ -50,9 +56,22 @@ async fn run(cli: Cli) -> ExitCode {
         }
     };
     let steps = coffee_steps::steps();
-    println!("devproto demo: coffee fleet ({} steps)", steps.len());
-    let outcomes = scenario::run(&mut ctx, &steps).await;
-    scenario::print_summary(&outcomes, steps.len());
+    let (mut pads, station) = match station_steps::Demo::new() {
+        Ok(d) => (d, station_steps::steps()),
+        Err(e) => {
+            eprintln!("demo: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!(
+        "devproto demo: coffee fleet and foot-scanner station ({} steps)",
+        steps.len() + station.len()
+    );
+    let mut outcomes = scenario::run(&mut ctx, &steps).await;
+    if outcomes.iter().all(|o| o.ok) {
+        outcomes.extend(scenario::run(&mut pads, &station).await);
+    }
+    scenario::print_summary(&outcomes, steps.len() + station.len());
     let failed = outcomes.iter().find(|o| !o.ok).map(|o| o.name);
     if failed.is_none() && cli.serve {
         if let Some(server) = &ctx.server {
@@ -60,11 +79,15 @@ async fn run(cli: Cli) -> ExitCode {
             println!("dashboard:   http://{}/", server.admin_addr);
             println!("admin token: {}", ctx.token);
             println!("machines:    {}", server.machines_addr);
+            if let Some(st) = &pads.station {
+                println!("pad page:    http://{}/", st.addr);
+            }
             println!("Ctrl-C to stop.");
             fleet::telemetry::shutdown_signal().await;
         }
     }
     ctx.stop().await;
+    pads.stop().await;
     match failed {
         None => ExitCode::SUCCESS,
         Some(step) => {

@@ -451,12 +451,17 @@ impl PadSession {
                 } else if mine {
                     // A running calibration is the accepted step's own push, not a refusal.
                     let calibrating = state.status == StationStatus::Calibrating;
+                    // Nor is `free`: a refusal carries the state that blocked the command (busy, booked, locked,
+                    // not ready); `free` addressed to this pad ends its previous step or scan, and may arrive
+                    // after the pad sent its next command.
+                    let settled = state.status == StationStatus::Free;
                     // Debug mode names its pad: naming another one, it is the lock refusing this pad.
                     let locked_out = state.status == StationStatus::Debug
                         && state.current_pad.as_deref() != Some(self.config.pad_id.as_str());
                     let _ = self.finish(&Key::Status, PadReply::Status(state.clone()))
-                        || self.finish(&Key::Scan, PadReply::Refused(state.clone()))
+                        || (!settled && self.finish(&Key::Scan, PadReply::Refused(state.clone())))
                         || (!calibrating
+                            && !settled
                             && self.finish(&Key::Calibration, PadReply::Refused(state.clone())))
                         || (locked_out
                             && LOCKED_OUT
