@@ -64,7 +64,10 @@ struct Handler(Arc<Mutex<Bikes>>);
 
 impl InstanceHandler for Handler {
     fn device_count(&self) -> u32 {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).count()
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .count()
     }
 
     fn command(&mut self, command: &DeviceCommand) -> Dispatch {
@@ -110,7 +113,9 @@ pub async fn open_store(
         Some(url) => Store::connect(url, None).await?,
         None => Store::open_sqlite(data_dir).await?,
     };
-    store.migrate_with(&tables::migrator(store.backend())).await?;
+    store
+        .migrate_with(&tables::migrator(store.backend()))
+        .await?;
     Ok(store)
 }
 
@@ -176,7 +181,11 @@ pub async fn start(
                     ..
                 } => tracing::warn!(%svr_host, %reason, "9001 refused"),
                 ServerEvent::Session {
-                    event: InstanceEvent::LoggedIn { svr_host, session_id },
+                    event:
+                        InstanceEvent::LoggedIn {
+                            svr_host,
+                            session_id,
+                        },
                     ..
                 } => tracing::info!(%svr_host, session_id, "WebSvr linked"),
                 ServerEvent::Session {

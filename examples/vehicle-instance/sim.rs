@@ -628,7 +628,10 @@ mod tests {
                 _ => None,
             })
             .expect("a trip");
-        assert_eq!((trip.time_start, trip.time_end, trip.usr_id), (1000, 12_000, 42));
+        assert_eq!(
+            (trip.time_start, trip.time_end, trip.usr_id),
+            (1000, 12_000, 42)
+        );
         assert!((trip.distance_m - 50.0).abs() < 1e-6, "{}", trip.distance_m);
         let moved = distance_m((trip.st_lng, trip.st_lat), (trip.end_lng, trip.end_lat));
         assert!(moved > 10.0, "{moved}");
@@ -661,11 +664,16 @@ mod tests {
         // 20 m reached after 4 ticks of 5 m.
         assert!(b.bikes[&1001].locked);
         let writes = b.take_writes();
-        assert!(writes.iter().any(|w| matches!(w, Write::Event(e) if e.event_type == EVENT_LIMIT_LOCK)));
+        assert!(writes
+            .iter()
+            .any(|w| matches!(w, Write::Event(e) if e.event_type == EVENT_LIMIT_LOCK)));
         // Charge at or below lowestSocP refuses an unlock.
         let soc = b.bikes[&1001].soc;
         let lowest = u8::try_from(soc.ceil() as i64).unwrap_or(100);
-        assert_eq!(b.command(5000, &unlock(1001, lowest, 0, 0)), RespCode::Refused);
+        assert_eq!(
+            b.command(5000, &unlock(1001, lowest, 0, 0)),
+            RespCode::Refused
+        );
     }
 
     #[test]

@@ -166,7 +166,8 @@ const UPSERT_STATUS: &str = "INSERT INTO vehicle_status (dev_id, dev_type, insta
      status = excluded.status, battery_id = excluded.battery_id, trip_start = excluded.trip_start, \
      updated_at = excluded.updated_at";
 
-const STATUS_COLUMNS: &str = "dev_id, dev_type, instance, online, lng, lat, soc, mileage, speed, driving, \
+const STATUS_COLUMNS: &str =
+    "dev_id, dev_type, instance, online, lng, lat, soc, mileage, speed, driving, \
      status, battery_id, trip_start, updated_at";
 
 /// Writes `batch` in one transaction, in order.
@@ -269,12 +270,13 @@ pub async fn set_instance_online(
     online: bool,
     at: i64,
 ) -> Result<u64, sqlx::Error> {
-    let r = sqlx::query("UPDATE vehicle_status SET online = $1, updated_at = $2 WHERE instance = $3")
-        .bind(i64::from(online))
-        .bind(at)
-        .bind(instance.to_owned())
-        .execute(store.writer())
-        .await?;
+    let r =
+        sqlx::query("UPDATE vehicle_status SET online = $1, updated_at = $2 WHERE instance = $3")
+            .bind(i64::from(online))
+            .bind(at)
+            .bind(instance.to_owned())
+            .execute(store.writer())
+            .await?;
     Ok(r.rows_affected())
 }
 
@@ -346,7 +348,10 @@ pub async fn statuses(
     rows.iter()
         .map(|r| {
             let owner: Option<i64> = r.try_get("owner")?;
-            Ok((status_from_row(r)?, owner.and_then(|o| u32::try_from(o).ok())))
+            Ok((
+                status_from_row(r)?,
+                owner.and_then(|o| u32::try_from(o).ok()),
+            ))
         })
         .collect()
 }
@@ -462,7 +467,8 @@ pub async fn events(
         .collect()
 }
 
-const TRIP_COLUMNS: &str = "dev_id, usr_id, time_start, time_end, st_lng, st_lat, end_lng, end_lat, \
+const TRIP_COLUMNS: &str =
+    "dev_id, usr_id, time_start, time_end, st_lng, st_lat, end_lng, end_lat, \
      distance_m, max_speed, max_current, battery_id";
 
 fn trip_from_row(r: &AnyRow) -> Result<TripRow, sqlx::Error> {
