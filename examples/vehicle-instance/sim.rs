@@ -669,7 +669,7 @@ mod tests {
             .any(|w| matches!(w, Write::Event(e) if e.event_type == EVENT_LIMIT_LOCK)));
         // Charge at or below lowestSocP refuses an unlock.
         let soc = b.bikes[&1001].soc;
-        let lowest = u8::try_from(soc.ceil() as i64).unwrap_or(100);
+        let lowest = (0..=100u8).find(|p| f64::from(*p) >= soc).unwrap_or(100);
         assert_eq!(
             b.command(5000, &unlock(1001, lowest, 0, 0)),
             RespCode::Refused

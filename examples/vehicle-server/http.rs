@@ -773,8 +773,10 @@ impl Api {
                         "field `postion`: not a longitude/latitude",
                     ));
                 }
-                if !(r.distance.is_finite() && r.distance >= 0.0)
-                    || !(r.hours_to_use.is_finite() && r.hours_to_use >= 0.0)
+                if !(r.distance.is_finite()
+                    && r.distance >= 0.0
+                    && r.hours_to_use.is_finite()
+                    && r.hours_to_use >= 0.0)
                 {
                     return Err(Refusal::new(
                         BAD_PARAMS,
@@ -816,6 +818,8 @@ impl Api {
                     .collect();
                 near.sort_by(|a, b| a.0.total_cmp(&b.0));
                 near.truncate(20);
+                // Non-negative and finite (checked above); `as` saturates at u64::MAX.
+                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
                 let return_time = r.time.saturating_add((r.hours_to_use * 3_600_000.0) as u64);
                 ok(&SearchUseableVechiclesResponse {
                     err_code: ErrCode::Ok,

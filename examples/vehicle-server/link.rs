@@ -135,10 +135,10 @@ impl Instances {
                             tracing::warn!(instance = %name, code = u8::from(code), "instance refused the 9001");
                         }
                         ClientEvent::Session(WebSvrEvent::Disconnected(_))
-                        | ClientEvent::Disconnected(_) => {
-                            if task_up.swap(false, Ordering::SeqCst) {
-                                tracing::warn!(instance = %name, "instance link lost");
-                            }
+                        | ClientEvent::Disconnected(_)
+                            if task_up.swap(false, Ordering::SeqCst) =>
+                        {
+                            tracing::warn!(instance = %name, "instance link lost");
                         }
                         ClientEvent::Session(WebSvrEvent::Malformed(e)) => {
                             tracing::warn!(instance = %name, error = %e, "malformed frame from instance");

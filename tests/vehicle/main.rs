@@ -4,6 +4,8 @@
 #![forbid(unsafe_code)]
 // The modules are shared by several binaries (server, instance, app, demo, tests): `pub` marks their interface.
 #![allow(unreachable_pub)]
+// The server and the instance both include the shared tables module.
+#![allow(clippy::duplicate_mod)]
 
 #[allow(dead_code)]
 #[path = "../../examples/vehicle-app/client.rs"]
@@ -51,8 +53,10 @@ pub async fn start_instance(
         tokio::net::TcpListener::bind(addr.unwrap_or_else(|| "127.0.0.1:0".parse().unwrap()))
             .await
             .unwrap();
-    let mut settings = instance::InstanceSettings::default();
-    settings.tick = Duration::from_millis(50);
+    let mut settings = instance::InstanceSettings {
+        tick: Duration::from_millis(50),
+        ..Default::default()
+    };
     settings.bikes.vehicles = n;
     settings.bikes.speed_mps = 20.0;
     settings.bikes.alarm_chance = 0.0;
