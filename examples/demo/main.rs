@@ -21,6 +21,16 @@ mod sim;
 #[path = "coffee.rs"]
 mod coffee_steps;
 mod scenario;
+mod vehicle;
+#[allow(dead_code, clippy::duplicate_mod)]
+#[path = "../vehicle-app/client.rs"]
+mod vehicle_app;
+#[allow(dead_code, clippy::duplicate_mod)]
+#[path = "../vehicle-instance/app.rs"]
+mod vehicle_instance;
+#[allow(dead_code, clippy::duplicate_mod)]
+#[path = "../vehicle-server/app.rs"]
+mod vehicle_server;
 
 use std::process::ExitCode;
 
@@ -53,7 +63,22 @@ async fn run(cli: Cli) -> ExitCode {
     println!("devproto demo: coffee fleet ({} steps)", steps.len());
     let outcomes = scenario::run(&mut ctx, &steps).await;
     scenario::print_summary(&outcomes, steps.len());
-    let failed = outcomes.iter().find(|o| !o.ok).map(|o| o.name);
+    let mut failed = outcomes.iter().find(|o| !o.ok).map(|o| o.name);
+    match vehicle::Vehicle::new() {
+        Ok(mut v) if failed.is_none() => {
+            let vsteps = vehicle::steps();
+            println!("\ndevproto demo: e-bike vehicles ({} steps)", vsteps.len());
+            let vout = scenario::run(&mut v, &vsteps).await;
+            scenario::print_summary(&vout, vsteps.len());
+            failed = vout.iter().find(|o| !o.ok).map(|o| o.name);
+            v.stop().await;
+        }
+        Ok(_) => {}
+        Err(e) => {
+            eprintln!("demo: {e}");
+            failed = Some("vehicle setup");
+        }
+    }
     if failed.is_none() && cli.serve {
         if let Some(server) = &ctx.server {
             println!();

@@ -2,12 +2,13 @@
 
 use std::sync::Arc;
 
-use axum::extract::State;
-use axum::routing::get;
+use axum::extract::{Path, State};
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use fleet::api::{limit_param, param, Page};
 use fleet::store::Store;
-use fleet::{ApiQuery, Problem, RouteTable};
+use fleet::{ApiJson, ApiQuery, Authorized, Problem, RouteTable};
+use kingxun_proto::{LogLevel, LogSwitch, SetLogLevel, SetPacketLog};
 use serde::{Deserialize, Serialize};
 use utoipa::OpenApi;
 
@@ -101,8 +102,94 @@ async fn instances(State(s): State<ApiState>) -> Json<Vec<LinkView>> {
     Json(s.links.views())
 }
 
+/// Body of `POST /api/vehicles/{dev_id}/log`: 4040 (packet logging), or 4041 when `log_level` is given.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    /// `logSendFlag`.
+    pub log_send: bool,
+    /// `logRecvFlag`.
+    pub log_recv: bool,
+    /// `logLevel` bits (1 error, 2 warning, 4 info, 8 debug): sends 4041 instead of 4040.
+    pub log_level: Option<u8>,
+}
+
+/// The vehicle's answer to a console command.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct CommandAnswer {
+    /// The MsgId sent.
+    pub msg_id: u16,
+    /// The vehicle's RespCode (0 ok, 1 refused, 255 error).
+    pub resp_code: u8,
+}
+
+/// `POST /api/vehicles/{dev_id}/log`: sets the vehicle's log settings (4040 / 4041) and returns its RespCode.
+#[utoipa::path(post, path = "/api/vehicles/{dev_id}/log", params(("dev_id" = u32, Path, description = "devId")),
+    request_body = LogSettings, security(("bearer" = [])),
+    responses((status = 200, body = CommandAnswer), (status = 401, body = Problem), (status = 404, body = Problem),
+        (status = 503, body = Problem)))]
+async fn set_log(
+    State(s): State<ApiState>,
+    _auth: Authorized,
+    Path(dev_id): Path<String>,
+    ApiJson(body): ApiJson<LogSettings>,
+) -> Result<Json<CommandAnswer>, Problem> {
+    let id: u32 = dev_id
+        .parse()
+        .map_err(|e| Problem::invalid("dev_id", format!("`{dev_id}`: {e}")))?;
+    let v = tables::status(&s.store, id)
+        .await
+        .map_err(|e| Problem::unavailable(format!("store: {e}")))?
+        .ok_or_else(|| Problem::not_found("vehicle", &dev_id))?;
+    let switch = |on: bool| if on { LogSwitch::On } else { LogSwitch::Off };
+    let timestamp = u64::try_from(fleet::store::now_ms()).unwrap_or(0);
+    let (msg_id, reply) = match body.log_level {
+        Some(level) => (
+            4041,
+            s.links
+                .send(
+                    &v.instance,
+                    SetLogLevel {
+                        dev_id: id,
+                        dev_type: v.dev_type,
+                        timestamp,
+                        sys_usr_id: 0,
+                        log_send: switch(body.log_send),
+                        log_recv: switch(body.log_recv),
+                        log_level: LogLevel::from_bits_retain(level),
+                    },
+                )
+                .await,
+        ),
+        None => (
+            4040,
+            s.links
+                .send(
+                    &v.instance,
+                    SetPacketLog {
+                        dev_id: id,
+                        dev_type: v.dev_type,
+                        timestamp,
+                        sys_usr_id: 0,
+                        log_send: switch(body.log_send),
+                        log_recv: switch(body.log_recv),
+                    },
+                )
+                .await,
+        ),
+    };
+    let code = reply.map_err(|e| Problem::unavailable(e.to_string()))?;
+    Ok(Json(CommandAnswer {
+        msg_id,
+        resp_code: u8::from(code),
+    }))
+}
+
 #[derive(OpenApi)]
-#[openapi(paths(vehicles, instances), components(schemas(VehicleView, LinkView)))]
+#[openapi(
+    paths(vehicles, instances, set_log),
+    components(schemas(VehicleView, LinkView, LogSettings, CommandAnswer))
+)]
 struct VehicleDoc;
 
 /// The routes and their OpenAPI document.
@@ -112,7 +199,8 @@ pub fn routes(
 ) -> ((Router, Vec<(String, String)>), utoipa::openapi::OpenApi) {
     let table = RouteTable::new()
         .route("get", "/api/vehicles", get(vehicles))
-        .route("get", "/api/instances", get(instances));
+        .route("get", "/api/instances", get(instances))
+        .route("post", "/api/vehicles/{dev_id}/log", post(set_log));
     (
         table.finish(ApiState { store, links }),
         VehicleDoc::openapi(),

@@ -222,11 +222,7 @@ impl Instances {
 
     /// Closes every link.
     pub async fn shutdown(&self) {
-        let clients =
-            std::mem::take(&mut *self.clients.lock().unwrap_or_else(PoisonError::into_inner));
-        for c in clients {
-            let _ = c.shutdown().await;
-        }
+        // The event tasks go first: a link closed on purpose is not reported as lost.
         for t in self
             .tasks
             .lock()
@@ -234,6 +230,11 @@ impl Instances {
             .drain(..)
         {
             t.abort();
+        }
+        let clients =
+            std::mem::take(&mut *self.clients.lock().unwrap_or_else(PoisonError::into_inner));
+        for c in clients {
+            let _ = c.shutdown().await;
         }
     }
 }

@@ -209,6 +209,68 @@ async fn control_endpoints_answer_the_vehicles_respcode() {
         .map(|e| e["eventType"].as_i64().unwrap())
         .collect();
     assert_eq!(types, [5, 4, 4], "e-lock opened, then two files");
+
+    // 4040 / 4041 from the admin console.
+    let r = h
+        .admin
+        .post(
+            "/api/vehicles/1001/log",
+            &serde_json::json!({ "log_send": true, "log_recv": false }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.json(),
+        serde_json::json!({ "msg_id": 4040, "resp_code": 0 })
+    );
+    let settings = || {
+        h.instance
+            .as_ref()
+            .unwrap()
+            .bikes
+            .lock()
+            .unwrap()
+            .log_settings(1001)
+            .unwrap()
+    };
+    assert_eq!(
+        settings(),
+        ((true, false), kingxun_proto::LogLevel::empty())
+    );
+    let body = serde_json::json!({ "log_send": false, "log_recv": true, "log_level": 5 });
+    let r = h.admin.post("/api/vehicles/1001/log", &body).await.unwrap();
+    assert_eq!(r.json()["msg_id"], 4041);
+    assert_eq!(
+        settings(),
+        ((false, true), kingxun_proto::LogLevel::from_bits_retain(5))
+    );
+    let anonymous = fleet::client::AdminClient::new(h.server().admin_addr, None);
+    assert_eq!(
+        anonymous
+            .post("/api/vehicles/1001/log", &body)
+            .await
+            .unwrap()
+            .status,
+        401
+    );
+    assert_eq!(
+        h.admin
+            .post("/api/vehicles/4242/log", &body)
+            .await
+            .unwrap()
+            .status,
+        404
+    );
+    let bad = serde_json::json!({ "log_send": "yes", "log_recv": true });
+    assert_eq!(
+        h.admin
+            .post("/api/vehicles/1001/log", &bad)
+            .await
+            .unwrap()
+            .status,
+        400
+    );
     h.stop().await;
 }
 
