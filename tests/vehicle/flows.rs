@@ -196,3 +196,72 @@ fn zero() -> kingxun_proto::http::Position {
         lat_pos: 0.0,
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ride_round_trip_on_postgres() {
+    let Ok(url) = std::env::var("DATABASE_URL") else {
+        eprintln!("DATABASE_URL not set: the vehicle flows run on SQLite only");
+        return;
+    };
+    let schema = format!("vehicle_test_{}", std::process::id());
+    let dir = tempfile::tempdir().unwrap();
+    let inst = super::start_instance(dir.path(), Some((&url, &schema)), None, 2).await;
+    let config = super::server_config(dir.path(), &[("instance-1", inst.addr)]);
+    let store = fleet::store::Store::connect(&url, Some(&schema))
+        .await
+        .unwrap();
+    let fleet = fleet::Fleet::with_store(store, config.fleet.clone())
+        .await
+        .unwrap();
+    let http = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let admin = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let srv = super::server::start_with(fleet, config, http, admin)
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + super::WAIT;
+    while !srv.links.is_up("instance-1") {
+        assert!(tokio::time::Instant::now() < deadline, "link never up");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut a = client::AppClient::new(srv.http_addr);
+    a.register("13100000001", "secret-123", "pg").await.unwrap();
+    a.bind(1002, 1).await.unwrap();
+    let t0 = client::now_ms();
+    a.unlock(1002, 1, (0, 5, 0)).await.unwrap();
+    let deadline = tokio::time::Instant::now() + super::WAIT;
+    loop {
+        let v = a.position(1002, 1).await.unwrap();
+        if v["devPosInfo"]["Points"]
+            .as_array()
+            .is_some_and(|p| p.len() >= 15)
+        {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no track: {v}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    a.lock(1002, 1).await.unwrap();
+    let deadline = tokio::time::Instant::now() + super::WAIT;
+    loop {
+        let v = a.trips(1002, 1, t0, client::now_ms() + 1000).await.unwrap();
+        if v["LtineraryArray"].as_array().is_some_and(|t| t.len() == 1) {
+            assert!(v["LtineraryArray"][0]["ltinerary"].as_u64().unwrap() >= 1);
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no trip: {v}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(
+        code(a.unlock(1001, 1, (0, 5, 0)).await),
+        404,
+        "bound to nobody"
+    );
+    srv.shutdown().await;
+    inst.shutdown().await;
+    let admin = fleet::store::Store::connect(&url, None).await.unwrap();
+    sqlx::query(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
+        .execute(admin.pool())
+        .await
+        .unwrap();
+    admin.close().await;
+}

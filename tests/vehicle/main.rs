@@ -32,17 +32,16 @@ use fleet::client::AdminClient;
 /// How long a test waits for something that should happen.
 pub const WAIT: Duration = Duration::from_secs(20);
 
-/// One instance of `n` bikes from 1001, ticking every 50 ms at 20 m/s, on the store of `dir` (or `url`).
+/// One instance of `n` bikes from 1001, ticking every 50 ms at 20 m/s, on the store of `dir` (or PostgreSQL
+/// `url` and schema).
 pub async fn start_instance(
     dir: &Path,
-    url: Option<&str>,
+    url: Option<(&str, &str)>,
     addr: Option<SocketAddr>,
     n: u32,
 ) -> instance::Running {
     let store = match url {
-        Some(u) => fleet::store::Store::connect(u, Some("vehicle_pg"))
-            .await
-            .unwrap(),
+        Some((u, schema)) => fleet::store::Store::connect(u, Some(schema)).await.unwrap(),
         None => fleet::store::Store::open_sqlite(dir).await.unwrap(),
     };
     store
