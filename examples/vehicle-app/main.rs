@@ -10,6 +10,7 @@
 //! cargo run --example vehicle-app -- pos 1001
 //! cargo run --example vehicle-app -- lock 1001
 //! cargo run --example vehicle-app -- trips 1001
+//! cargo run --release --example vehicle-app -- load --dev-ids 1001-1200 --rate 200 --duration 30
 //! ```
 //! `register` and `login` keep the session in `--session FILE` (default `vehicle-app-session.json`); the other
 //! commands sign with it. Each prints the server's JSON answer; a non-zero `errCode` exits 1.
@@ -20,6 +21,7 @@
 #[allow(dead_code)]
 #[path = "client.rs"]
 mod client;
+mod load;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -110,6 +112,19 @@ enum Command {
         #[arg(long, default_value_t = 24)]
         hours: u64,
     },
+    /// Load mode: one user per vehicle (registered and bound now), then unlock/lock toggles at `--rate`
+    /// signed requests per second for `--duration` seconds; prints the round trip to the RespCode.
+    Load {
+        /// Vehicles, as `1001-1200,20001-20200` (none may be bound yet).
+        #[arg(long)]
+        dev_ids: String,
+        /// Requests per second, all vehicles together.
+        #[arg(long, default_value_t = 200)]
+        rate: u32,
+        /// Seconds of load.
+        #[arg(long, default_value_t = 30)]
+        duration: u64,
+    },
     /// The vehicle's events of the last `--hours` hours.
     Events {
         /// devId.
@@ -163,6 +178,22 @@ async fn run(cli: Cli) -> Result<serde_json::Value, String> {
             }
             v
         }
+        Command::Load {
+            dev_ids,
+            rate,
+            duration,
+        } => {
+            let ids = load::parse_ids(&dev_ids)?;
+            let report = load::run(
+                cli.server,
+                ty,
+                ids,
+                rate,
+                std::time::Duration::from_secs(duration),
+            )
+            .await?;
+            return Ok(serde_json::Value::String(report));
+        }
         command => {
             app.session = Some(load_session(&cli.session)?);
             match command {
@@ -187,7 +218,7 @@ async fn run(cli: Cli) -> Result<serde_json::Value, String> {
                 Command::Events { dev_id, hours } => {
                     app.events(dev_id, ty, since(hours), client::now_ms()).await
                 }
-                Command::Register { .. } | Command::Login { .. } => {
+                Command::Register { .. } | Command::Login { .. } | Command::Load { .. } => {
                     return Err("register and login are handled above".into())
                 }
             }
