@@ -53,7 +53,9 @@ pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[i.min(sorted.len() - 1)]
 }
 
-/// Runs the load; returns the report.
+/// Runs the load; returns the report. With `baseline`, a first phase of `devStatus` requests at the same
+/// rate (same signing, session, replay and store checks, no link) gives the figure the control round trip
+/// is compared with.
 ///
 /// # Errors
 /// Registration or binding failed.
@@ -63,6 +65,7 @@ pub async fn run(
     ids: Vec<u32>,
     rate: u32,
     duration: Duration,
+    baseline: bool,
 ) -> Result<String, String> {
     let run = super::client::now_ms() % 1_000_000;
     let mut users = Vec::with_capacity(ids.len());
@@ -78,6 +81,33 @@ pub async fn run(
         users.push((app, *dev, AtomicBool::new(false)));
     }
     let users = Arc::new(users);
+    let mut report = String::new();
+    if baseline {
+        let (line, p50, p99) = phase(&users, dev_type, rate, duration, true).await;
+        report.push_str(&format!("baseline devStatus: {line}\n"));
+        let (line, c50, c99) = phase(&users, dev_type, rate, duration, false).await;
+        report.push_str(&format!("unlock/lock: {line}\n"));
+        report.push_str(&format!(
+            "control / baseline: p50 x{:.2}, p99 x{:.2}",
+            c50 / p50.max(1e-9),
+            c99 / p99.max(1e-9)
+        ));
+    } else {
+        report = phase(&users, dev_type, rate, duration, false).await.0;
+    }
+    Ok(report)
+}
+
+type Users = Arc<Vec<(AppClient, u32, AtomicBool)>>;
+
+/// One phase of load; the report line and p50/p99 in ms.
+async fn phase(
+    users: &Users,
+    dev_type: u8,
+    rate: u32,
+    duration: Duration,
+    status: bool,
+) -> (String, f64, f64) {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(bool, i64, Duration)>();
     let period = Duration::from_secs_f64(1.0 / f64::from(rate.max(1)));
     let mut tick = tokio::time::interval(period);
@@ -93,7 +123,9 @@ pub async fn run(
             let (app, dev, unlocked) = &users[k];
             let unlocking = !unlocked.load(Ordering::SeqCst);
             let t = Instant::now();
-            let r = if unlocking {
+            let r = if status {
+                app.status(*dev, dev_type).await
+            } else if unlocking {
                 app.unlock(*dev, dev_type, (0, 0, 0)).await
             } else {
                 app.lock(*dev, dev_type).await
@@ -101,7 +133,9 @@ pub async fn run(
             let took = t.elapsed();
             let code = match r {
                 Ok(_) => {
-                    unlocked.store(unlocking, Ordering::SeqCst);
+                    if !status {
+                        unlocked.store(unlocking, Ordering::SeqCst);
+                    }
                     0
                 }
                 Err(CallError::Refused { code, .. }) => code,
@@ -124,14 +158,17 @@ pub async fn run(
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     #[allow(clippy::cast_precision_loss)]
     let achieved = sent as f64 / wall;
-    Ok(format!(
-        "{sent} requests in {wall:.1} s ({achieved:.0}/s) over {} vehicles; errCodes {codes:?}; \
-         round trip to RespCode p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-        users.len(),
+    let (p50, p99) = (
         ms(percentile(&samples, 50.0)),
         ms(percentile(&samples, 99.0)),
+    );
+    let line = format!(
+        "{sent} requests in {wall:.1} s ({achieved:.0}/s) over {} vehicles; errCodes {codes:?}; \
+         round trip p50 {p50:.2} ms, p99 {p99:.2} ms, max {:.2} ms",
+        users.len(),
         ms(samples.last().copied().unwrap_or_default()),
-    ))
+    );
+    (line, p50, p99)
 }
 
 #[cfg(test)]

@@ -124,6 +124,9 @@ enum Command {
         /// Seconds of load.
         #[arg(long, default_value_t = 30)]
         duration: u64,
+        /// First a `devStatus` phase at the same rate (no link), to compare with.
+        #[arg(long)]
+        baseline: bool,
     },
     /// The vehicle's events of the last `--hours` hours.
     Events {
@@ -182,6 +185,7 @@ async fn run(cli: Cli) -> Result<serde_json::Value, String> {
             dev_ids,
             rate,
             duration,
+            baseline,
         } => {
             let ids = load::parse_ids(&dev_ids)?;
             let report = load::run(
@@ -190,6 +194,7 @@ async fn run(cli: Cli) -> Result<serde_json::Value, String> {
                 ids,
                 rate,
                 std::time::Duration::from_secs(duration),
+                baseline,
             )
             .await?;
             return Ok(serde_json::Value::String(report));

@@ -47,7 +47,7 @@ const MAX_ROWS: i64 = 1000;
 pub struct Api {
     store: Store,
     links: Arc<Instances>,
-    argon: argon2::Argon2<'static>,
+    hashes: users::HashPool,
     checks: Checks,
     config: HttpConfig,
     codec: CodecConfig,
@@ -69,7 +69,8 @@ pub fn router(store: Store, links: Arc<Instances>, config: &HttpConfig) -> Resul
     let api = Arc::new(Api {
         store,
         links,
-        argon,
+        // Two threads: the machine's logins at most cost two hashes' memory and two cores at once.
+        hashes: users::HashPool::new(argon, 2, 256)?,
         checks: Checks {
             window,
             session_ms: i64::try_from(config.session_secs.saturating_mul(1000)).unwrap_or(i64::MAX),
@@ -313,18 +314,17 @@ impl Api {
     }
 
     async fn hash_blocking(&self, secret: String) -> Result<String, Refusal> {
-        let argon = self.argon.clone();
-        tokio::task::spawn_blocking(move || users::hash_secret(&argon, &secret))
+        self.hashes
+            .hash(secret)
             .await
-            .map_err(|e| Refusal::new(500, e.to_string()))?
-            .map_err(|e| Refusal::new(500, e))
+            .map_err(|e| Refusal::new(503, e))
     }
 
-    async fn verify_blocking(&self, secret: String, stored: String) -> bool {
-        let argon = self.argon.clone();
-        tokio::task::spawn_blocking(move || users::verify_secret(&argon, &secret, &stored))
+    async fn verify_blocking(&self, secret: String, stored: String) -> Result<bool, Refusal> {
+        self.hashes
+            .verify(secret, stored)
             .await
-            .unwrap_or(false)
+            .map_err(|e| Refusal::new(503, e))
     }
 
     async fn new_session(&self, usr_id: u32) -> Result<String, Refusal> {
@@ -379,7 +379,7 @@ impl Api {
                         format!("no user registered with `{login}`"),
                     ));
                 };
-                if !self.verify_blocking(code, user.secret_hash.clone()).await {
+                if !self.verify_blocking(code, user.secret_hash.clone()).await? {
                     return Err(Refusal::new(UNAUTHORIZED, "field `usrCode`: wrong"));
                 }
                 let session = self.new_session(user.id).await?;

@@ -83,6 +83,79 @@ pub fn verify_secret(argon: &Argon2<'_>, secret: &str, stored: &str) -> bool {
     PasswordHash::new(stored).is_ok_and(|h| argon.verify_password(secret.as_bytes(), &h).is_ok())
 }
 
+type Job = Box<dyn FnOnce(&Argon2<'static>) + Send>;
+
+/// Argon2 work on a fixed set of threads with a bounded queue: a flood of logins costs at most `workers`
+/// hashes' memory (19 MiB each by default) and CPU at a time, and is refused beyond the queue, instead of
+/// growing the blocking thread pool.
+#[derive(Clone)]
+pub struct HashPool {
+    jobs: std::sync::mpsc::SyncSender<Job>,
+}
+
+impl std::fmt::Debug for HashPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HashPool").finish_non_exhaustive()
+    }
+}
+
+impl HashPool {
+    /// `workers` threads sharing a queue of `queue` jobs; the threads end when the last handle is dropped.
+    ///
+    /// # Errors
+    /// A thread could not be started.
+    pub fn new(argon: Argon2<'static>, workers: usize, queue: usize) -> Result<Self, String> {
+        let (jobs, rx) = std::sync::mpsc::sync_channel::<Job>(queue);
+        let rx = std::sync::Arc::new(std::sync::Mutex::new(rx));
+        for i in 0..workers.max(1) {
+            let (rx, argon) = (rx.clone(), argon.clone());
+            std::thread::Builder::new()
+                .name(format!("argon2-{i}"))
+                .spawn(move || loop {
+                    let job = match rx.lock() {
+                        Ok(rx) => rx.recv(),
+                        Err(_) => return,
+                    };
+                    match job {
+                        Ok(job) => job(&argon),
+                        Err(_) => return,
+                    }
+                })
+                .map_err(|e| format!("argon2 worker: {e}"))?;
+        }
+        Ok(Self { jobs })
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Argon2<'static>) -> T + Send + 'static,
+    ) -> Result<T, String> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.jobs
+            .try_send(Box::new(move |argon: &Argon2<'static>| {
+                let _ = tx.send(work(argon));
+            }))
+            .map_err(|_| "too many logins under way: try again".to_owned())?;
+        rx.await.map_err(|_| "password hashing stopped".to_owned())
+    }
+
+    /// [`hash_secret`] on the pool.
+    ///
+    /// # Errors
+    /// The queue is full, or hashing failed.
+    pub async fn hash(&self, secret: String) -> Result<String, String> {
+        self.run(move |a| hash_secret(a, &secret)).await?
+    }
+
+    /// [`verify_secret`] on the pool.
+    ///
+    /// # Errors
+    /// The queue is full.
+    pub async fn verify(&self, secret: String, stored: String) -> Result<bool, String> {
+        self.run(move |a| verify_secret(a, &secret, &stored)).await
+    }
+}
+
 /// A new random session id: 32 lowercase hex digits.
 ///
 /// # Errors
@@ -443,6 +516,15 @@ mod tests {
         assert!(!verify_secret(&a, "s3cret!", &h1));
         assert!(!verify_secret(&a, "s3cret", "not a phc string"));
         assert!(hasher(1, 1).is_err());
+        let pool = HashPool::new(a, 1, 1).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let h = rt.block_on(pool.hash("pooled".into())).unwrap();
+        assert!(rt
+            .block_on(pool.verify("pooled".into(), h.clone()))
+            .unwrap());
+        assert!(!rt.block_on(pool.verify("other".into(), h)).unwrap());
         let id = new_session_id().unwrap();
         assert_eq!(id.len(), 32);
         assert!(id.bytes().all(|b| b.is_ascii_hexdigit()));
