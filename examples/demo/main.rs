@@ -1,12 +1,13 @@
-//! The devproto demo: a coffee server and simulated coffee machines in one process on loopback ports, a
-//! scenario that exercises the fleet (logins, a sale, a price push, an offline command), then a foot-scanner
-//! station and a pad (book, scan, record, upload to the simulated cloud), a summary table.
+//! The devproto demo: every reference deployment and its simulators in one process on loopback ports, one
+//! section each: a coffee server and machines (logins, a sale, a price push, an offline command), a foot-scanner
+//! station and a pad (book, scan, record, upload to the simulated cloud), an e-bike vehicle server and instance
+//! (register, bind, ride, lock, trip, a bad hash refused), each with a summary table.
 //!
 //! ```text
 //! cargo run --example demo            # run the scenario, exit 0 when every step passed
 //! cargo run --example demo -- --serve # then keep running: dashboard URL and admin token are printed
 //! ```
-//! Each deployment adds its steps in a module of its own (`coffee.rs`).
+//! Each deployment adds its steps in a module of its own (`coffee.rs`, `station.rs`, `vehicle.rs`).
 #![forbid(unsafe_code)]
 // The modules are shared by several binaries (server, simulator, demo, tests): `pub` marks their interface.
 #![allow(unreachable_pub)]
@@ -27,6 +28,16 @@ mod scenario;
 mod station;
 #[path = "station.rs"]
 mod station_steps;
+mod vehicle;
+#[allow(dead_code, clippy::duplicate_mod)]
+#[path = "../vehicle-app/client.rs"]
+mod vehicle_app;
+#[allow(dead_code, clippy::duplicate_mod)]
+#[path = "../vehicle-instance/app.rs"]
+mod vehicle_instance;
+#[allow(dead_code, clippy::duplicate_mod)]
+#[path = "../vehicle-server/app.rs"]
+mod vehicle_server;
 
 use std::process::ExitCode;
 
@@ -55,24 +66,21 @@ async fn run(cli: Cli) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let steps = coffee_steps::steps();
-    let (mut pads, station) = match station_steps::Demo::new() {
-        Ok(d) => (d, station_steps::steps()),
-        Err(e) => {
+    let (mut pads, mut bikes) = match (station_steps::Demo::new(), vehicle::Vehicle::new()) {
+        (Ok(p), Ok(v)) => (p, v),
+        (Err(e), _) | (_, Err(e)) => {
             eprintln!("demo: {e}");
             return ExitCode::FAILURE;
         }
     };
-    println!(
-        "devproto demo: coffee fleet and foot-scanner station ({} steps)",
-        steps.len() + station.len()
-    );
-    let mut outcomes = scenario::run(&mut ctx, &steps).await;
-    if outcomes.iter().all(|o| o.ok) {
-        outcomes.extend(scenario::run(&mut pads, &station).await);
+    // One section per deployment, in order; a failed step ends the run.
+    let mut failed = section("coffee fleet", &mut ctx, &coffee_steps::steps()).await;
+    if failed.is_none() {
+        failed = section("foot-scanner station", &mut pads, &station_steps::steps()).await;
     }
-    scenario::print_summary(&outcomes, steps.len() + station.len());
-    let failed = outcomes.iter().find(|o| !o.ok).map(|o| o.name);
+    if failed.is_none() {
+        failed = section("e-bike vehicles", &mut bikes, &vehicle::steps()).await;
+    }
     if failed.is_none() && cli.serve {
         if let Some(server) = &ctx.server {
             println!();
@@ -88,6 +96,7 @@ async fn run(cli: Cli) -> ExitCode {
     }
     ctx.stop().await;
     pads.stop().await;
+    bikes.stop().await;
     match failed {
         None => ExitCode::SUCCESS,
         Some(step) => {
@@ -95,6 +104,14 @@ async fn run(cli: Cli) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Runs one deployment's steps under a heading and prints its summary; the name of the first failed step.
+async fn section<C>(title: &str, ctx: &mut C, steps: &[scenario::Step<C>]) -> Option<&'static str> {
+    println!("\ndevproto demo: {title} ({} steps)", steps.len());
+    let outcomes = scenario::run(ctx, steps).await;
+    scenario::print_summary(&outcomes, steps.len());
+    outcomes.iter().find(|o| !o.ok).map(|o| o.name)
 }
 
 fn main() -> ExitCode {
