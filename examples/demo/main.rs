@@ -1,11 +1,12 @@
 //! The devproto demo: a coffee server and simulated coffee machines in one process on loopback ports, a
-//! scenario that exercises the fleet (logins, a sale, a price push, an offline command), a summary table.
+//! scenario that exercises the fleet (logins, a sale, a price push, an offline command), a summary table;
+//! then an access server with simulated terminals (a person pushed, records, one made while it was down).
 //!
 //! ```text
 //! cargo run --example demo            # run the scenario, exit 0 when every step passed
 //! cargo run --example demo -- --serve # then keep running: dashboard URL and admin token are printed
 //! ```
-//! Each deployment adds its steps in a module of its own (`coffee.rs`).
+//! Each deployment adds its steps in a module of its own (`coffee.rs`, `access.rs`).
 #![forbid(unsafe_code)]
 // The modules are shared by several binaries (server, simulator, demo, tests): `pub` marks their interface.
 #![allow(unreachable_pub)]
@@ -18,6 +19,14 @@ mod coffee;
 #[path = "../coffee-machine/sim.rs"]
 mod sim;
 
+#[allow(dead_code)]
+#[path = "../access-server/app.rs"]
+mod access;
+#[allow(dead_code)]
+#[path = "../access-terminal/sim.rs"]
+mod access_sim;
+#[path = "access.rs"]
+mod access_steps;
 #[path = "coffee.rs"]
 mod coffee_steps;
 mod scenario;
@@ -53,7 +62,11 @@ async fn run(cli: Cli) -> ExitCode {
     println!("devproto demo: coffee fleet ({} steps)", steps.len());
     let outcomes = scenario::run(&mut ctx, &steps).await;
     scenario::print_summary(&outcomes, steps.len());
-    let failed = outcomes.iter().find(|o| !o.ok).map(|o| o.name);
+    let mut failed = outcomes.iter().find(|o| !o.ok).map(|o| o.name);
+    let mut access = access_steps::Access::default();
+    if failed.is_none() {
+        failed = access.run().await;
+    }
     if failed.is_none() && cli.serve {
         if let Some(server) = &ctx.server {
             println!();
@@ -65,6 +78,7 @@ async fn run(cli: Cli) -> ExitCode {
         }
     }
     ctx.stop().await;
+    access.stop().await;
     match failed {
         None => ExitCode::SUCCESS,
         Some(step) => {
@@ -78,7 +92,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // Quiet by default: the progress and the summary are the output.
     if std::env::var_os("RUST_LOG").is_none() {
-        std::env::set_var("RUST_LOG", "warn");
+        std::env::set_var("RUST_LOG", "warn,device_core::runtime::client=error");
     }
     fleet::telemetry::init_logging(fleet::LogFormat::Text);
     match tokio::runtime::Runtime::new() {

@@ -519,3 +519,45 @@ async fn records_made_while_the_server_is_down_arrive_after_its_restart_none_los
     }
     h.server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_is_in_the_openapi_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = Harness::start(dir.path()).await;
+    let doc = h.api.get("/api/openapi.json").await.unwrap().json();
+    let paths = doc["paths"].as_object().expect("paths");
+    let token = fleet::AdminToken::from_secret("x");
+    let built = crate::access::admin_router(
+        &h.server.fleet,
+        h.server.people.clone(),
+        h.server.records.clone(),
+        &token,
+    );
+    for (method, path) in &built.routes {
+        let item = paths
+            .get(path)
+            .unwrap_or_else(|| panic!("{path} is not in the OpenAPI document"));
+        assert!(
+            item.get(method).is_some(),
+            "{method} {path} is not in the OpenAPI document"
+        );
+    }
+    for (path, item) in paths {
+        for method in item.as_object().unwrap().keys() {
+            assert!(
+                built.routes.iter().any(|(m, p)| m == method && p == path),
+                "{method} {path} is documented but not routed"
+            );
+        }
+    }
+    for must in [
+        "/api/persons",
+        "/api/persons/{id}/blobs/{slot}",
+        "/api/access",
+        "/api/terminals",
+    ] {
+        assert!(paths.contains_key(must), "{must}");
+    }
+    assert!(doc["components"]["schemas"]["AccessCommand"].is_object());
+    h.server.shutdown().await;
+}
