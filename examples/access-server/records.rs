@@ -128,7 +128,7 @@ struct Job {
 }
 
 enum Msg {
-    Record(Job),
+    Record(Box<Job>),
     Close,
 }
 
@@ -188,7 +188,7 @@ impl Records {
             done,
         };
         self.tx
-            .send(Msg::Record(job))
+            .send(Msg::Record(Box::new(job)))
             .await
             .map_err(|_| RecordError::Store("the server is shutting down".into()))?;
         wait.await
@@ -239,12 +239,12 @@ async fn writer(store: Store, mut rx: mpsc::Receiver<Msg>) {
     let mut closing = false;
     while !closing {
         match rx.recv().await {
-            Some(Msg::Record(job)) => batch.push(job),
+            Some(Msg::Record(job)) => batch.push(*job),
             Some(Msg::Close) | None => break,
         }
         while batch.len() < BATCH {
             match rx.try_recv() {
-                Ok(Msg::Record(job)) => batch.push(job),
+                Ok(Msg::Record(job)) => batch.push(*job),
                 Ok(Msg::Close) => {
                     closing = true;
                     break;

@@ -426,8 +426,10 @@ impl Term {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .next_u64();
-        let person =
-            (!people.is_empty()).then(|| people[(r % people.len() as u64) as usize].clone());
+        let person = (!people.is_empty()).then(|| {
+            let i = usize::try_from(r % people.len() as u64).unwrap_or(0);
+            people[i].clone()
+        });
         let opened = if r & 0x100 == 0 {
             Opened::Card
         } else {
@@ -721,8 +723,15 @@ pub fn quantile(samples: &mut [Duration], p: f64) -> Option<Duration> {
         return None;
     }
     samples.sort_unstable();
-    let idx = ((samples.len() as f64 - 1.0) * p).round() as usize;
-    samples.get(idx.min(samples.len() - 1)).copied()
+    // The nearest rank: `p` of the way from the first sample to the last.
+    let last = samples.len() - 1;
+    let idx = (0..=last)
+        .min_by(|a, b| {
+            let at = |i: usize| (i as f64 - last as f64 * p).abs();
+            at(*a).total_cmp(&at(*b))
+        })
+        .unwrap_or(last);
+    samples.get(idx).copied()
 }
 
 #[cfg(test)]

@@ -11,17 +11,16 @@ use tokio_tungstenite::tungstenite::Message;
 use crate::sim::{Direction, Opened, Transport};
 use crate::{Harness, WAIT};
 
+type WsStream =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
 /// A hand-written terminal: JSON text in and out, nothing checked on our side.
 enum Raw {
     Tcp {
         read: BufReader<tokio::net::tcp::OwnedReadHalf>,
         write: tokio::net::tcp::OwnedWriteHalf,
     },
-    Ws(
-        tokio_tungstenite::WebSocketStream<
-            tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
-        >,
-    ),
+    Ws(Box<WsStream>),
 }
 
 impl Raw {
@@ -42,7 +41,7 @@ impl Raw {
                     tokio_tungstenite::connect_async(format!("ws://{}/", h.server.ws_addr))
                         .await
                         .unwrap();
-                Self::Ws(ws)
+                Self::Ws(Box::new(ws))
             }
         }
     }
