@@ -40,6 +40,12 @@ pub struct TerminalsConfig {
     pub max_pending: usize,
     /// Most connections not identified yet from one source address. Default 64.
     pub max_pending_per_source: usize,
+    /// Connections the kernel may hold for each terminal listener before they are accepted. Default 4,096.
+    pub backlog: u32,
+    /// Most `download_person` deliveries under way at once, over all terminals: a person with three 120 KB
+    /// pictures is about 650 KB encoded per connection, so this bounds what a push to the whole fleet holds
+    /// in memory. Default 64.
+    pub max_concurrent_pushes: usize,
 }
 
 impl Default for TerminalsConfig {
@@ -55,6 +61,8 @@ impl Default for TerminalsConfig {
             max_message_bytes: access_proto::DEFAULT_MAX_MESSAGE_LEN,
             max_pending: 1024,
             max_pending_per_source: 64,
+            backlog: 4096,
+            max_concurrent_pushes: 64,
         }
     }
 }

@@ -274,6 +274,8 @@ pub struct LinkSettings {
     pub max_pending: usize,
     /// Most connections not identified yet per source address.
     pub max_pending_per_source: usize,
+    /// Most `download_person` deliveries under way at once (each holds an encoded person until written).
+    pub max_concurrent_pushes: usize,
 }
 
 /// The terminal-facing servers.
@@ -285,6 +287,8 @@ pub struct TerminalLink {
     fleet: Fleet,
     people: People,
     records: Records,
+    /// Bounds the memory of a person pushed to a whole fleet: each delivery under way holds its encoding.
+    pushes: tokio::sync::Semaphore,
 }
 
 impl std::fmt::Debug for TerminalLink {
@@ -343,6 +347,7 @@ impl TerminalLink {
             fleet,
             people,
             records,
+            pushes: tokio::sync::Semaphore::new(settings.max_concurrent_pushes.max(1)),
         });
         let pumps = vec![
             tokio::spawn(pump(link.clone(), Transport::Tcp, tcp_events)),
@@ -440,6 +445,15 @@ impl TerminalLink {
         let parsed: AccessCommand = serde_json::from_value(command.payload.clone())
             .map_err(|e| DeliveryError::Rejected(format!("stored command does not parse: {e}")))?;
         let mut pushed_version = None;
+        let _permit = match &parsed {
+            AccessCommand::DownloadPerson { .. } => Some(
+                self.pushes
+                    .acquire()
+                    .await
+                    .map_err(|_| DeliveryError::Offline)?,
+            ),
+            _ => None,
+        };
         let body = match &parsed {
             AccessCommand::DownloadPerson { person_id } => {
                 let person = self
