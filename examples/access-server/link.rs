@@ -493,6 +493,8 @@ impl TerminalLink {
         };
         match self.request(&command.device_id, body).await {
             Ok(response) => {
+                // The command's state first: a push with its code recorded is then final everywhere.
+                self.record_answer(command, &response).await;
                 if let (Some(version), AccessCommand::DownloadPerson { .. }) =
                     (pushed_version, &parsed)
                 {
@@ -509,7 +511,6 @@ impl TerminalLink {
                         tracing::warn!(id = command.id, error = %e, "push answer not recorded");
                     }
                 }
-                self.record_answer(command, &response).await;
                 Ok(())
             }
             Err(CommandError::UnknownPeer | CommandError::Stopped) => Err(DeliveryError::Offline),

@@ -108,9 +108,11 @@ async fn a_person_with_images_reaches_the_terminals_of_its_community_with_each_c
     }
     let pushes = h
         .poll("/api/persons/P1/pushes", |p| {
-            p["items"]
-                .as_array()
-                .is_some_and(|a| a.len() == 3 && a.iter().all(|x| !x["code"].is_null()))
+            p["items"].as_array().is_some_and(|a| {
+                a.len() == 3
+                    && a.iter()
+                        .all(|x| !x["code"].is_null() && x["state"] != "sending")
+            })
         })
         .await;
     for p in pushes["items"].as_array().unwrap() {
