@@ -1,13 +1,14 @@
 //! The devproto demo: every reference deployment and its simulators in one process on loopback ports, one
 //! section each: a coffee server and machines (logins, a sale, a price push, an offline command), a foot-scanner
 //! station and a pad (book, scan, record, upload to the simulated cloud), an e-bike vehicle server and instance
-//! (register, bind, ride, lock, trip, a bad hash refused), each with a summary table.
+//! (register, bind, ride, lock, trip, a bad hash refused), an access server and terminals (a person pushed,
+//! records, one made while the server was down), each with a summary table.
 //!
 //! ```text
 //! cargo run --example demo            # run the scenario, exit 0 when every step passed
 //! cargo run --example demo -- --serve # then keep running: dashboard URL and admin token are printed
 //! ```
-//! Each deployment adds its steps in a module of its own (`coffee.rs`, `station.rs`, `vehicle.rs`).
+//! Each deployment adds its steps in a module of its own (`coffee.rs`, `station.rs`, `vehicle.rs`, `access.rs`).
 #![forbid(unsafe_code)]
 // The modules are shared by several binaries (server, simulator, demo, tests): `pub` marks their interface.
 #![allow(unreachable_pub)]
@@ -20,6 +21,14 @@ mod coffee;
 #[path = "../coffee-machine/sim.rs"]
 mod sim;
 
+#[allow(dead_code)]
+#[path = "../access-server/app.rs"]
+mod access;
+#[allow(dead_code)]
+#[path = "../access-terminal/sim.rs"]
+mod access_sim;
+#[path = "access.rs"]
+mod access_steps;
 #[path = "coffee.rs"]
 mod coffee_steps;
 mod scenario;
@@ -81,6 +90,10 @@ async fn run(cli: Cli) -> ExitCode {
     if failed.is_none() {
         failed = section("e-bike vehicles", &mut bikes, &vehicle::steps()).await;
     }
+    let mut access = access_steps::Access::default();
+    if failed.is_none() {
+        failed = section("access terminals", &mut access, &access_steps::steps()).await;
+    }
     if failed.is_none() && cli.serve {
         if let Some(server) = &ctx.server {
             println!();
@@ -90,6 +103,21 @@ async fn run(cli: Cli) -> ExitCode {
             if let Some(st) = &pads.station {
                 println!("pad page:    http://{}/", st.addr);
             }
+            if let Some(v) = &bikes.server {
+                println!(
+                    "vehicles:    API http://{}/, dashboard http://{}/",
+                    v.http_addr, v.admin_addr
+                );
+            }
+            if let Some(a) = &access.server {
+                println!(
+                    "access:      terminals tcp {} and ws {}, dashboard http://{}/ (token {})",
+                    a.tcp_addr,
+                    a.ws_addr,
+                    a.admin_addr,
+                    access_steps::TOKEN
+                );
+            }
             println!("Ctrl-C to stop.");
             fleet::telemetry::shutdown_signal().await;
         }
@@ -97,6 +125,7 @@ async fn run(cli: Cli) -> ExitCode {
     ctx.stop().await;
     pads.stop().await;
     bikes.stop().await;
+    access.stop().await;
     match failed {
         None => ExitCode::SUCCESS,
         Some(step) => {
@@ -118,7 +147,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // Quiet by default: the progress and the summary are the output.
     if std::env::var_os("RUST_LOG").is_none() {
-        std::env::set_var("RUST_LOG", "warn");
+        std::env::set_var("RUST_LOG", "warn,device_core::runtime::client=error");
     }
     fleet::telemetry::init_logging(fleet::LogFormat::Text);
     match tokio::runtime::Runtime::new() {
