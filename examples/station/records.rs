@@ -271,6 +271,13 @@ impl Records {
         journal
             .clear()
             .map_err(|e| format!("{}: truncate after its replay: {e}", path.display()))?;
+        // The journal's own directory entry, in case it was just created (best effort: not every platform
+        // opens directories).
+        if let Ok(dir) = File::open(data_dir) {
+            if let Err(e) = dir.sync_all() {
+                tracing::warn!(dir = %data_dir.display(), error = %e, "data directory not synced");
+            }
+        }
         let rows = sqlx::query("SELECT scan_id, record FROM station_records ORDER BY created_ms")
             .fetch_all(store.pool())
             .await?;

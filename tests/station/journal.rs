@@ -147,3 +147,33 @@ async fn damaged_journal_lines_and_a_torn_last_line_are_skipped_and_the_rest_rep
     );
     store.close().await;
 }
+
+#[tokio::test]
+async fn a_save_the_journal_cannot_take_is_refused_with_600101_and_not_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = crate::station::open_store(&fast_settings(dir.path()))
+        .await
+        .unwrap();
+    let (records, writer) = Records::open(store.clone(), dir.path()).await.unwrap();
+    let mut station = StationRecords(records.clone());
+    let mut huge = record("DEV0001-H", "req-h");
+    huge.advise2 = Some("x".repeat(crate::station::records::JOURNAL_MAX_LINE));
+    assert_eq!(
+        station.save(&huge),
+        Err(aliscan_proto::ErrorCode::LOCAL_STORAGE_FAILED)
+    );
+    assert!(station.get("DEV0001-H").is_none());
+    // The journal is left as it was, and the next save goes through.
+    assert_eq!(
+        std::fs::metadata(dir.path().join(JOURNAL_FILE))
+            .unwrap()
+            .len(),
+        0
+    );
+    station.save(&record("DEV0001-A", "req-a")).unwrap();
+    records.flush().await;
+    assert_eq!(stored_ids(&store).await, ["DEV0001-A"]);
+    drop((station, records));
+    writer.await.unwrap();
+    store.close().await;
+}
