@@ -190,7 +190,7 @@ pub async fn start_on(
 ) -> Result<Running, Error> {
     let addr = listener.local_addr()?;
     let store = open_store(&settings).await?;
-    let (records, writer) = Records::open(store.clone()).await?;
+    let (records, writer) = Records::open(store.clone(), &settings.data_dir).await?;
     let cloud = settings.cloud_sim.then(CloudSim::new);
     if cloud.is_some() {
         settings.upload.cloud = Some(format!("http://{addr}/cloud"));

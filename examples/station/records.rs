@@ -6,8 +6,18 @@
 //! in order (an upsert per record, the whole record as JSON plus its upload states as columns). At start the
 //! mirror is loaded from the store, so records survive a restart; at shutdown the writer drains first.
 //! Statistics and search are SQL over the store.
+//!
+//! A save is durable before it returns, so a crash between the acknowledgement and the store write loses
+//! nothing: it is first appended to the journal ([`JOURNAL_FILE`] in the data directory, one JSON line per save,
+//! `File::sync_data` before returning). Once the store has every save in the journal, the writer truncates it.
+//! At start, before the mirror is loaded, what the journal holds is written to the store (an upsert by
+//! `scanId`, so replaying twice is harmless); a line that does not decode (a crash mid-write) is skipped with a
+//! warning. A full journal ([`JOURNAL_MAX_BYTES`]) or a failed write refuses the save with 600101.
 
 use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write as _};
+use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use aliscan_proto::{
@@ -115,14 +125,113 @@ struct Mirror {
 }
 
 enum Write {
-    Upsert(Box<ScanRecord>),
+    /// A save and its journal sequence number.
+    Upsert(u64, Box<ScanRecord>),
     Flush(tokio::sync::oneshot::Sender<()>),
+}
+
+/// The journal's file name in the data directory.
+pub const JOURNAL_FILE: &str = "records.journal";
+
+/// The most the journal may hold (the store being down for long): beyond it, saves fail with 600101.
+pub const JOURNAL_MAX_BYTES: u64 = 64 << 20;
+
+/// The longest journal line replayed (one record as JSON); a longer one is skipped as damaged.
+pub const JOURNAL_MAX_LINE: usize = 4 << 20;
+
+/// The append-only journal of saves not yet known to be in the store.
+struct Journal {
+    file: File,
+    /// Bytes in the file.
+    len: u64,
+    /// The sequence number of the last save appended.
+    written: u64,
+    /// A write failed part way and could not be cut back: the next line starts on a fresh line.
+    broken_tail: bool,
+}
+
+impl Journal {
+    fn open(path: &Path) -> std::io::Result<Self> {
+        let file = OpenOptions::new()
+            .create(true)
+            .read(true)
+            .append(true)
+            .open(path)?;
+        let len = file.metadata()?.len();
+        Ok(Self {
+            file,
+            len,
+            written: 0,
+            broken_tail: len > 0,
+        })
+    }
+
+    /// Appends one save, durably; its sequence number.
+    fn append(&mut self, record: &ScanRecord) -> Result<u64, String> {
+        let mut line = Vec::with_capacity(1024);
+        if self.broken_tail {
+            line.push(b'\n');
+        }
+        serde_json::to_writer(&mut line, record).map_err(|e| format!("encode: {e}"))?;
+        line.push(b'\n');
+        if line.len() > JOURNAL_MAX_LINE {
+            return Err(format!("record too large ({} bytes)", line.len()));
+        }
+        let size = u64::try_from(line.len()).unwrap_or(u64::MAX);
+        if self.len.saturating_add(size) > JOURNAL_MAX_BYTES {
+            return Err(format!(
+                "journal full ({} bytes, the store is behind)",
+                self.len
+            ));
+        }
+        let written = self
+            .file
+            .write_all(&line)
+            .and_then(|()| self.file.sync_data());
+        if let Err(e) = written {
+            // Cut a partial line back off, so that the next save is not glued to it.
+            let cut = self
+                .file
+                .set_len(self.len)
+                .and_then(|()| self.file.sync_data());
+            if cut.is_err() {
+                self.broken_tail = true;
+                self.len = self.file.metadata().map_or(self.len, |m| m.len());
+            }
+            return Err(format!("write: {e}"));
+        }
+        self.len += size;
+        self.broken_tail = false;
+        self.written += 1;
+        Ok(self.written)
+    }
+
+    /// Empties the journal.
+    fn clear(&mut self) -> std::io::Result<()> {
+        self.file.set_len(0)?;
+        self.file.sync_data()?;
+        self.len = 0;
+        self.broken_tail = false;
+        Ok(())
+    }
+
+    /// Empties the journal if save `done` is the last one appended (the store has everything in it).
+    fn done(&mut self, done: u64) {
+        if done != self.written || self.len == 0 {
+            return;
+        }
+        if let Err(e) = self.clear() {
+            // Harmless: the journal is replayed at the next start, and replaying is idempotent.
+            tracing::warn!(error = %e, "records journal not truncated");
+        }
+    }
 }
 
 /// The records: the mirror and the store behind it. Clones share both.
 #[derive(Clone)]
 pub struct Records {
     mirror: Arc<Mutex<Mirror>>,
+    journal: Arc<Mutex<Journal>>,
     writes: mpsc::UnboundedSender<Write>,
     store: Store,
 }
@@ -136,11 +245,39 @@ impl std::fmt::Debug for Records {
 }
 
 impl Records {
-    /// Loads the records of `store` (migrated already) and starts the writer.
+    /// Writes what the journal in `data_dir` holds to `store` (migrated already), loads the records of the store
+    /// and starts the writer.
     ///
     /// # Errors
-    /// The store cannot be read, or a stored record does not decode.
-    pub async fn open(store: Store) -> Result<(Self, tokio::task::JoinHandle<()>), Error> {
+    /// The journal cannot be read or written, the store cannot be read or written, or a stored record does not
+    /// decode.
+    pub async fn open(
+        store: Store,
+        data_dir: &Path,
+    ) -> Result<(Self, tokio::task::JoinHandle<()>), Error> {
+        let path = data_dir.join(JOURNAL_FILE);
+        let mut journal = Journal::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let pending =
+            read_journal(&journal.file).map_err(|e| format!("{}: {e}", path.display()))?;
+        if !pending.is_empty() {
+            tracing::info!(
+                records = pending.len(),
+                "writing the records journal to the store"
+            );
+        }
+        for record in &pending {
+            upsert(&store, record).await?;
+        }
+        journal
+            .clear()
+            .map_err(|e| format!("{}: truncate after its replay: {e}", path.display()))?;
+        // The journal's own directory entry, in case it was just created (best effort: not every platform
+        // opens directories).
+        if let Ok(dir) = File::open(data_dir) {
+            if let Err(e) = dir.sync_all() {
+                tracing::warn!(dir = %data_dir.display(), error = %e, "data directory not synced");
+            }
+        }
         let rows = sqlx::query("SELECT scan_id, record FROM station_records ORDER BY created_ms")
             .fetch_all(store.pool())
             .await?;
@@ -154,10 +291,12 @@ impl Records {
             mirror.records.insert(id, record);
         }
         let (writes, rx) = mpsc::unbounded_channel();
-        let writer = tokio::spawn(write_loop(store.clone(), rx));
+        let journal = Arc::new(Mutex::new(journal));
+        let writer = tokio::spawn(write_loop(store.clone(), rx, journal.clone()));
         Ok((
             Self {
                 mirror: Arc::new(Mutex::new(mirror)),
+                journal,
                 writes,
                 store,
             },
@@ -185,20 +324,36 @@ impl Records {
             .collect()
     }
 
-    /// Saves a record (mirror now, store behind).
+    /// Saves a record: in the journal (durably) and the mirror now, in the store behind.
+    ///
+    /// # Errors
+    /// 600101 (local data storage failed): the record has no `scanId`, or the journal could not be written
+    /// or is full; the record is then not saved.
     pub fn put(&self, record: &ScanRecord) -> Result<(), ErrorCode> {
         let Some(id) = record.scan_id.clone() else {
             return Err(ErrorCode::LOCAL_STORAGE_FAILED);
         };
+        // Under the journal's lock, so that the store sees the saves in the journal's order.
+        let mut journal = self.journal.lock().unwrap_or_else(PoisonError::into_inner);
+        let seq = journal.append(record).map_err(|e| {
+            tracing::error!(scan = %id, error = %e, "record not saved: records journal");
+            ErrorCode::LOCAL_STORAGE_FAILED
+        })?;
         {
             let mut m = self.lock();
             if m.records.insert(id.clone(), record.clone()).is_none() {
-                m.order.push(id);
+                m.order.push(id.clone());
             }
         }
-        self.writes
-            .send(Write::Upsert(Box::new(record.clone())))
-            .map_err(|_| ErrorCode::LOCAL_STORAGE_FAILED)
+        if self
+            .writes
+            .send(Write::Upsert(seq, Box::new(record.clone())))
+            .is_err()
+        {
+            // Stopping: the journal has it, the next start writes it to the store.
+            tracing::warn!(scan = %id, "record writer stopped; the record stays in the journal");
+        }
+        Ok(())
     }
 
     /// Waits until every save made so far is in the store.
@@ -320,13 +475,66 @@ impl Records {
     }
 }
 
-async fn write_loop(store: Store, mut rx: mpsc::UnboundedReceiver<Write>) {
+/// The records in the journal, oldest first; lines that do not decode are skipped with a warning.
+fn read_journal(file: &File) -> std::io::Result<Vec<ScanRecord>> {
+    use std::io::{Read as _, Seek as _};
+    let mut reader = BufReader::new(file);
+    reader.seek(std::io::SeekFrom::Start(0))?;
+    let mut records = Vec::new();
+    let mut line = Vec::new();
+    let mut number = 0_u64;
+    loop {
+        line.clear();
+        let limit = u64::try_from(JOURNAL_MAX_LINE).unwrap_or(u64::MAX) + 1;
+        let n = reader.by_ref().take(limit).read_until(b'\n', &mut line)?;
+        if n == 0 {
+            break;
+        }
+        number += 1;
+        if line.last() != Some(&b'\n') {
+            if line.len() > JOURNAL_MAX_LINE {
+                tracing::warn!(line = number, "records journal: line too long, skipped");
+                // The rest of the line.
+                let mut rest = Vec::new();
+                while reader.by_ref().take(limit).read_until(b'\n', &mut rest)? > 0 {
+                    if rest.last() == Some(&b'\n') {
+                        break;
+                    }
+                    rest.clear();
+                }
+                continue;
+            }
+            // The last line, cut by a crash: it was never acknowledged.
+            tracing::warn!(line = number, "records journal: torn last line, skipped");
+            break;
+        }
+        let text = line.trim_ascii();
+        if text.is_empty() {
+            continue;
+        }
+        match serde_json::from_slice::<ScanRecord>(text) {
+            Ok(r) if r.scan_id.is_some() => records.push(r),
+            Ok(_) => tracing::warn!(
+                line = number,
+                "records journal: record without scanId, skipped"
+            ),
+            Err(e) => tracing::warn!(line = number, error = %e, "records journal: line skipped"),
+        }
+    }
+    Ok(records)
+}
+
+async fn write_loop(
+    store: Store,
+    mut rx: mpsc::UnboundedReceiver<Write>,
+    journal: Arc<Mutex<Journal>>,
+) {
     while let Some(w) = rx.recv().await {
         match w {
             Write::Flush(done) => {
                 let _ = done.send(());
             }
-            Write::Upsert(record) => {
+            Write::Upsert(seq, record) => {
                 // A failed write is retried: the record is acknowledged to the pad already.
                 let mut delay = std::time::Duration::from_millis(100);
                 while let Err(e) = upsert(&store, &record).await {
@@ -334,6 +542,10 @@ async fn write_loop(store: Store, mut rx: mpsc::UnboundedReceiver<Write>) {
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(std::time::Duration::from_secs(5));
                 }
+                journal
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .done(seq);
             }
         }
     }

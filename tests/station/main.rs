@@ -11,6 +11,7 @@ mod station;
 
 mod browser;
 mod flows;
+mod journal;
 mod upload;
 
 use std::path::Path;

@@ -67,7 +67,7 @@ async fn the_cloud_fails_and_recovers_across_a_restart_and_nothing_is_lost() {
         let store = crate::station::open_store(&fast_settings(dir.path()))
             .await
             .unwrap();
-        let (records, writer) = crate::station::records::Records::open(store.clone())
+        let (records, writer) = crate::station::records::Records::open(store.clone(), dir.path())
             .await
             .unwrap();
         let pending = records
