@@ -119,7 +119,7 @@ pub fn admin_router(
 pub async fn open_fleet(config: &AccessConfig) -> Result<Fleet, Error> {
     let fleet = Fleet::open(config.fleet.clone()).await?;
     let migrator = People::migrator(fleet.store().backend());
-    fleet.store().migrate_with(&migrator).await?;
+    fleet.store().migrate_with(migrator).await?;
     Ok(fleet)
 }
 
@@ -132,15 +132,8 @@ pub async fn serve(config: AccessConfig) -> Result<(), Error> {
     let running = start(config).await?;
     println!("terminals (tcp): {}", running.tcp_addr);
     println!("terminals (ws):  ws://{}/", running.ws_addr);
-    println!("dashboard: http://{}/", running.admin_addr);
-    if let Some(token) = &running.token.generated {
-        println!("admin token (generated now, shown once; stored hashed): {token}");
-    }
-    fleet::telemetry::shutdown_signal().await;
-    match tokio::time::timeout(deadline, running.shutdown()).await {
-        Ok(()) => Ok(()),
-        Err(_) => Err(format!("shutdown took longer than {deadline:?}").into()),
-    }
+    fleet::telemetry::announce_dashboard(running.admin_addr, &running.token);
+    Ok(fleet::telemetry::stop_on_signal(deadline, || running.shutdown()).await?)
 }
 
 /// Binds the configured listeners and starts.

@@ -650,20 +650,14 @@ impl People {
     }
 
     /// The embedded migrations of the access tables for the store's database.
-    pub fn migrator(backend: fleet::store::Backend) -> sqlx::migrate::Migrator {
+    pub fn migrator(backend: fleet::store::Backend) -> &'static sqlx::migrate::Migrator {
         static SQLITE: sqlx::migrate::Migrator =
             sqlx::migrate!("examples/access-server/migrations/sqlite");
         static POSTGRES: sqlx::migrate::Migrator =
             sqlx::migrate!("examples/access-server/migrations/postgres");
-        let m = match backend {
+        match backend {
             fleet::store::Backend::Sqlite => &SQLITE,
             fleet::store::Backend::Postgres => &POSTGRES,
-        };
-        sqlx::migrate::Migrator {
-            migrations: m.migrations.clone(),
-            ignore_missing: true,
-            locking: m.locking,
-            no_tx: m.no_tx,
         }
     }
 

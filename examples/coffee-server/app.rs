@@ -95,7 +95,7 @@ pub fn admin_router(fleet: &Fleet, orders: Orders, token: &AdminToken) -> fleet:
 pub async fn open_fleet(config: &CoffeeConfig) -> Result<Fleet, Error> {
     let fleet = Fleet::open(config.fleet.clone()).await?;
     let migrator = Orders::migrator(fleet.store().backend());
-    fleet.store().migrate_with(&migrator).await?;
+    fleet.store().migrate_with(migrator).await?;
     Ok(fleet)
 }
 
@@ -108,15 +108,8 @@ pub async fn serve(config: CoffeeConfig) -> Result<(), Error> {
     let deadline = Duration::from_secs(config.fleet.shutdown_timeout_secs);
     let running = start(config).await?;
     println!("machines: {}", running.machines_addr);
-    println!("dashboard: http://{}/", running.admin_addr);
-    if let Some(token) = &running.token.generated {
-        println!("admin token (generated now, shown once; stored hashed): {token}");
-    }
-    fleet::telemetry::shutdown_signal().await;
-    match tokio::time::timeout(deadline, running.shutdown()).await {
-        Ok(()) => Ok(()),
-        Err(_) => Err(format!("shutdown took longer than {deadline:?}").into()),
-    }
+    fleet::telemetry::announce_dashboard(running.admin_addr, &running.token);
+    Ok(fleet::telemetry::stop_on_signal(deadline, || running.shutdown()).await?)
 }
 
 /// Binds the configured listeners and starts.

@@ -367,20 +367,14 @@ impl Orders {
     }
 
     /// The embedded migrations of the orders table for the store's database.
-    pub fn migrator(backend: fleet::store::Backend) -> sqlx::migrate::Migrator {
+    pub fn migrator(backend: fleet::store::Backend) -> &'static sqlx::migrate::Migrator {
         static SQLITE: sqlx::migrate::Migrator =
             sqlx::migrate!("examples/coffee-server/migrations/sqlite");
         static POSTGRES: sqlx::migrate::Migrator =
             sqlx::migrate!("examples/coffee-server/migrations/postgres");
-        let m = match backend {
+        match backend {
             fleet::store::Backend::Sqlite => &SQLITE,
             fleet::store::Backend::Postgres => &POSTGRES,
-        };
-        sqlx::migrate::Migrator {
-            migrations: m.migrations.clone(),
-            ignore_missing: true,
-            locking: m.locking,
-            no_tx: m.no_tx,
         }
     }
 

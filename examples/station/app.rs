@@ -156,7 +156,7 @@ pub async fn open_store(settings: &Settings) -> Result<fleet::Store, Error> {
         None => fleet::Store::open_sqlite(&settings.data_dir).await?,
     };
     store
-        .migrate_with(&records::migrator(store.backend()))
+        .migrate_with(records::migrator(store.backend()))
         .await?;
     Ok(store)
 }

@@ -32,19 +32,13 @@ use tokio::sync::mpsc;
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
 
 /// The migrations of the `station_records` table for `backend`.
-pub fn migrator(backend: fleet::store::Backend) -> sqlx::migrate::Migrator {
+pub fn migrator(backend: fleet::store::Backend) -> &'static sqlx::migrate::Migrator {
     static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("examples/station/migrations/sqlite");
     static POSTGRES: sqlx::migrate::Migrator =
         sqlx::migrate!("examples/station/migrations/postgres");
-    let m = match backend {
+    match backend {
         fleet::store::Backend::Sqlite => &SQLITE,
         fleet::store::Backend::Postgres => &POSTGRES,
-    };
-    sqlx::migrate::Migrator {
-        migrations: m.migrations.clone(),
-        ignore_missing: true,
-        locking: m.locking,
-        no_tx: m.no_tx,
     }
 }
 

@@ -114,7 +114,7 @@ pub async fn open_store(
         None => Store::open_sqlite(data_dir).await?,
     };
     store
-        .migrate_with(&tables::migrator(store.backend()))
+        .migrate_with(tables::migrator(store.backend()))
         .await?;
     Ok(store)
 }

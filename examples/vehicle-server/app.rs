@@ -61,7 +61,7 @@ pub async fn open_fleet(config: &VehicleConfig) -> Result<Fleet, Error> {
     let fleet = Fleet::open(config.fleet.clone()).await?;
     fleet
         .store()
-        .migrate_with(&tables::migrator(fleet.store().backend()))
+        .migrate_with(tables::migrator(fleet.store().backend()))
         .await?;
     Ok(fleet)
 }
@@ -80,15 +80,8 @@ pub async fn serve(config: VehicleConfig) -> Result<(), Error> {
         .map_err(|e| format!("fleet.admin.listen {}: {e}", config.fleet.admin.listen))?;
     let running = start_on(config, http, admin).await?;
     println!("mini-program API: http://{}/", running.http_addr);
-    println!("dashboard: http://{}/", running.admin_addr);
-    if let Some(token) = &running.token.generated {
-        println!("admin token (generated now, shown once; stored hashed): {token}");
-    }
-    fleet::telemetry::shutdown_signal().await;
-    match tokio::time::timeout(deadline, running.shutdown()).await {
-        Ok(()) => Ok(()),
-        Err(_) => Err(format!("shutdown took longer than {deadline:?}").into()),
-    }
+    fleet::telemetry::announce_dashboard(running.admin_addr, &running.token);
+    Ok(fleet::telemetry::stop_on_signal(deadline, || running.shutdown()).await?)
 }
 
 /// Starts on listeners bound by the caller; the links to the instances connect in the background.
@@ -116,7 +109,7 @@ pub async fn start_with(
 ) -> Result<Running, Error> {
     fleet
         .store()
-        .migrate_with(&tables::migrator(fleet.store().backend()))
+        .migrate_with(tables::migrator(fleet.store().backend()))
         .await?;
     let token = fleet.admin_token().await?;
     let links = Arc::new(Instances::start(&config.instances, &config.link)?);

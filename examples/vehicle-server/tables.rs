@@ -32,20 +32,14 @@ pub const EVENT_ELEC_LOCK: i64 = 5;
 
 /// The embedded migrations of the vehicle tables for the store's database.
 #[must_use]
-pub fn migrator(backend: Backend) -> sqlx::migrate::Migrator {
+pub fn migrator(backend: Backend) -> &'static sqlx::migrate::Migrator {
     static SQLITE: sqlx::migrate::Migrator =
         sqlx::migrate!("examples/vehicle-server/migrations/sqlite");
     static POSTGRES: sqlx::migrate::Migrator =
         sqlx::migrate!("examples/vehicle-server/migrations/postgres");
-    let m = match backend {
+    match backend {
         Backend::Sqlite => &SQLITE,
         Backend::Postgres => &POSTGRES,
-    };
-    sqlx::migrate::Migrator {
-        migrations: m.migrations.clone(),
-        ignore_missing: true,
-        locking: m.locking,
-        no_tx: m.no_tx,
     }
 }
 

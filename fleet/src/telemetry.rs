@@ -105,3 +105,30 @@ pub async fn shutdown_signal() {
         () = term => tracing::info!("SIGTERM: shutting down"),
     }
 }
+
+/// Prints where the dashboard is and, when this start generated the admin token, the token (the only time it
+/// is shown; the store keeps its hash).
+pub fn announce_dashboard(admin: std::net::SocketAddr, token: &crate::AdminToken) {
+    println!("dashboard: http://{admin}/");
+    if let Some(token) = &token.generated {
+        println!("admin token (generated now, shown once; stored hashed): {token}");
+    }
+}
+
+/// Waits for SIGINT or SIGTERM ([`shutdown_signal`]), then runs the graceful stop `stop` makes, allowing it
+/// `deadline` (`fleet.shutdown_timeout_secs`).
+///
+/// # Errors
+/// The stop took longer than `deadline`.
+pub async fn stop_on_signal<F>(
+    deadline: std::time::Duration,
+    stop: impl FnOnce() -> F,
+) -> Result<(), String>
+where
+    F: std::future::Future<Output = ()>,
+{
+    shutdown_signal().await;
+    tokio::time::timeout(deadline, stop())
+        .await
+        .map_err(|_| format!("shutdown took longer than {deadline:?}"))
+}

@@ -11,7 +11,7 @@ use crate::access::records::{RecordFilter, Records};
 
 async fn exercise(name: &str, store: fleet::Store) {
     store
-        .migrate_with(&People::migrator(store.backend()))
+        .migrate_with(People::migrator(store.backend()))
         .await
         .unwrap();
     let fleet = fleet::Fleet::with_store(store.clone(), fleet::FleetConfig::default())

@@ -16,7 +16,7 @@ struct Backend {
 
 async fn backend(name: &'static str, store: fleet::Store) -> Backend {
     store
-        .migrate_with(&Orders::migrator(store.backend()))
+        .migrate_with(Orders::migrator(store.backend()))
         .await
         .unwrap();
     let fleet = fleet::Fleet::with_store(store, fleet::FleetConfig::default())

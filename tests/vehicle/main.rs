@@ -45,7 +45,7 @@ pub async fn start_instance(
         None => fleet::store::Store::open_sqlite(dir).await.unwrap(),
     };
     store
-        .migrate_with(&instance::tables::migrator(store.backend()))
+        .migrate_with(instance::tables::migrator(store.backend()))
         .await
         .unwrap();
     let listener =
