@@ -142,31 +142,14 @@ pub async fn serve(config: AccessConfig) -> Result<(), Error> {
 /// A listener cannot be bound, or the store cannot be opened.
 pub async fn start(config: AccessConfig) -> Result<Running, Error> {
     let backlog = config.terminals.backlog;
-    let tcp = listen(config.terminals.listen, backlog)
+    let tcp = fleet::listen(config.terminals.listen, backlog)
         .map_err(|e| format!("terminals.listen {}: {e}", config.terminals.listen))?;
-    let ws = listen(config.terminals.ws_listen, backlog)
+    let ws = fleet::listen(config.terminals.ws_listen, backlog)
         .map_err(|e| format!("terminals.ws_listen {}: {e}", config.terminals.ws_listen))?;
     let admin = tokio::net::TcpListener::bind(config.fleet.admin.listen)
         .await
         .map_err(|e| format!("fleet.admin.listen {}: {e}", config.fleet.admin.listen))?;
     start_on(config, tcp, ws, admin).await
-}
-
-/// Binds a terminal listener with room for `backlog` connections not accepted yet: a fleet reconnecting at
-/// once overflows tokio's default of 1,024, and a terminal whose handshake was dropped waits for its peer
-/// timeout before it tries again (the kernel caps the value at `net.core.somaxconn`).
-///
-/// # Errors
-/// The address cannot be bound.
-pub fn listen(addr: SocketAddr, backlog: u32) -> std::io::Result<tokio::net::TcpListener> {
-    let socket = if addr.is_ipv4() {
-        tokio::net::TcpSocket::new_v4()?
-    } else {
-        tokio::net::TcpSocket::new_v6()?
-    };
-    socket.set_reuseaddr(true)?;
-    socket.bind(addr)?;
-    socket.listen(backlog)
 }
 
 /// Starts on listeners bound by the caller.

@@ -117,8 +117,7 @@ pub async fn serve(config: CoffeeConfig) -> Result<(), Error> {
 /// # Errors
 /// A listener cannot be bound, or the store cannot be opened.
 pub async fn start(config: CoffeeConfig) -> Result<Running, Error> {
-    let machines = tokio::net::TcpListener::bind(config.machines.listen)
-        .await
+    let machines = fleet::listen(config.machines.listen, config.machines.backlog)
         .map_err(|e| format!("machines.listen {}: {e}", config.machines.listen))?;
     let admin = tokio::net::TcpListener::bind(config.fleet.admin.listen)
         .await

@@ -37,6 +37,8 @@ pub struct MachinesConfig {
     pub max_pending: usize,
     /// Most connections not logged in yet from one source address (a site behind one NAT). Default 64.
     pub max_pending_per_source: usize,
+    /// Connections the kernel may hold before they are accepted (a fleet reconnecting at once). Default 4,096.
+    pub backlog: u32,
 }
 
 impl Default for MachinesConfig {
@@ -49,6 +51,7 @@ impl Default for MachinesConfig {
             qrcode_timeout_secs: 30,
             max_pending: 1024,
             max_pending_per_source: 64,
+            backlog: 4096,
         }
     }
 }

@@ -29,6 +29,27 @@ pub use store::{
 
 use queue::Dispatcher;
 
+/// Binds a device listener with room for `backlog` connections not accepted yet. A fleet reconnecting at once
+/// (after a server restart, say) overflows tokio's default of 1,024, and a device whose handshake the kernel
+/// dropped waits out its own timeout before it tries again. The kernel caps the value at
+/// `net.core.somaxconn`.
+///
+/// # Errors
+/// The address cannot be bound.
+pub fn listen(
+    addr: std::net::SocketAddr,
+    backlog: u32,
+) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(backlog)
+}
+
 /// The admin token, as [`Fleet::admin_token`] resolved it.
 #[derive(Clone)]
 pub struct AdminToken {
