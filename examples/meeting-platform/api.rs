@@ -89,7 +89,11 @@ async fn list_terminals(
         .await
         .map_err(problem)?;
     let full = i64::try_from(items.len()).unwrap_or(i64::MAX) == limit;
-    let next_cursor = if full { items.last().map(|t| t.sn.clone()) } else { None };
+    let next_cursor = if full {
+        items.last().map(|t| t.sn.clone())
+    } else {
+        None
+    };
     Ok(Json(Page { items, next_cursor }))
 }
 
@@ -149,13 +153,19 @@ async fn add_meeting(
     ApiJson(new): ApiJson<NewMeeting>,
 ) -> Result<(StatusCode, Json<MeetingCreated>), Problem> {
     let (meeting, commands) = m.create_meeting(&new).await.map_err(problem)?;
-    Ok((StatusCode::CREATED, Json(MeetingCreated { meeting, commands })))
+    Ok((
+        StatusCode::CREATED,
+        Json(MeetingCreated { meeting, commands }),
+    ))
 }
 
 /// `GET /api/meetings/{id}`.
 #[utoipa::path(get, path = "/api/meetings/{id}", params(("id" = String, Path, description = "meeting id")),
     responses((status = 200, body = Meeting), (status = 404, body = Problem)))]
-async fn get_meeting(State(m): State<Meetings>, Path(id): Path<String>) -> Result<Json<Meeting>, Problem> {
+async fn get_meeting(
+    State(m): State<Meetings>,
+    Path(id): Path<String>,
+) -> Result<Json<Meeting>, Problem> {
     m.meeting(&id)
         .await
         .map_err(problem)?
@@ -166,7 +176,10 @@ async fn get_meeting(State(m): State<Meetings>, Path(id): Path<String>) -> Resul
 /// `GET /api/meetings/{id}/attendance`: every member, present when a check-in of the meeting arrived.
 #[utoipa::path(get, path = "/api/meetings/{id}/attendance", params(("id" = String, Path, description = "meeting id")),
     responses((status = 200, body = Attendance), (status = 404, body = Problem)))]
-async fn attendance(State(m): State<Meetings>, Path(id): Path<String>) -> Result<Json<Attendance>, Problem> {
+async fn attendance(
+    State(m): State<Meetings>,
+    Path(id): Path<String>,
+) -> Result<Json<Attendance>, Problem> {
     m.attendance(&id)
         .await
         .map_err(problem)?
@@ -205,7 +218,10 @@ pub struct CommandResult {
 /// `GET /api/commands/{id}/result`: the terminal's `dev.cmd.response`.
 #[utoipa::path(get, path = "/api/commands/{id}/result", params(("id" = i64, Path, description = "command id")),
     responses((status = 200, body = CommandResult), (status = 404, body = Problem)))]
-async fn command_result(State(m): State<Meetings>, Path(id): Path<i64>) -> Result<Json<CommandResult>, Problem> {
+async fn command_result(
+    State(m): State<Meetings>,
+    Path(id): Path<i64>,
+) -> Result<Json<CommandResult>, Problem> {
     match m.result(id).await.map_err(problem)? {
         Some((code, message)) => Ok(Json(CommandResult { id, code, message })),
         None => Err(Problem::not_found("command result", &id.to_string())),
@@ -214,10 +230,33 @@ async fn command_result(State(m): State<Meetings>, Path(id): Path<i64>) -> Resul
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(list_products, add_product, list_terminals, add_terminal, list_people, put_person, list_meetings,
-        add_meeting, get_meeting, attendance, checkins, command_result),
-    components(schemas(Product, Terminal, NewTerminal, Person, NewMeeting, Meeting, MeetingCreated, Attendance,
-        Attendee, CheckIn, CommandResult))
+    paths(
+        list_products,
+        add_product,
+        list_terminals,
+        add_terminal,
+        list_people,
+        put_person,
+        list_meetings,
+        add_meeting,
+        get_meeting,
+        attendance,
+        checkins,
+        command_result
+    ),
+    components(schemas(
+        Product,
+        Terminal,
+        NewTerminal,
+        Person,
+        NewMeeting,
+        Meeting,
+        MeetingCreated,
+        Attendance,
+        Attendee,
+        CheckIn,
+        CommandResult
+    ))
 )]
 struct MeetingDoc;
 

@@ -82,10 +82,25 @@ fn admin_api(meetings: Meetings) -> AdminApi {
             panel(
                 "Terminals and their transport",
                 "/api/terminals?limit=50",
-                &["sn", "product_id", "transport", "registered", "accredited", "max_pending"],
+                &[
+                    "sn",
+                    "product_id",
+                    "transport",
+                    "registered",
+                    "accredited",
+                    "max_pending",
+                ],
             ),
-            panel("Meetings", "/api/meetings?limit=50", &["id", "sn", "name", "applicant", "start_ms", "end_ms"]),
-            panel("Check-ins", "/api/checkins?limit=50", &["meeting_id", "pin", "sn", "kind", "verify_time"]),
+            panel(
+                "Meetings",
+                "/api/meetings?limit=50",
+                &["id", "sn", "name", "applicant", "start_ms", "end_ms"],
+            ),
+            panel(
+                "Check-ins",
+                "/api/checkins?limit=50",
+                &["meeting_id", "pin", "sn", "kind", "verify_time"],
+            ),
         ],
     }
 }
@@ -147,7 +162,13 @@ pub async fn start(config: MeetingConfig) -> Result<Running, Error> {
 
 /// The MQTT settings of the platform and of its terminals.
 pub fn mqtt_config(config: &MeetingConfig) -> MqttConfig {
-    let mut mqtt = MqttConfig::default().max_payload(config.mqtt.max_payload);
+    // A broker restart should cost seconds, not the minute a default backoff reaches.
+    let backoff = device_core::BackoffConfig::default()
+        .initial(Duration::from_millis(250))
+        .max(Duration::from_secs(10));
+    let mut mqtt = MqttConfig::default()
+        .max_payload(config.mqtt.max_payload)
+        .backoff(backoff);
     if let (Some(user), Some(password)) = (&config.mqtt.username, &config.mqtt.password) {
         mqtt = mqtt.credentials(user.clone(), password.clone());
     }
@@ -169,7 +190,11 @@ pub async fn start_on(
     let (broker, public_mqtt) = match &config.mqtt.url {
         Some(url) => {
             let broker = BrokerAddr::parse(url).map_err(|e| format!("mqtt.url: {e}"))?;
-            let public = config.mqtt.public_url.clone().unwrap_or_else(|| broker.url());
+            let public = config
+                .mqtt
+                .public_url
+                .clone()
+                .unwrap_or_else(|| broker.url());
             (broker, public)
         }
         None => {
@@ -200,10 +225,18 @@ pub async fn start_on(
     let (link, pumps) = TerminalLink::start(ws, Some(listener), meetings.clone(), &settings)?;
     let ws_addr = link.ws_addr();
     meetings.set_brokers(Brokers {
-        ws: Some(format!("ws://{}:{}/best", config.terminals.public_host, ws_addr.port())),
+        ws: Some(format!(
+            "ws://{}:{}/best",
+            config.terminals.public_host,
+            ws_addr.port()
+        )),
         mqtt: Some(public_mqtt),
     });
-    let handler = LookupHandler::new(LookupConfig::default(), meetings.clone(), Arc::new(SystemClock));
+    let handler = LookupHandler::new(
+        LookupConfig::default(),
+        meetings.clone(),
+        Arc::new(SystemClock),
+    );
     let lookup = LookupServer::spawn(lookup, handler, LookupServerConfig::default())?;
     fleet.start_delivery(link.clone());
     let admin_addr = admin.local_addr()?;
@@ -232,7 +265,11 @@ pub async fn start_on(
 /// The transport facts of the platform sessions (the MQTT payload limit is the codec's).
 fn settings_wire(settings: &LinkSettings) -> device_core::Wire {
     use device_core::Session as _;
-    device_core::best::PlatformSession::new(settings.session(), device_core::best::MemoryRegistry::new()).wire()
+    device_core::best::PlatformSession::new(
+        settings.session(),
+        device_core::best::MemoryRegistry::new(),
+    )
+    .wire()
 }
 
 impl Running {

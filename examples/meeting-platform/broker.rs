@@ -49,7 +49,8 @@ pub fn config(listen: SocketAddr, max_payload: usize) -> Config {
 pub fn start(listen: SocketAddr, max_payload: usize) -> Result<SocketAddr, String> {
     // rumqttd binds the address itself and does not report the port it got: pick a free one first.
     let listen = if listen.port() == 0 {
-        let probe = TcpListener::bind(listen).map_err(|e| format!("mqtt.embedded_listen {listen}: {e}"))?;
+        let probe =
+            TcpListener::bind(listen).map_err(|e| format!("mqtt.embedded_listen {listen}: {e}"))?;
         probe.local_addr().map_err(|e| e.to_string())?
     } else {
         TcpListener::bind(listen)
@@ -74,7 +75,9 @@ pub fn start(listen: SocketAddr, max_payload: usize) -> Result<SocketAddr, Strin
     let deadline = Instant::now() + Duration::from_secs(10);
     while !answers(probe) {
         if Instant::now() > deadline {
-            return Err(format!("embedded MQTT broker not answering on {listen} after 10 s"));
+            return Err(format!(
+                "embedded MQTT broker not answering on {listen} after 10 s"
+            ));
         }
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -94,7 +97,8 @@ pub fn answers(addr: SocketAddr) -> bool {
     };
     let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
     let mut ack = [0u8; 4];
-    let ok = s.write_all(&CONNECT).is_ok() && s.read_exact(&mut ack).is_ok() && ack == [0x20, 2, 0, 0];
+    let ok =
+        s.write_all(&CONNECT).is_ok() && s.read_exact(&mut ack).is_ok() && ack == [0x20, 2, 0, 0];
     let _ = s.write_all(&[0xe0, 0]);
     ok
 }

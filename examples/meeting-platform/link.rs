@@ -130,7 +130,8 @@ impl TerminalLink {
             let (session, meetings) = (session.clone(), meetings.clone());
             move || PlatformSession::new(session.clone(), meetings.clone())
         };
-        let (ws, ws_events) = Server::spawn(WsListener::new(ws), make.clone(), server_config.clone())?;
+        let (ws, ws_events) =
+            Server::spawn(WsListener::new(ws), make.clone(), server_config.clone())?;
         let (mqtt, mqtt_events) = match mqtt {
             Some(listener) => {
                 let (server, events) = Server::spawn(listener, make, server_config)?;
@@ -143,10 +144,16 @@ impl TerminalLink {
             mqtt,
             meetings,
             terminals: Mutex::new(HashMap::new()),
-            max_pending: usize::try_from(settings.max_pending_commands).unwrap_or(16).max(1),
+            max_pending: usize::try_from(settings.max_pending_commands)
+                .unwrap_or(16)
+                .max(1),
             me: me.clone(),
         });
-        let mut pumps = vec![tokio::spawn(pump(link.clone(), Transport::WebSocket, ws_events))];
+        let mut pumps = vec![tokio::spawn(pump(
+            link.clone(),
+            Transport::WebSocket,
+            ws_events,
+        ))];
         if let Some(events) = mqtt_events {
             pumps.push(tokio::spawn(pump(link.clone(), Transport::Mqtt, events)));
         }
@@ -166,12 +173,17 @@ impl TerminalLink {
     /// Terminals logged in over each transport: `(websocket, mqtt)`.
     pub fn counts(&self) -> (usize, usize) {
         let t = self.terminals();
-        let mqtt = t.values().filter(|t| t.transport == Transport::Mqtt).count();
+        let mqtt = t
+            .values()
+            .filter(|t| t.transport == Transport::Mqtt)
+            .count();
         (t.len() - mqtt, mqtt)
     }
 
     fn terminals(&self) -> std::sync::MutexGuard<'_, HashMap<String, Terminal>> {
-        self.terminals.lock().unwrap_or_else(PoisonError::into_inner)
+        self.terminals
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     fn server(&self, transport: Transport) -> Option<&Server<Session>> {
@@ -192,9 +204,14 @@ impl TerminalLink {
 
     /// Answers a terminal request (best-effort: a failure means the connection is gone).
     async fn respond(&self, transport: Transport, sn: &str, mid: String, response: Response) {
-        let Some(server) = self.server(transport) else { return };
+        let Some(server) = self.server(transport) else {
+            return;
+        };
         let sn = sn.to_owned();
-        if let Err(e) = server.call(&sn, PlatformCommand::Respond { mid, response }).await {
+        if let Err(e) = server
+            .call(&sn, PlatformCommand::Respond { mid, response })
+            .await
+        {
             tracing::debug!(sn, error = %e, "answer not sent");
         }
     }
@@ -207,17 +224,30 @@ impl TerminalLink {
     }
 
     /// Records the outcome of command `command` (delivered, so `sending` or `sent`).
-    async fn outcome(&self, command: &CommandRecord, result: Result<Option<best_proto::CmdResponse>, CommandError>) {
+    async fn outcome(
+        &self,
+        command: &CommandRecord,
+        result: Result<Option<best_proto::CmdResponse>, CommandError>,
+    ) {
         let sn = command.device_id.as_str();
         let (to, error) = match result {
             Ok(Some(answer)) => {
                 self.meetings
-                    .record_result(command.id, sn, answer.code.as_str(), answer.message.as_deref())
+                    .record_result(
+                        command.id,
+                        sn,
+                        answer.code.as_str(),
+                        answer.message.as_deref(),
+                    )
                     .await;
                 if answer.code == Code::Success {
                     ("acked", None)
                 } else {
-                    let text = format!("{}: {}", answer.code.as_str(), answer.message.unwrap_or_default());
+                    let text = format!(
+                        "{}: {}",
+                        answer.code.as_str(),
+                        answer.message.unwrap_or_default()
+                    );
                     ("failed", Some(text))
                 }
             }
@@ -226,7 +256,10 @@ impl TerminalLink {
                 ("timed_out", Some("no dev.cmd.response in time".to_owned()))
             }
             Err(e) if command.idempotent => ("queued", Some(e.to_string())),
-            Err(e) => ("unknown", Some(format!("{e} before the answer; not resent"))),
+            Err(e) => (
+                "unknown",
+                Some(format!("{e} before the answer; not resent")),
+            ),
         };
         // The dispatcher marks the command `sent` after `deliver` returns; an answer can be faster.
         for _ in 0..200 {
@@ -285,7 +318,11 @@ async fn set_state(
 ///
 /// # Errors
 /// The stored command does not decode as that `funcId` (the text names the field).
-pub fn wire_message(func_id: &str, payload: &serde_json::Value, cmd_id: &str) -> Result<PlatformMessage, String> {
+pub fn wire_message(
+    func_id: &str,
+    payload: &serde_json::Value,
+    cmd_id: &str,
+) -> Result<PlatformMessage, String> {
     let mut params = payload
         .get("params")
         .cloned()
@@ -294,20 +331,26 @@ pub fn wire_message(func_id: &str, payload: &serde_json::Value, cmd_id: &str) ->
         return Err("`params`: expected a JSON object".into());
     };
     obj.insert("cmdId".into(), serde_json::Value::String(cmd_id.to_owned()));
-    let envelope = serde_json::json!({ "funcId": func_id, "mid": "check", "payload": { "params": params } });
+    let envelope =
+        serde_json::json!({ "funcId": func_id, "mid": "check", "payload": { "params": params } });
     let text = serde_json::to_vec(&envelope).map_err(|e| e.to_string())?;
     let decoded = best_proto::DeviceCodec::new(best_proto::CodecConfig::default())
         .decode_text(&text)
         .map_err(|e| e.to_string())?;
     match decoded.message {
-        PlatformMessage::Unknown(_) => Err(format!("`cmd`: `{func_id}` is not a known BEST command")),
+        PlatformMessage::Unknown(_) => {
+            Err(format!("`cmd`: `{func_id}` is not a known BEST command"))
+        }
         PlatformMessage::Response(_) => Err("`cmd`: `cmd.dev.response` is not a command".into()),
         m => Ok(m),
     }
 }
 
 impl fleet::Link for TerminalLink {
-    fn deliver<'a>(&'a self, command: &'a CommandRecord) -> BoxFuture<'a, Result<(), DeliveryError>> {
+    fn deliver<'a>(
+        &'a self,
+        command: &'a CommandRecord,
+    ) -> BoxFuture<'a, Result<(), DeliveryError>> {
         Box::pin(async move {
             let sn = command.device_id.clone();
             let message = wire_message(&command.kind, &command.payload, &command.id.to_string())
@@ -321,7 +364,9 @@ impl fleet::Link for TerminalLink {
                     return Err(DeliveryError::Busy("waiting for dev.report".into()));
                 };
                 if t.in_flight >= max {
-                    return Err(DeliveryError::Busy(format!("{max} commands in flight (maxPendingCmdCount)")));
+                    return Err(DeliveryError::Busy(format!(
+                        "{max} commands in flight (maxPendingCmdCount)"
+                    )));
                 }
                 t.in_flight += 1;
                 t.transport
@@ -366,31 +411,57 @@ impl fleet::Link for TerminalLink {
 pub struct Catalog;
 
 impl fleet::CommandCatalog for Catalog {
-    fn parse(&self, _device: &DeviceRecord, body: serde_json::Value) -> Result<fleet::CommandSpec, Problem> {
+    fn parse(
+        &self,
+        _device: &DeviceRecord,
+        body: serde_json::Value,
+    ) -> Result<fleet::CommandSpec, Problem> {
         let serde_json::Value::Object(mut obj) = body else {
             return Err(Problem::invalid("body", "expected a JSON object"));
         };
         let cmd = match obj.remove("cmd") {
             Some(serde_json::Value::String(s)) => s,
-            Some(other) => return Err(Problem::invalid("cmd", format!("expected a string, got `{other}`"))),
-            None => return Err(Problem::invalid("cmd", "missing (a BEST funcId such as `cmd.control.reboot`)")),
+            Some(other) => {
+                return Err(Problem::invalid(
+                    "cmd",
+                    format!("expected a string, got `{other}`"),
+                ))
+            }
+            None => {
+                return Err(Problem::invalid(
+                    "cmd",
+                    "missing (a BEST funcId such as `cmd.control.reboot`)",
+                ))
+            }
         };
-        let params = obj.remove("params").unwrap_or_else(|| serde_json::json!({}));
+        let params = obj
+            .remove("params")
+            .unwrap_or_else(|| serde_json::json!({}));
         if let Some(extra) = obj.keys().next() {
-            return Err(Problem::invalid(extra, "unknown field (expected `cmd` and `params`)"));
+            return Err(Problem::invalid(
+                extra,
+                "unknown field (expected `cmd` and `params`)",
+            ));
         }
         if params.get("cmdId").is_some() {
-            return Err(Problem::invalid("params.cmdId", "set by the platform (the command id)"));
+            return Err(Problem::invalid(
+                "params.cmdId",
+                "set by the platform (the command id)",
+            ));
         }
         let spec = super::meetings::command_spec(&cmd, params);
-        wire_message(&cmd, &spec.payload, "0").map_err(|e| Problem::invalid(&error_field(&e), e))?;
+        wire_message(&cmd, &spec.payload, "0")
+            .map_err(|e| Problem::invalid(&error_field(&e), e))?;
         Ok(spec)
     }
 
     fn check_device(&self, id: &str, secret: &str) -> Result<(), Problem> {
         super::meetings::check_sn(id).map_err(|e| Problem::invalid("id", e))?;
         if secret.is_empty() {
-            return Err(Problem::invalid("secret", "the terminal's secret key must not be empty"));
+            return Err(Problem::invalid(
+                "secret",
+                "the terminal's secret key must not be empty",
+            ));
         }
         Ok(())
     }
@@ -425,7 +496,9 @@ async fn pump(link: Arc<TerminalLink>, transport: Transport, mut events: ServerE
                 fleet
                     .device_online(&peer, transport.conn_key(conn.get()), None, Some(&info))
                     .await;
-                link.meetings.terminal_seen(&peer, transport.as_str(), None).await;
+                link.meetings
+                    .terminal_seen(&peer, transport.as_str(), None)
+                    .await;
             }
             ServerEvent::Closed {
                 conn,
@@ -444,25 +517,40 @@ async fn pump(link: Arc<TerminalLink>, transport: Transport, mut events: ServerE
                     .device_offline(&sn, transport.conn_key(conn.get()), Some(&why))
                     .await;
             }
-            ServerEvent::Session {
-                peer, event, ..
-            } => on_session_event(&link, transport, peer, event).await,
+            ServerEvent::Session { peer, event, .. } => {
+                on_session_event(&link, transport, peer, event).await
+            }
             _ => {}
         }
     }
 }
 
-async fn on_session_event(link: &Arc<TerminalLink>, transport: Transport, sn: Option<String>, event: PlatformEvent) {
+async fn on_session_event(
+    link: &Arc<TerminalLink>,
+    transport: Transport,
+    sn: Option<String>,
+    event: PlatformEvent,
+) {
     let fleet = link.meetings.fleet().clone();
     if let Some(sn) = &sn {
         fleet.device_seen(sn);
     }
     match event {
-        PlatformEvent::Registered { sn } => fleet.event(Some(&sn), "registered_terminal", &serde_json::json!({})).await,
-        PlatformEvent::Accredited { sn } => fleet.event(Some(&sn), "accredited", &serde_json::json!({})).await,
+        PlatformEvent::Registered { sn } => {
+            fleet
+                .event(Some(&sn), "registered_terminal", &serde_json::json!({}))
+                .await
+        }
+        PlatformEvent::Accredited { sn } => {
+            fleet
+                .event(Some(&sn), "accredited", &serde_json::json!({}))
+                .await
+        }
         PlatformEvent::LoginFailed { sn, step, code } => {
             let why = format!("{step:?} refused with {}", code.as_str());
-            fleet.login_refused(sn.as_deref().unwrap_or("?"), &why).await;
+            fleet
+                .login_refused(sn.as_deref().unwrap_or("?"), &why)
+                .await;
         }
         PlatformEvent::Reported(report) => {
             let Some(sn) = sn else { return };
@@ -483,10 +571,12 @@ async fn on_session_event(link: &Arc<TerminalLink>, transport: Transport, sn: Op
             let Some(sn) = sn else { return };
             fleet::telemetry::message_in(message.name());
             let response = match &message {
-                DeviceMessage::UploadVerifyLogs(u) => match link.meetings.record_logs(&sn, &u.verify_logs).await {
-                    Ok(_) => Response::ok(None),
-                    Err(e) => Response::error(Code::MalformedParams, e.to_string()),
-                },
+                DeviceMessage::UploadVerifyLogs(u) => {
+                    match link.meetings.record_logs(&sn, &u.verify_logs).await {
+                        Ok(_) => Response::ok(None),
+                        Err(e) => Response::error(Code::MalformedParams, e.to_string()),
+                    }
+                }
                 DeviceMessage::UploadVerifyPhotos(u) => {
                     match link.meetings.record_photos(&sn, &u.verify_photos).await {
                         Ok(_) => Response::ok(None),
@@ -496,8 +586,14 @@ async fn on_session_event(link: &Arc<TerminalLink>, transport: Transport, sn: Op
                 DeviceMessage::SyncTime => {
                     let now = chrono::Local::now().fixed_offset();
                     let mut map = serde_json::Map::new();
-                    map.insert("time".into(), now.format("%Y-%m-%d %H:%M:%S").to_string().into());
-                    map.insert("timestamp".into(), now.timestamp_millis().to_string().into());
+                    map.insert(
+                        "time".into(),
+                        now.format("%Y-%m-%d %H:%M:%S").to_string().into(),
+                    );
+                    map.insert(
+                        "timestamp".into(),
+                        now.timestamp_millis().to_string().into(),
+                    );
                     map.insert("timezone".into(), now.offset().to_string().into());
                     Response::ok(Some(Results::Other(map)))
                 }
@@ -506,7 +602,11 @@ async fn on_session_event(link: &Arc<TerminalLink>, transport: Transport, sn: Op
                 | DeviceMessage::UploadBioPhotos(_)
                 | DeviceMessage::UploadMultiCards(_) => {
                     fleet
-                        .event(Some(&sn), "upload", &serde_json::json!({ "funcId": message.name() }))
+                        .event(
+                            Some(&sn),
+                            "upload",
+                            &serde_json::json!({ "funcId": message.name() }),
+                        )
                         .await;
                     Response::ok(None)
                 }
@@ -519,18 +619,30 @@ async fn on_session_event(link: &Arc<TerminalLink>, transport: Transport, sn: Op
         }
         PlatformEvent::FileReceived(file) => {
             fleet
-                .event(sn.as_deref(), "file_received", &serde_json::json!({ "file_id": file.file_id.to_string() }))
+                .event(
+                    sn.as_deref(),
+                    "file_received",
+                    &serde_json::json!({ "file_id": file.file_id.to_string() }),
+                )
                 .await;
         }
         PlatformEvent::Offline { missed } => {
             fleet
-                .event(sn.as_deref(), "heartbeats_missed", &serde_json::json!({ "missed": missed }))
+                .event(
+                    sn.as_deref(),
+                    "heartbeats_missed",
+                    &serde_json::json!({ "missed": missed }),
+                )
                 .await;
         }
         PlatformEvent::Malformed(e) => {
             fleet::telemetry::decode_error();
             fleet
-                .event(sn.as_deref(), "malformed", &serde_json::json!({ "error": e.to_string() }))
+                .event(
+                    sn.as_deref(),
+                    "malformed",
+                    &serde_json::json!({ "error": e.to_string() }),
+                )
                 .await;
         }
         _ => {}

@@ -23,7 +23,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser, Debug)]
-#[command(name = "meeting-platform", version, about = "BEST meeting-room platform (best-w and best-m)")]
+#[command(
+    name = "meeting-platform",
+    version,
+    about = "BEST meeting-room platform (best-w and best-m)"
+)]
 struct Cli {
     #[command(flatten)]
     common: fleet::CommonArgs,
@@ -105,7 +109,12 @@ fn load(cli: &Cli) -> Result<app::config::MeetingConfig, fleet::ConfigError> {
     if let Some(a) = &cli.lookup_listen {
         overrides.push(("terminals.lookup_listen".into(), s(a)));
     }
-    fleet::config::load(cli.common.config.as_deref(), app::config::ENV_PREFIX, &overrides, &cli.common.sets)
+    fleet::config::load(
+        cli.common.config.as_deref(),
+        app::config::ENV_PREFIX,
+        &overrides,
+        &cli.common.sets,
+    )
 }
 
 /// Parses `SN PRODUCT SECRET_KEY [NAME]` lines; an error names the line.
@@ -119,14 +128,19 @@ fn parse_terminals(text: &str) -> Result<Vec<(String, String, String, Option<Str
         }
         let n = i + 1;
         let mut parts = line.splitn(4, char::is_whitespace);
-        let (Some(sn), Some(product), Some(key)) = (parts.next(), parts.next(), parts.next()) else {
+        let (Some(sn), Some(product), Some(key)) = (parts.next(), parts.next(), parts.next())
+        else {
             return Err(format!("line {n}: expected `SN PRODUCT SECRET_KEY [NAME]`"));
         };
         app::meetings::check_sn(sn).map_err(|e| format!("line {n}: {e}"))?;
         if !seen.insert(sn.to_owned()) {
             return Err(format!("line {n}: terminal {sn} is listed twice"));
         }
-        let name = parts.next().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
+        let name = parts
+            .next()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned);
         out.push((sn.to_owned(), product.to_owned(), key.to_owned(), name));
     }
     Ok(out)
@@ -135,20 +149,36 @@ fn parse_terminals(text: &str) -> Result<Vec<(String, String, String, Option<Str
 async fn provision(config: app::config::MeetingConfig, command: Command) -> Result<(), app::Error> {
     let (fleet, meetings) = app::open(&config).await?;
     match command {
-        Command::Products { action: ProductsCommand::Add { id, name } } => {
+        Command::Products {
+            action: ProductsCommand::Add { id, name },
+        } => {
             let p = meetings.add_product(&id, &name).await?;
             println!("added product {} ({})", p.id, p.name);
         }
-        Command::Products { action: ProductsCommand::List } => {
+        Command::Products {
+            action: ProductsCommand::List,
+        } => {
             for p in meetings.products().await? {
                 println!("{:<40} {}", p.id, p.name);
             }
         }
-        Command::Terminals { action: TerminalsCommand::Add { sn, product_id, secret_key, name } } => {
-            let t = meetings.add_terminal(&sn, &product_id, &secret_key, name.as_deref()).await?;
+        Command::Terminals {
+            action:
+                TerminalsCommand::Add {
+                    sn,
+                    product_id,
+                    secret_key,
+                    name,
+                },
+        } => {
+            let t = meetings
+                .add_terminal(&sn, &product_id, &secret_key, name.as_deref())
+                .await?;
             println!("added terminal {} of {}", t.sn, t.product_id);
         }
-        Command::Terminals { action: TerminalsCommand::Import { file } } => {
+        Command::Terminals {
+            action: TerminalsCommand::Import { file },
+        } => {
             let text = if file.as_os_str() == "-" {
                 std::io::read_to_string(std::io::stdin())
             } else {
@@ -158,16 +188,27 @@ async fn provision(config: app::config::MeetingConfig, command: Command) -> Resu
             let lines = parse_terminals(&text).map_err(|e| format!("{}: {e}", file.display()))?;
             let mut added = 0;
             for (sn, product, key, name) in &lines {
-                match meetings.add_terminal(sn, product, key, name.as_deref()).await {
+                match meetings
+                    .add_terminal(sn, product, key, name.as_deref())
+                    .await
+                {
                     Ok(_) => added += 1,
                     Err(app::meetings::MeetingError::Conflict(_)) => {}
                     Err(e) => return Err(format!("terminal {sn}: {e}").into()),
                 }
             }
-            println!("added {added} terminals, {} registered already", lines.len() - added);
+            println!(
+                "added {added} terminals, {} registered already",
+                lines.len() - added
+            );
         }
-        Command::Terminals { action: TerminalsCommand::List } => {
-            println!("{:<20} {:<36} {:<10} {:<10} transport", "sn", "product", "registered", "accredited");
+        Command::Terminals {
+            action: TerminalsCommand::List,
+        } => {
+            println!(
+                "{:<20} {:<36} {:<10} {:<10} transport",
+                "sn", "product", "registered", "accredited"
+            );
             let mut after: Option<String> = None;
             loop {
                 let page = meetings.terminals(after.as_deref(), 1000).await?;
@@ -232,10 +273,26 @@ mod tests {
     #[test]
     fn import_lines_parse_and_errors_name_the_line() {
         let ok = parse_terminals("# keys\nMT1 p1 k1\n\nMT2 p1 k2 Room two\n").unwrap();
-        assert_eq!(ok[1], ("MT2".into(), "p1".into(), "k2".into(), Some("Room two".into())));
+        assert_eq!(
+            ok[1],
+            (
+                "MT2".into(),
+                "p1".into(),
+                "k2".into(),
+                Some("Room two".into())
+            )
+        );
         assert_eq!(ok.len(), 2);
-        assert_eq!(parse_terminals("MT1 p1\n").unwrap_err(), "line 1: expected `SN PRODUCT SECRET_KEY [NAME]`");
-        assert!(parse_terminals("a/b p k\n").unwrap_err().starts_with("line 1: `sn`"));
-        assert_eq!(parse_terminals("A p k\nA p k\n").unwrap_err(), "line 2: terminal A is listed twice");
+        assert_eq!(
+            parse_terminals("MT1 p1\n").unwrap_err(),
+            "line 1: expected `SN PRODUCT SECRET_KEY [NAME]`"
+        );
+        assert!(parse_terminals("a/b p k\n")
+            .unwrap_err()
+            .starts_with("line 1: `sn`"));
+        assert_eq!(
+            parse_terminals("A p k\nA p k\n").unwrap_err(),
+            "line 2: terminal A is listed twice"
+        );
     }
 }

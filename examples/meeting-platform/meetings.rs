@@ -216,7 +216,10 @@ fn params_of<T: Serialize>(value: &T) -> serde_json::Value {
 
 fn time(field: &str, text: &str) -> Result<DateTime<FixedOffset>, MeetingError> {
     DateTime::parse_from_rfc3339(text).map_err(|e| {
-        MeetingError::Invalid(field.into(), format!("`{text}` is not an RFC 3339 time: {e}"))
+        MeetingError::Invalid(
+            field.into(),
+            format!("`{text}` is not an RFC 3339 time: {e}"),
+        )
     })
 }
 
@@ -301,7 +304,10 @@ impl Meetings {
     /// Bad fields, a duplicate, a store failure.
     pub async fn add_product(&self, id: &str, name: &str) -> Result<Product, MeetingError> {
         if id.is_empty() || id.len() > 64 {
-            return Err(MeetingError::Invalid("id".into(), "1 to 64 characters".into()));
+            return Err(MeetingError::Invalid(
+                "id".into(),
+                "1 to 64 characters".into(),
+            ));
         }
         let done = sqlx::query(
             "INSERT INTO meeting_products (id, name, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
@@ -351,7 +357,10 @@ impl Meetings {
     ) -> Result<Terminal, MeetingError> {
         check_sn(sn)?;
         if secret_key.is_empty() || secret_key.len() > 128 {
-            return Err(MeetingError::Invalid("secret_key".into(), "1 to 128 characters".into()));
+            return Err(MeetingError::Invalid(
+                "secret_key".into(),
+                "1 to 128 characters".into(),
+            ));
         }
         let product = sqlx::query("SELECT id FROM meeting_products WHERE id = $1")
             .bind(product_id)
@@ -371,7 +380,11 @@ impl Meetings {
         if inserted.rows_affected() == 0 {
             return Err(MeetingError::Conflict(format!("terminal `{sn}` exists")));
         }
-        if let Err(e) = self.fleet.add_device(sn, name.unwrap_or(sn), secret_key).await {
+        if let Err(e) = self
+            .fleet
+            .add_device(sn, name.unwrap_or(sn), secret_key)
+            .await
+        {
             sqlx::query("DELETE FROM meeting_terminals WHERE sn = $1")
                 .bind(sn)
                 .execute(self.writer())
@@ -402,7 +415,11 @@ impl Meetings {
     ///
     /// # Errors
     /// Store failure.
-    pub async fn terminals(&self, after: Option<&str>, limit: i64) -> Result<Vec<Terminal>, MeetingError> {
+    pub async fn terminals(
+        &self,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<Terminal>, MeetingError> {
         let rows = sqlx::query(
             "SELECT sn, product_id, auth_code, secret, transport, max_pending FROM meeting_terminals \
              WHERE sn > $1 ORDER BY sn LIMIT $2",
@@ -446,10 +463,16 @@ impl Meetings {
     /// Bad fields, a store failure.
     pub async fn put_person(&self, person: &Person) -> Result<(), MeetingError> {
         if person.pin.is_empty() || person.pin.len() > 32 {
-            return Err(MeetingError::Invalid("pin".into(), "1 to 32 characters".into()));
+            return Err(MeetingError::Invalid(
+                "pin".into(),
+                "1 to 32 characters".into(),
+            ));
         }
         if person.name.is_empty() {
-            return Err(MeetingError::Invalid("name".into(), "must not be empty".into()));
+            return Err(MeetingError::Invalid(
+                "name".into(),
+                "must not be empty".into(),
+            ));
         }
         sqlx::query(
             "INSERT INTO meeting_people (pin, name, card, created_at) VALUES ($1, $2, $3, $4) \
@@ -503,14 +526,23 @@ impl Meetings {
     ///
     /// # Errors
     /// Bad fields, an unknown terminal or person, a duplicate id, a store failure.
-    pub async fn create_meeting(&self, new: &NewMeeting) -> Result<(Meeting, Vec<i64>), MeetingError> {
+    pub async fn create_meeting(
+        &self,
+        new: &NewMeeting,
+    ) -> Result<(Meeting, Vec<i64>), MeetingError> {
         let start = time("start", &new.start)?;
         let end = time("end", &new.end)?;
         if end <= start {
-            return Err(MeetingError::Invalid("end".into(), "must be after `start`".into()));
+            return Err(MeetingError::Invalid(
+                "end".into(),
+                "must be after `start`".into(),
+            ));
         }
         if new.name.is_empty() {
-            return Err(MeetingError::Invalid("name".into(), "must not be empty".into()));
+            return Err(MeetingError::Invalid(
+                "name".into(),
+                "must not be empty".into(),
+            ));
         }
         if self.fleet.store().device(&new.sn).await?.is_none() {
             return Err(MeetingError::Unknown("terminal", new.sn.clone()));
@@ -532,7 +564,10 @@ impl Meetings {
             .clone()
             .unwrap_or_else(|| format!("{}-{}", new.sn, start.timestamp()));
         if id.is_empty() || id.len() > 32 {
-            return Err(MeetingError::Invalid("id".into(), "1 to 32 characters".into()));
+            return Err(MeetingError::Invalid(
+                "id".into(),
+                "1 to 32 characters".into(),
+            ));
         }
         let applicant = new.applicant.clone().unwrap_or_else(|| "platform".into());
         let inserted = sqlx::query(
@@ -558,7 +593,10 @@ impl Meetings {
                 .execute(self.writer())
                 .await?;
         }
-        let users: Vec<User> = people.iter().map(|p| User::new(p.pin.clone(), p.name.clone())).collect();
+        let users: Vec<User> = people
+            .iter()
+            .map(|p| User::new(p.pin.clone(), p.name.clone()))
+            .collect();
         let wire_meeting = WireMeeting {
             name: new.name.clone(),
             start_sign_in_time: Some(start - chrono::Duration::minutes(30)),
@@ -571,7 +609,10 @@ impl Meetings {
             applicant: applicant.clone(),
         };
         let specs = [
-            command_spec("cmd.data.update.user", serde_json::json!({ "users": users })),
+            command_spec(
+                "cmd.data.update.user",
+                serde_json::json!({ "users": users }),
+            ),
             command_spec(
                 "cmd.data.update.meeting",
                 serde_json::json!({ "meeting": [params_of(&wire_meeting)] }),
@@ -611,13 +652,14 @@ impl Meetings {
         .fetch_optional(self.pool())
         .await?;
         let Some(row) = row else { return Ok(None) };
-        let members = sqlx::query("SELECT pin FROM meeting_members WHERE meeting_id = $1 ORDER BY pin")
-            .bind(id)
-            .fetch_all(self.pool())
-            .await?
-            .iter()
-            .map(|r| r.try_get("pin"))
-            .collect::<Result<Vec<String>, _>>()?;
+        let members =
+            sqlx::query("SELECT pin FROM meeting_members WHERE meeting_id = $1 ORDER BY pin")
+                .bind(id)
+                .fetch_all(self.pool())
+                .await?
+                .iter()
+                .map(|r| r.try_get("pin"))
+                .collect::<Result<Vec<String>, _>>()?;
         Ok(Some(meeting_from_row(&row, members)?))
     }
 
@@ -650,7 +692,15 @@ impl Meetings {
                 .and_then(|v| v.as_str().map(str::to_owned))
                 .unwrap_or_default();
             new += self
-                .insert_checkin(sn, &log.meet_code, &log.pin, &log.log_id, "log", &log.verify_time.to_rfc3339(), &status)
+                .insert_checkin(
+                    sn,
+                    &log.meet_code,
+                    &log.pin,
+                    &log.log_id,
+                    "log",
+                    &log.verify_time.to_rfc3339(),
+                    &status,
+                )
                 .await?;
         }
         Ok(new)
@@ -660,7 +710,11 @@ impl Meetings {
     ///
     /// # Errors
     /// Store failure.
-    pub async fn record_photos(&self, sn: &str, photos: &[VerifyPhoto]) -> Result<u64, MeetingError> {
+    pub async fn record_photos(
+        &self,
+        sn: &str,
+        photos: &[VerifyPhoto],
+    ) -> Result<u64, MeetingError> {
         let mut new = 0;
         for (i, photo) in photos.iter().enumerate() {
             let at = photo.photo_time.map(|t| t.to_rfc3339()).unwrap_or_default();
@@ -669,7 +723,15 @@ impl Meetings {
                 .clone()
                 .unwrap_or_else(|| format!("{}-{}-{at}-{i}", photo.meet_code, photo.pin));
             new += self
-                .insert_checkin(sn, &photo.meet_code, &photo.pin, &log_id, "photo", &at, "photo")
+                .insert_checkin(
+                    sn,
+                    &photo.meet_code,
+                    &photo.pin,
+                    &log_id,
+                    "photo",
+                    &at,
+                    "photo",
+                )
                 .await?;
         }
         Ok(new)
@@ -707,7 +769,11 @@ impl Meetings {
     ///
     /// # Errors
     /// Store failure.
-    pub async fn checkins(&self, meeting: Option<&str>, limit: i64) -> Result<Vec<CheckIn>, MeetingError> {
+    pub async fn checkins(
+        &self,
+        meeting: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<CheckIn>, MeetingError> {
         let rows = sqlx::query(
             "SELECT id, meeting_id, sn, pin, kind, verify_time, received_at FROM meeting_checkins \
              WHERE ($1 = '' OR meeting_id = $1) ORDER BY id DESC LIMIT $2",
@@ -768,7 +834,13 @@ impl Meetings {
     }
 
     /// Records a terminal's `dev.cmd.response` to command `command_id`.
-    pub async fn record_result(&self, command_id: i64, sn: &str, code: &str, message: Option<&str>) {
+    pub async fn record_result(
+        &self,
+        command_id: i64,
+        sn: &str,
+        code: &str,
+        message: Option<&str>,
+    ) {
         let done = sqlx::query(
             "INSERT INTO meeting_command_results (command_id, sn, code, message, received_at) \
              VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
@@ -789,11 +861,15 @@ impl Meetings {
     ///
     /// # Errors
     /// Store failure.
-    pub async fn result(&self, command_id: i64) -> Result<Option<(String, Option<String>)>, MeetingError> {
-        let row = sqlx::query("SELECT code, message FROM meeting_command_results WHERE command_id = $1")
-            .bind(command_id)
-            .fetch_optional(self.pool())
-            .await?;
+    pub async fn result(
+        &self,
+        command_id: i64,
+    ) -> Result<Option<(String, Option<String>)>, MeetingError> {
+        let row =
+            sqlx::query("SELECT code, message FROM meeting_command_results WHERE command_id = $1")
+                .bind(command_id)
+                .fetch_optional(self.pool())
+                .await?;
         Ok(row.map(|r| (r.get("code"), r.get("message"))))
     }
 

@@ -18,7 +18,11 @@ use std::time::Duration;
 use clap::Parser;
 
 #[derive(Parser, Debug)]
-#[command(name = "meeting-terminal", version, about = "Simulated BEST meeting terminals")]
+#[command(
+    name = "meeting-terminal",
+    version,
+    about = "Simulated BEST meeting terminals"
+)]
 struct Cli {
     /// The platform's broker lookup, `http://HOST:PORT`.
     #[arg(long, default_value = "http://127.0.0.1:9301")]

@@ -79,6 +79,8 @@ pub struct SimConfig {
     pub backoff: BackoffConfig,
     /// Largest BEST message over MQTT.
     pub max_payload: usize,
+    /// How long each onboarding step waits for its reply.
+    pub handshake_timeout: Duration,
 }
 
 impl SimConfig {
@@ -96,6 +98,7 @@ impl SimConfig {
                 .initial(Duration::from_millis(200))
                 .max(Duration::from_secs(5)),
             max_payload: 256 * 1024,
+            handshake_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -179,19 +182,24 @@ fn apply(local: &mut Local, command: &PlatformMessage) -> bool {
     match command {
         PlatformMessage::UpdateUsers(u) => {
             for user in &u.users {
-                local.users.insert(user.pin.clone(), user.first_name.clone());
+                local
+                    .users
+                    .insert(user.pin.clone(), user.first_name.clone());
             }
         }
         PlatformMessage::UpdateMeetings(m) => {
             for meeting in &m.meetings {
-                local.meetings.insert(meeting.id.clone(), meeting.name.clone());
+                local
+                    .meetings
+                    .insert(meeting.id.clone(), meeting.name.clone());
             }
         }
         PlatformMessage::UpdateMeetingMembers(m) => {
             for members in &m.members {
-                local
-                    .members
-                    .insert(members.meeting_id.clone(), members.pins.iter().cloned().collect());
+                local.members.insert(
+                    members.meeting_id.clone(),
+                    members.pins.iter().cloned().collect(),
+                );
             }
         }
         PlatformMessage::DeleteUsers(p) => {
@@ -261,7 +269,10 @@ impl Sim {
 
     /// Terminals logged in now.
     pub fn online(&self) -> usize {
-        self.terminals.iter().filter(|t| lock(&t.local).online).count()
+        self.terminals
+            .iter()
+            .filter(|t| lock(&t.local).online)
+            .count()
     }
 
     /// Waits until `n` terminals are logged in, or `timeout`.
@@ -307,7 +318,10 @@ impl Terminal {
             .get(meeting)
             .is_some_and(|m| m.contains(pin));
         if !member {
-            return Err(format!("{pin} is not a member of meeting {meeting} on {}", self.sn));
+            return Err(format!(
+                "{pin} is not a member of meeting {meeting} on {}",
+                self.sn
+            ));
         }
         let handle = self
             .handle
@@ -355,7 +369,13 @@ async fn run(
     let mut backoff = device_core::Backoff::new(config.backoff);
     let mut rng = SplitMix64::seeded(seed ^ 1);
     let info = loop {
-        match device_core::runtime::http::lookup(&config.lookup, &mut lookup, Duration::from_secs(10)).await {
+        match device_core::runtime::http::lookup(
+            &config.lookup,
+            &mut lookup,
+            Duration::from_secs(10),
+        )
+        .await
+        {
             Ok(info) => break info,
             Err(e) => {
                 stats.lookup_failures.fetch_add(1, Ordering::Relaxed);
@@ -364,8 +384,11 @@ async fn run(
             }
         }
     };
-    let session = DeviceSession::new(DeviceConfig::new(sn.clone(), PRODUCT, key, report(config.max_pending)))
-        .with_rng(Box::new(SplitMix64::seeded(seed ^ 2)));
+    let mut device = DeviceConfig::new(sn.clone(), PRODUCT, key, report(config.max_pending));
+    // A login published while the platform is not subscribed (both reconnecting after a broker restart) is
+    // lost: retry it after 5 s rather than the session's default 30 s.
+    device.handshake_timeout = config.handshake_timeout;
+    let session = DeviceSession::new(device).with_rng(Box::new(SplitMix64::seeded(seed ^ 2)));
     let client_config = ClientConfig::default()
         .backoff(config.backoff)
         .jitter_seed(seed ^ 3);
@@ -400,7 +423,12 @@ async fn run(
             }
             ClientEvent::Session(DeviceEvent::HandshakeRejected { step, response }) => {
                 stats.refused.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(sn, ?step, code = response.code.as_str(), "onboarding refused");
+                tracing::warn!(
+                    sn,
+                    ?step,
+                    code = response.code.as_str(),
+                    "onboarding refused"
+                );
             }
             ClientEvent::Session(DeviceEvent::Command { command, .. }) => {
                 let sync = apply(&mut lock(&local), &command);
@@ -408,9 +436,13 @@ async fn run(
                 if let Some(cmd_id) = command.cmd_id().map(str::to_owned) {
                     let h = h.clone();
                     tokio::spawn(async move {
-                        let _ = h.call(DeviceCommand::Respond(CmdResponse::ok(cmd_id))).await;
+                        let _ = h
+                            .call(DeviceCommand::Respond(CmdResponse::ok(cmd_id)))
+                            .await;
                         if sync {
-                            let _ = h.call(DeviceCommand::Request(DeviceMessage::SyncTime)).await;
+                            let _ = h
+                                .call(DeviceCommand::Request(DeviceMessage::SyncTime))
+                                .await;
                         }
                     });
                 }

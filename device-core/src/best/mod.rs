@@ -90,6 +90,10 @@ pub enum SessionError {
         /// The message's `funcId`.
         func_id: String,
     },
+    /// The platform answered a heartbeat with `10000003` (not logged in): it dropped this device's login, so
+    /// the device closes the connection to log in again on a new one.
+    #[error("heartbeat answered 10000003: the platform holds no login of this device")]
+    LoggedOut,
     /// An onboarding message after login on the same connection.
     #[error("`{func_id}` after login on one connection")]
     AfterLogin {
@@ -358,7 +362,12 @@ mod tests {
 
     #[test]
     fn onboarding_messages_start_a_link() {
-        for f in ["dev.login", "dev.register", "dev.accredit", "device.exchange.publicKey"] {
+        for f in [
+            "dev.login",
+            "dev.register",
+            "dev.accredit",
+            "device.exchange.publicKey",
+        ] {
             let m = format!(r#"{{"funcId":"{f}","mid":"1","payload":{{"params":{{}}}}}}"#);
             assert!(starts_link(m.as_bytes()), "{f}");
         }

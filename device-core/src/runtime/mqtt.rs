@@ -77,9 +77,9 @@ impl BrokerAddr {
         }
         let (host, port) = match rest.rsplit_once(':') {
             Some((h, p)) if !h.ends_with(']') || rest.starts_with('[') => {
-                let port = p
-                    .parse::<u16>()
-                    .map_err(|_| format!("broker URL `{url}`: port `{p}` is not a number 0..=65535"))?;
+                let port = p.parse::<u16>().map_err(|_| {
+                    format!("broker URL `{url}`: port `{p}` is not a number 0..=65535")
+                })?;
                 (h, port)
             }
             _ => (rest, 1883),
@@ -405,8 +405,10 @@ pub async fn connect_device(
         )));
     }
     let max_payload = config.payload_limit(wire);
-    let (client, mut eventloop) =
-        AsyncClient::new(config.options(id, broker, max_payload), config.request_capacity.max(1));
+    let (client, mut eventloop) = AsyncClient::new(
+        config.options(id, broker, max_payload),
+        config.request_capacity.max(1),
+    );
     let down = config.topics.down(id);
     let (tx, inbox) = mpsc::channel(config.inbox_capacity.max(1));
     let setup = connect_and_subscribe(&mut eventloop, &client, &down, |_| {});
@@ -616,7 +618,12 @@ impl Demux {
         };
         let payload = publish.payload;
         if payload.len() > self.max_payload {
-            tracing::warn!(device = id, len = payload.len(), max = self.max_payload, "payload over the limit refused");
+            tracing::warn!(
+                device = id,
+                len = payload.len(),
+                max = self.max_payload,
+                "payload over the limit refused"
+            );
             if let Some(tx) = self.routes.remove(id) {
                 let _ = tx
                     .send(Inbound::Failed(TransportError::PayloadTooLarge {
@@ -746,9 +753,16 @@ mod tests {
             BrokerAddr::parse("tcp://broker.local"),
             Ok(BrokerAddr::new("broker.local", 1883))
         );
-        assert_eq!(BrokerAddr::parse("mqtt://[::1]:1884"), Ok(BrokerAddr::new("::1", 1884)));
-        assert!(BrokerAddr::parse("http://x:1").unwrap_err().contains("expected mqtt://"));
-        assert!(BrokerAddr::parse("mqtt://x:99999").unwrap_err().contains("port `99999`"));
+        assert_eq!(
+            BrokerAddr::parse("mqtt://[::1]:1884"),
+            Ok(BrokerAddr::new("::1", 1884))
+        );
+        assert!(BrokerAddr::parse("http://x:1")
+            .unwrap_err()
+            .contains("expected mqtt://"));
+        assert!(BrokerAddr::parse("mqtt://x:99999")
+            .unwrap_err()
+            .contains("port `99999`"));
         assert!(BrokerAddr::parse("mqtt://").is_err());
         assert_eq!(BrokerAddr::new("h", 7).url(), "mqtt://h:7");
     }
@@ -760,7 +774,13 @@ mod tests {
         assert_eq!(t.down("SN1"), "best/SN1/down");
         assert_eq!(t.shared_up(), "$share/best-platform/best/+/up");
         assert_eq!(t.id_of_up("best/SN1/up"), Some("SN1"));
-        for other in ["best/SN1/down", "best//up", "best/a/b/up", "other/SN1/up", "best/SN1/up/x"] {
+        for other in [
+            "best/SN1/down",
+            "best//up",
+            "best/a/b/up",
+            "other/SN1/up",
+            "best/SN1/up/x",
+        ] {
             assert_eq!(t.id_of_up(other), None, "{other}");
         }
         assert!(!valid_id("a+b") && !valid_id("#") && valid_id("SN-1"));
