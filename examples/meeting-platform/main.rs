@@ -117,8 +117,11 @@ fn load(cli: &Cli) -> Result<app::config::MeetingConfig, fleet::ConfigError> {
     )
 }
 
+/// One import line: serial number, product, secret key, name.
+type TerminalLine = (String, String, String, Option<String>);
+
 /// Parses `SN PRODUCT SECRET_KEY [NAME]` lines; an error names the line.
-fn parse_terminals(text: &str) -> Result<Vec<(String, String, String, Option<String>)>, String> {
+fn parse_terminals(text: &str) -> Result<Vec<TerminalLine>, String> {
     let mut out = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for (i, line) in text.lines().enumerate() {

@@ -687,7 +687,7 @@ impl Meetings {
     pub async fn record_logs(&self, sn: &str, logs: &[VerifyLog]) -> Result<u64, MeetingError> {
         let mut new = 0;
         for log in logs {
-            let status = serde_json::to_value(&log.record_type)
+            let status = serde_json::to_value(log.record_type)
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_owned))
                 .unwrap_or_default();

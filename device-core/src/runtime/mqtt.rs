@@ -650,7 +650,7 @@ impl Demux {
         let _ = tx.try_send(inbound);
         self.routes.insert(id.to_owned(), tx);
         self.made += 1;
-        if self.made % 1024 == 0 {
+        if self.made.is_multiple_of(1024) {
             self.routes.retain(|_, tx| !tx.is_closed());
         }
         let transport = MqttTransport {
