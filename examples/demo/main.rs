@@ -20,6 +20,14 @@ mod sim;
 
 #[path = "coffee.rs"]
 mod coffee_steps;
+#[allow(dead_code)]
+#[path = "../meeting-platform/app.rs"]
+mod meeting;
+#[allow(dead_code)]
+#[path = "../meeting-terminal/sim.rs"]
+mod meeting_sim;
+#[path = "meeting.rs"]
+mod meeting_steps;
 mod scenario;
 
 use std::process::ExitCode;
@@ -53,7 +61,10 @@ async fn run(cli: Cli) -> ExitCode {
     println!("devproto demo: coffee fleet ({} steps)", steps.len());
     let outcomes = scenario::run(&mut ctx, &steps).await;
     scenario::print_summary(&outcomes, steps.len());
-    let failed = outcomes.iter().find(|o| !o.ok).map(|o| o.name);
+    let mut failed = outcomes.iter().find(|o| !o.ok).map(|o| o.name);
+    if failed.is_none() {
+        failed = meeting_steps::run(cli.seed).await;
+    }
     if failed.is_none() && cli.serve {
         if let Some(server) = &ctx.server {
             println!();

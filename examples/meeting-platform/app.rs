@@ -213,15 +213,26 @@ pub async fn start_on(
         max_connections: config.terminals.max_connections,
     };
     let wire = settings_wire(&settings);
-    let listener = MqttListener::connect(
-        &broker,
-        &config.mqtt.client_id,
-        &wire,
-        &mqtt_config(&config),
-        Some(device_core::best::starts_link),
-    )
-    .await
-    .map_err(|e| format!("mqtt broker {broker}: {e}"))?;
+    // The embedded broker may still be starting: give it a few seconds.
+    let patience = if config.mqtt.url.is_none() { 10_000 } else { 0 };
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(patience);
+    let listener = loop {
+        let attempt = MqttListener::connect(
+            &broker,
+            &config.mqtt.client_id,
+            &wire,
+            &mqtt_config(&config),
+            Some(device_core::best::starts_link),
+        )
+        .await;
+        match attempt {
+            Ok(l) => break l,
+            Err(_) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(e) => return Err(format!("mqtt broker {broker}: {e}").into()),
+        }
+    };
     let (link, pumps) = TerminalLink::start(ws, Some(listener), meetings.clone(), &settings)?;
     let ws_addr = link.ws_addr();
     meetings.set_brokers(Brokers {

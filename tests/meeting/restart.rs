@@ -21,6 +21,9 @@ fn broker_child_process() {
     };
     let addr: SocketAddr = addr.parse().unwrap();
     meeting::broker::start(addr, 256 * 1024).unwrap();
+    while !meeting::broker::answers(addr) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     loop {
         std::thread::sleep(Duration::from_secs(60));
     }
