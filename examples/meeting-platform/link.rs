@@ -88,6 +88,8 @@ impl LinkSettings {
 #[derive(Debug)]
 struct Terminal {
     transport: Transport,
+    /// The connection it logged in on (both transports' ids in one space).
+    conn: u64,
     /// The report's `maxPendingCmdCount`, once reported.
     max: Option<usize>,
     in_flight: usize,
@@ -488,6 +490,7 @@ async fn pump(link: Arc<TerminalLink>, transport: Transport, mut events: ServerE
                     peer.clone(),
                     Terminal {
                         transport,
+                        conn: transport.conn_key(conn.get()),
                         max: None,
                         in_flight: 0,
                     },
@@ -507,7 +510,11 @@ async fn pump(link: Arc<TerminalLink>, transport: Transport, mut events: ServerE
             } => {
                 {
                     let mut terminals = link.terminals();
-                    if terminals.get(&sn).is_some_and(|t| t.transport == transport) {
+                    // A newer connection of the same terminal may have logged in before this one's end is seen.
+                    if terminals
+                        .get(&sn)
+                        .is_some_and(|t| t.conn == transport.conn_key(conn.get()))
+                    {
                         terminals.remove(&sn);
                     }
                 }
