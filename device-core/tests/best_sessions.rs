@@ -313,6 +313,23 @@ fn heartbeats_flow_at_the_returned_interval() {
 }
 
 #[test]
+fn a_heartbeat_answered_not_logged_in_closes_the_device_to_log_in_again() {
+    // Over MQTT the platform can lose a device's login while the device's transport stays up (its virtual
+    // connection ended): a fresh platform session answers the next heartbeat `10000003`.
+    let config = PlatformConfig::default().heartbeat_interval(S(20));
+    let (mut pair, registry) = onboarded(report(1, 64), config.clone());
+    pair.b = platform(&registry, config);
+    pair.b.connection_opened(pair.now);
+    pair.advance(S(20));
+    let reason = pair
+        .a
+        .close_reason()
+        .expect("the device closes")
+        .to_string();
+    assert!(reason.contains("10000003"), "{reason}");
+}
+
+#[test]
 fn the_platform_marks_a_device_offline_after_three_missed_heartbeats() {
     let (mut pair, _) = onboarded(
         report(1, 64),

@@ -1,5 +1,6 @@
 //! The devproto demo: every reference deployment and its simulators in one process on loopback ports, one
-//! section each: a coffee server and machines (logins, a sale, a price push, an offline command), a foot-scanner
+//! section each: a coffee server and machines (logins, a sale, a price push, an offline command), a meeting
+//! platform and terminals over WebSocket and MQTT (a meeting pushed, check-ins, attendance), a foot-scanner
 //! station and a pad (book, scan, record, upload to the simulated cloud), an e-bike vehicle server and instance
 //! (register, bind, ride, lock, trip, a bad hash refused), an access server and terminals (a person pushed,
 //! records, one made while the server was down), each with a summary table.
@@ -8,7 +9,8 @@
 //! cargo run --example demo            # run the scenario, exit 0 when every step passed
 //! cargo run --example demo -- --serve # then keep running: dashboard URL and admin token are printed
 //! ```
-//! Each deployment adds its steps in a module of its own (`coffee.rs`, `station.rs`, `vehicle.rs`, `access.rs`).
+//! Each deployment adds its steps in a module of its own (`coffee.rs`, `meeting.rs`, `station.rs`,
+//! `vehicle.rs`, `access.rs`).
 #![forbid(unsafe_code)]
 // The modules are shared by several binaries (server, simulator, demo, tests): `pub` marks their interface.
 #![allow(unreachable_pub)]
@@ -31,6 +33,14 @@ mod access_sim;
 mod access_steps;
 #[path = "coffee.rs"]
 mod coffee_steps;
+#[allow(dead_code)]
+#[path = "../meeting-platform/app.rs"]
+mod meeting;
+#[allow(dead_code)]
+#[path = "../meeting-terminal/sim.rs"]
+mod meeting_sim;
+#[path = "meeting.rs"]
+mod meeting_steps;
 mod scenario;
 #[allow(dead_code)]
 #[path = "../station/app.rs"]
@@ -75,22 +85,30 @@ async fn run(cli: Cli) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let (mut pads, mut bikes) = match (station_steps::Demo::new(), vehicle::Vehicle::new()) {
-        (Ok(p), Ok(v)) => (p, v),
-        (Err(e), _) | (_, Err(e)) => {
+    let (mut meet, mut pads, mut bikes) = match (
+        meeting_steps::Meeting::new(cli.seed),
+        station_steps::Demo::new(),
+        vehicle::Vehicle::new(),
+    ) {
+        (Ok(m), Ok(p), Ok(v)) => (m, p, v),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
             eprintln!("demo: {e}");
             return ExitCode::FAILURE;
         }
     };
+    let mut access = access_steps::Access::default();
     // One section per deployment, in order; a failed step ends the run.
     let mut failed = section("coffee fleet", &mut ctx, &coffee_steps::steps()).await;
+    if failed.is_none() {
+        let title = "meeting rooms over WebSocket and MQTT";
+        failed = section(title, &mut meet, &meeting_steps::steps()).await;
+    }
     if failed.is_none() {
         failed = section("foot-scanner station", &mut pads, &station_steps::steps()).await;
     }
     if failed.is_none() {
         failed = section("e-bike vehicles", &mut bikes, &vehicle::steps()).await;
     }
-    let mut access = access_steps::Access::default();
     if failed.is_none() {
         failed = section("access terminals", &mut access, &access_steps::steps()).await;
     }
@@ -123,6 +141,7 @@ async fn run(cli: Cli) -> ExitCode {
         }
     }
     ctx.stop().await;
+    meet.stop().await;
     pads.stop().await;
     bikes.stop().await;
     access.stop().await;

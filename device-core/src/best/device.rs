@@ -605,6 +605,11 @@ impl DeviceSession {
         }
         if let Some(pos) = self.heartbeats.iter().position(|m| *m == mid) {
             self.heartbeats.remove(pos);
+            // The platform no longer holds this device's login (over MQTT it cannot see a reconnect or its
+            // own restart): start a new connection, which logs in again.
+            if response.code == Code::NotLoggedIn {
+                self.close_with(SessionError::LoggedOut.into());
+            }
             return;
         }
         if let Some(i) = self.uploads.iter().position(|u| u.mid == mid) {

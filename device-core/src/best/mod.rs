@@ -90,6 +90,10 @@ pub enum SessionError {
         /// The message's `funcId`.
         func_id: String,
     },
+    /// The platform answered a heartbeat with `10000003` (not logged in): it dropped this device's login, so
+    /// the device closes the connection to log in again on a new one.
+    #[error("heartbeat answered 10000003: the platform holds no login of this device")]
+    LoggedOut,
     /// An onboarding message after login on the same connection.
     #[error("`{func_id}` after login on one connection")]
     AfterLogin {
@@ -320,6 +324,25 @@ fn encode<M: Body>(codec: &CodecConfig, envelope: &Envelope<M>) -> Result<Bytes,
         .map_err(|e| SessionError::Encode(e.into()))
 }
 
+/// Whether a device message starts a new link (best-m, for the platform's MQTT listener): the first message
+/// of every connection of a [`DeviceSession`] is `device.exchange.publicKey` (key exchange on) or one of
+/// `dev.register`, `dev.accredit`, `dev.login`. Over MQTT a device's reconnect is invisible to the platform, so
+/// such a message ends the device's virtual connection and opens a new one, as a new WebSocket would.
+/// Onboarding messages are small: longer payloads are not parsed.
+#[must_use]
+pub fn starts_link(payload: &[u8]) -> bool {
+    if payload.len() > 4096 {
+        return false;
+    }
+    let Ok(value) = proto_common::json::from_slice_lenient::<serde_json::Value>(payload) else {
+        return false;
+    };
+    matches!(
+        value.get("funcId").and_then(serde_json::Value::as_str),
+        Some("device.exchange.publicKey" | "dev.register" | "dev.accredit" | "dev.login")
+    )
+}
+
 /// The WebSocket path of the reference platform (DECISIONS.md, best-w: `/best`).
 pub const WS_PATH: &str = "/best";
 
@@ -336,6 +359,28 @@ pub(crate) fn wire(codec: &CodecConfig) -> crate::Wire {
 mod tests {
     use super::*;
     use crate::rng::SplitMix64;
+
+    #[test]
+    fn onboarding_messages_start_a_link() {
+        for f in [
+            "dev.login",
+            "dev.register",
+            "dev.accredit",
+            "device.exchange.publicKey",
+        ] {
+            let m = format!(r#"{{"funcId":"{f}","mid":"1","payload":{{"params":{{}}}}}}"#);
+            assert!(starts_link(m.as_bytes()), "{f}");
+        }
+        for m in [
+            r#"{"funcId":"dev.heartbeat","mid":"1"}"#,
+            r#"{"funcId":"device.exchange.factor","mid":"1"}"#,
+            "not json",
+        ] {
+            assert!(!starts_link(m.as_bytes()), "{m}");
+        }
+        let long = format!(r#"{{"funcId":"dev.login","pad":"{}"}}"#, "x".repeat(5000));
+        assert!(!starts_link(long.as_bytes()));
+    }
 
     #[test]
     fn mids_are_unique_and_short() {

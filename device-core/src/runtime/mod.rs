@@ -8,6 +8,8 @@
 //!   or slow peers cannot exhaust it, and routes commands to a connection by the typed peer id it established
 //!   with.
 //! - `http` (features `http` and `best`) serves and queries the BEST broker lookup.
+//! - `mqtt` (feature `mqtt`) carries sessions over MQTT: a device client per device, and a [`server::Listen`]er
+//!   that gives each device a virtual connection on the platform's one broker connection (best-m).
 //!
 //! Every driver takes commands through a [`Handle`]-like API whose calls end in exactly one outcome: the
 //! response (or `None` for a message without one), a refusal ([`SendError`]), a failed request
@@ -19,6 +21,8 @@
 pub mod client;
 #[cfg(all(feature = "http", feature = "best"))]
 pub mod http;
+#[cfg(feature = "mqtt")]
+pub mod mqtt;
 pub mod server;
 mod transport;
 

@@ -38,6 +38,17 @@ pub enum TransportError {
     /// The session needs one message per frame and the transport is a byte stream.
     #[error("the protocol needs a message transport (one message per WebSocket frame), not a byte stream")]
     NeedsMessageFraming,
+    /// The MQTT client failed (connect, subscribe, a broker disconnect); the text is rumqttc's.
+    #[error("MQTT: {0}")]
+    Mqtt(String),
+    /// A message over the transport's payload limit (one MQTT publish): refused, never truncated.
+    #[error("a payload of {len} bytes exceeds the limit of {max}")]
+    PayloadTooLarge {
+        /// The payload's length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
 }
 
 impl From<tokio_tungstenite::tungstenite::Error> for TransportError {

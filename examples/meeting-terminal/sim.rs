@@ -1,0 +1,457 @@
+//! Simulated BEST meeting terminals on device-core's device session: broker lookup, onboarding
+//! (register -> accredit -> login -> report), heartbeats, a local user and meeting table that the platform's
+//! `cmd.data.*` commands change, and check-ins of meeting members. Shared by the `meeting-terminal` binary, the
+//! demo and the tests.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use best_proto::broker::BrokerType;
+use best_proto::{
+    CmdResponse, Code, DeviceMessage, PlatformMessage, RecordType, Report, UploadVerifyLogs,
+    UserCategory, VerifyLog, VerifyStatus, VerifyStyle,
+};
+use device_core::best::{BrokerLookup, DeviceCommand, DeviceConfig, DeviceEvent, DeviceSession};
+use device_core::runtime::client::{Client, ClientConfig, ClientEvent};
+use device_core::runtime::mqtt::{self, BrokerAddr, MqttConfig};
+use device_core::runtime::Handle;
+use device_core::{BackoffConfig, SplitMix64, SystemClock};
+use tokio::sync::watch;
+
+/// The product of simulated terminals (the devKey salt).
+pub const PRODUCT: &str = "meeting-v1";
+
+/// How a terminal reaches the platform.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Transport {
+    /// best-w.
+    Ws,
+    /// best-m.
+    Mqtt,
+}
+
+impl std::str::FromStr for Transport {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "ws" | "websocket" => Ok(Self::Ws),
+            "mqtt" => Ok(Self::Mqtt),
+            other => Err(format!("transport `{other}`: expected `ws` or `mqtt`")),
+        }
+    }
+}
+
+/// Serial number of terminal `i`.
+pub fn sn(prefix: &str, i: u32) -> String {
+    format!("{prefix}{i:06}")
+}
+
+/// The secret key of terminal `sn` under `seed` (what a factory would write).
+pub fn secret_key(seed: u64, sn: &str) -> String {
+    let mut h = seed ^ 0x9e37_79b9_7f4a_7c15;
+    for b in sn.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    let mut rng = SplitMix64::seeded(h);
+    format!("{:016x}", device_core::RandomSource::next_u64(&mut rng))
+}
+
+/// Settings of a simulator run.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// The platform's lookup, `http://host:port`.
+    pub lookup: String,
+    /// Terminals.
+    pub terminals: u32,
+    /// Number of the first terminal.
+    pub first: u32,
+    /// Serial number prefix.
+    pub prefix: String,
+    /// Transport.
+    pub transport: Transport,
+    /// Seed of the keys, nonces and jitter.
+    pub seed: u64,
+    /// The report's `maxPendingCmdCount`.
+    pub max_pending: u32,
+    /// Reconnect backoff.
+    pub backoff: BackoffConfig,
+    /// Largest BEST message over MQTT.
+    pub max_payload: usize,
+    /// How long each onboarding step waits for its reply.
+    pub handshake_timeout: Duration,
+}
+
+impl SimConfig {
+    /// `n` terminals over `transport` from `MT000001`.
+    pub fn new(lookup: impl Into<String>, n: u32, transport: Transport, seed: u64) -> Self {
+        Self {
+            lookup: lookup.into(),
+            terminals: n,
+            first: 1,
+            prefix: "MT".into(),
+            transport,
+            seed,
+            max_pending: 4,
+            backoff: BackoffConfig::default()
+                .initial(Duration::from_millis(200))
+                .max(Duration::from_secs(5)),
+            max_payload: 256 * 1024,
+            handshake_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// What a terminal holds, changed by the platform's commands.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Local {
+    /// Users by pin: name.
+    pub users: BTreeMap<String, String>,
+    /// Meetings by id: name.
+    pub meetings: BTreeMap<String, String>,
+    /// Members by meeting id.
+    pub members: BTreeMap<String, BTreeSet<String>>,
+    /// Commands answered.
+    pub commands: u64,
+    /// Reboots asked for.
+    pub reboots: u64,
+    /// Room name (`cmd.option.set`).
+    pub room: Option<String>,
+    /// Logged in now.
+    pub online: bool,
+    /// Logins so far.
+    pub logins: u64,
+}
+
+/// Counters of a run.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Logins.
+    pub logins: AtomicU64,
+    /// Commands answered.
+    pub commands: AtomicU64,
+    /// Lookups refused or failed.
+    pub lookup_failures: AtomicU64,
+    /// Onboarding refusals.
+    pub refused: AtomicU64,
+}
+
+/// One simulated terminal.
+#[derive(Debug)]
+pub struct Terminal {
+    /// Serial number.
+    pub sn: String,
+    /// Its state.
+    pub local: Arc<Mutex<Local>>,
+    handle: watch::Receiver<Option<Handle<DeviceSession>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// A running simulator.
+#[derive(Debug)]
+pub struct Sim {
+    /// The terminals.
+    pub terminals: Vec<Terminal>,
+    /// Counters.
+    pub stats: Arc<Stats>,
+}
+
+/// The `dev.report` of a simulated terminal.
+pub fn report(max_pending: u32) -> Report {
+    serde_json::from_value(serde_json::json!({
+        "fwVer": "2.0.0", "devModel": "SIM-MEETING", "commType": "ethernet", "ip": "127.0.0.1",
+        "netmask": "255.0.0.0", "gateway": "127.0.0.1", "mac": "02:00:00:00:00:01",
+        "lockCount": "1", "userCount": "0", "maxUserCount": "30000", "transactionCount": "0",
+        "maxTransactionCount": "50000", "multiBioDataSupport": "0:0:0:0:0:0:0:0:0:0",
+        "multiBioVer": "0:0:0:0:0:0:0:0:0:0", "multiBioDataCount": "0:0:0:0:0:0:0:0:0:0",
+        "maxMultiBioDataCount": "0:0:0:0:0:0:0:0:0:0", "verifyStyles": "100000000010",
+        "maxPendingCmdCount": max_pending.to_string(), "maxPackageSize": "64",
+        "funcIds": []
+    }))
+    .unwrap_or_else(|e| unreachable!("the simulator's report is valid: {e}"))
+}
+
+fn lock(local: &Mutex<Local>) -> std::sync::MutexGuard<'_, Local> {
+    local.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Applies a platform command to the local tables; returns whether to ask for the platform time.
+fn apply(local: &mut Local, command: &PlatformMessage) -> bool {
+    local.commands += 1;
+    match command {
+        PlatformMessage::UpdateUsers(u) => {
+            for user in &u.users {
+                local
+                    .users
+                    .insert(user.pin.clone(), user.first_name.clone());
+            }
+        }
+        PlatformMessage::UpdateMeetings(m) => {
+            for meeting in &m.meetings {
+                local
+                    .meetings
+                    .insert(meeting.id.clone(), meeting.name.clone());
+            }
+        }
+        PlatformMessage::UpdateMeetingMembers(m) => {
+            for members in &m.members {
+                local.members.insert(
+                    members.meeting_id.clone(),
+                    members.pins.iter().cloned().collect(),
+                );
+            }
+        }
+        PlatformMessage::DeleteUsers(p) => {
+            for pin in &p.pins {
+                local.users.remove(pin);
+            }
+        }
+        PlatformMessage::DeleteMeetings(d) => {
+            for id in &d.meetings {
+                local.meetings.remove(id);
+                local.members.remove(id);
+            }
+        }
+        PlatformMessage::DeleteMeetingMembers(d) => {
+            if let Some(m) = local.members.get_mut(&d.meeting_id) {
+                for pin in &d.pins {
+                    m.remove(pin);
+                }
+            }
+        }
+        PlatformMessage::ClearUsers(_) => local.users.clear(),
+        PlatformMessage::ClearAll(_) => {
+            local.users.clear();
+            local.meetings.clear();
+            local.members.clear();
+        }
+        PlatformMessage::SetOptions(o) => local.room = Some(o.option.name.clone()),
+        PlatformMessage::Reboot(_) => local.reboots += 1,
+        PlatformMessage::SyncTime(_) => return true,
+        _ => {}
+    }
+    false
+}
+
+impl Sim {
+    /// Starts the terminals; each looks its broker up, connects and onboards on its own.
+    pub fn start(config: SimConfig) -> Arc<Self> {
+        let stats = Arc::new(Stats::default());
+        let terminals = (config.first..config.first + config.terminals)
+            .map(|i| {
+                let sn = sn(&config.prefix, i);
+                let local = Arc::new(Mutex::new(Local::default()));
+                let (tx, rx) = watch::channel(None);
+                let task = tokio::spawn(run(
+                    config.clone(),
+                    sn.clone(),
+                    u64::from(i),
+                    local.clone(),
+                    tx,
+                    stats.clone(),
+                ));
+                Terminal {
+                    sn,
+                    local,
+                    handle: rx,
+                    task,
+                }
+            })
+            .collect();
+        Arc::new(Self { terminals, stats })
+    }
+
+    /// Terminal `sn`.
+    pub fn terminal(&self, sn: &str) -> Option<&Terminal> {
+        self.terminals.iter().find(|t| t.sn == sn)
+    }
+
+    /// Terminals logged in now.
+    pub fn online(&self) -> usize {
+        self.terminals
+            .iter()
+            .filter(|t| lock(&t.local).online)
+            .count()
+    }
+
+    /// Waits until `n` terminals are logged in, or `timeout`.
+    pub async fn wait_online(&self, n: usize, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        while self.online() < n {
+            if tokio::time::Instant::now() > deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        true
+    }
+
+    /// Stops every terminal.
+    pub fn stop(&self) {
+        for t in &self.terminals {
+            t.task.abort();
+        }
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+impl Terminal {
+    /// A copy of the local tables.
+    pub fn local(&self) -> Local {
+        lock(&self.local).clone()
+    }
+
+    /// Checks `pin` in to `meeting`: refused locally when the terminal does not hold that member, otherwise
+    /// sent as `dev.data.upload.verifyLog`; returns the platform's answer code.
+    ///
+    /// # Errors
+    /// Not a member here, not connected, or the request failed.
+    pub async fn check_in(&self, meeting: &str, pin: &str) -> Result<Code, String> {
+        let member = lock(&self.local)
+            .members
+            .get(meeting)
+            .is_some_and(|m| m.contains(pin));
+        if !member {
+            return Err(format!(
+                "{pin} is not a member of meeting {meeting} on {}",
+                self.sn
+            ));
+        }
+        let handle = self
+            .handle
+            .borrow()
+            .clone()
+            .ok_or_else(|| format!("{} is not connected", self.sn))?;
+        let now = chrono::Local::now().fixed_offset();
+        let log = VerifyLog {
+            pin: pin.to_owned(),
+            meet_code: meeting.to_owned(),
+            verify_time: now,
+            verify_style: VerifyStyle(1),
+            status: VerifyStatus::SignInWindow,
+            category: UserCategory::Normal,
+            log_id: format!("{}-{}-{}", self.sn, pin, now.timestamp_millis()),
+            record_type: RecordType::SignIn,
+        };
+        let request = DeviceMessage::UploadVerifyLogs(UploadVerifyLogs {
+            verify_logs: vec![log],
+        });
+        match handle.call(DeviceCommand::Request(request)).await {
+            Ok(Some(response)) => Ok(response.code),
+            Ok(None) => Err("no answer".into()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+}
+
+async fn run(
+    config: SimConfig,
+    sn: String,
+    index: u64,
+    local: Arc<Mutex<Local>>,
+    handle: watch::Sender<Option<Handle<DeviceSession>>>,
+    stats: Arc<Stats>,
+) {
+    let key = secret_key(config.seed, &sn);
+    let broker_type = match config.transport {
+        Transport::Ws => BrokerType::BestW,
+        Transport::Mqtt => BrokerType::BestM,
+    };
+    let seed = config.seed.wrapping_add(index.wrapping_mul(0x9e37_79b9));
+    let mut lookup = BrokerLookup::new(sn.clone(), broker_type, key.clone(), Arc::new(SystemClock))
+        .with_rng(Box::new(SplitMix64::seeded(seed)));
+    let mut backoff = device_core::Backoff::new(config.backoff);
+    let mut rng = SplitMix64::seeded(seed ^ 1);
+    let info = loop {
+        match device_core::runtime::http::lookup(
+            &config.lookup,
+            &mut lookup,
+            Duration::from_secs(10),
+        )
+        .await
+        {
+            Ok(info) => break info,
+            Err(e) => {
+                stats.lookup_failures.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(sn, error = %e, "lookup failed");
+                tokio::time::sleep(backoff.next_delay(&mut rng)).await;
+            }
+        }
+    };
+    let mut device = DeviceConfig::new(sn.clone(), PRODUCT, key, report(config.max_pending));
+    // A login published while the platform is not subscribed (both reconnecting after a broker restart) is
+    // lost: retry it after 5 s rather than the session's default 30 s.
+    device.handshake_timeout = config.handshake_timeout;
+    let session = DeviceSession::new(device).with_rng(Box::new(SplitMix64::seeded(seed ^ 2)));
+    let client_config = ClientConfig::default()
+        .backoff(config.backoff)
+        .jitter_seed(seed ^ 3);
+    let (client, mut events) = match config.transport {
+        Transport::Ws => Client::connect_ws(session, info.url.clone(), client_config),
+        Transport::Mqtt => {
+            let broker = match BrokerAddr::parse(&info.url) {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::error!(sn, error = %e, "the lookup named no usable broker");
+                    return;
+                }
+            };
+            mqtt::client(
+                session,
+                broker,
+                sn.clone(),
+                MqttConfig::default().max_payload(config.max_payload),
+                client_config,
+            )
+        }
+    };
+    let h = client.handle();
+    let _ = handle.send(Some(h.clone()));
+    while let Some(event) = events.recv().await {
+        match event {
+            ClientEvent::Session(DeviceEvent::LoggedIn(_)) => {
+                stats.logins.fetch_add(1, Ordering::Relaxed);
+                let mut l = lock(&local);
+                l.online = true;
+                l.logins += 1;
+            }
+            ClientEvent::Session(DeviceEvent::HandshakeRejected { step, response }) => {
+                stats.refused.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(
+                    sn,
+                    ?step,
+                    code = response.code.as_str(),
+                    "onboarding refused"
+                );
+            }
+            ClientEvent::Session(DeviceEvent::Command { command, .. }) => {
+                let sync = apply(&mut lock(&local), &command);
+                stats.commands.fetch_add(1, Ordering::Relaxed);
+                if let Some(cmd_id) = command.cmd_id().map(str::to_owned) {
+                    let h = h.clone();
+                    tokio::spawn(async move {
+                        let _ = h
+                            .call(DeviceCommand::Respond(CmdResponse::ok(cmd_id)))
+                            .await;
+                        if sync {
+                            let _ = h
+                                .call(DeviceCommand::Request(DeviceMessage::SyncTime))
+                                .await;
+                        }
+                    });
+                }
+            }
+            ClientEvent::Disconnected(_) | ClientEvent::Session(DeviceEvent::Disconnected(_)) => {
+                lock(&local).online = false;
+            }
+            _ => {}
+        }
+    }
+    drop(client);
+}
