@@ -118,6 +118,15 @@ async fn run(cli: Cli) -> ExitCode {
             println!("dashboard:   http://{}/", server.admin_addr);
             println!("admin token: {}", ctx.token);
             println!("machines:    {}", server.machines_addr);
+            if let Some(m) = &meet.platform {
+                println!(
+                    "meetings:    best-w ws://{}/best, best-m {}, lookup http://{}, dashboard http://{}/",
+                    m.ws_addr,
+                    m.broker.url(),
+                    m.lookup_addr,
+                    m.admin_addr
+                );
+            }
             if let Some(st) = &pads.station {
                 println!("pad page:    http://{}/", st.addr);
             }

@@ -132,15 +132,8 @@ pub async fn serve(config: MeetingConfig) -> Result<(), Error> {
     println!("best-w: ws://{}/best", running.ws_addr);
     println!("best-m broker: {}", running.broker.url());
     println!("lookup: http://{}", running.lookup_addr);
-    println!("dashboard: http://{}/", running.admin_addr);
-    if let Some(token) = &running.token.generated {
-        println!("admin token (generated now, shown once; stored hashed): {token}");
-    }
-    fleet::telemetry::shutdown_signal().await;
-    match tokio::time::timeout(deadline, running.shutdown()).await {
-        Ok(()) => Ok(()),
-        Err(_) => Err(format!("shutdown took longer than {deadline:?}").into()),
-    }
+    fleet::telemetry::announce_dashboard(running.admin_addr, &running.token);
+    Ok(fleet::telemetry::stop_on_signal(deadline, || running.shutdown()).await?)
 }
 
 async fn bind(addr: SocketAddr, key: &str) -> Result<tokio::net::TcpListener, Error> {
@@ -154,7 +147,8 @@ async fn bind(addr: SocketAddr, key: &str) -> Result<tokio::net::TcpListener, Er
 /// # Errors
 /// A listener cannot be bound, the broker cannot be reached, or the store cannot be opened.
 pub async fn start(config: MeetingConfig) -> Result<Running, Error> {
-    let ws = bind(config.terminals.ws_listen, "terminals.ws_listen").await?;
+    let ws = fleet::listen(config.terminals.ws_listen, 4096)
+        .map_err(|e| format!("terminals.ws_listen {}: {e}", config.terminals.ws_listen))?;
     let lookup = bind(config.terminals.lookup_listen, "terminals.lookup_listen").await?;
     let admin = bind(config.fleet.admin.listen, "fleet.admin.listen").await?;
     start_on(config, ws, lookup, admin).await
