@@ -59,6 +59,14 @@ pub struct ListQuery {
     limit: Option<String>,
 }
 
+/// Query of `GET /api/pushes`.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct PushesQuery {
+    /// How many, 1..=1000, default 100.
+    limit: Option<String>,
+}
+
 /// Query of `PUT /api/persons/{id}/blobs/{slot}`: the picture's facts (pictures only).
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -262,6 +270,21 @@ async fn person_pushes(
     }))
 }
 
+/// `GET /api/pushes`: the latest pushes of every person (newest first), with their state and answer code.
+#[utoipa::path(get, path = "/api/pushes", params(PushesQuery),
+    responses((status = 200, body = Page<Push>), (status = 400, body = Problem)))]
+async fn list_pushes(
+    State(a): State<AccessApi>,
+    ApiQuery(q): ApiQuery<PushesQuery>,
+) -> Result<Json<Page<Push>>, Problem> {
+    let limit = limit_param(q.limit.as_deref(), 100, 1000)?;
+    let items = a.people.recent_pushes(limit).await.map_err(problem)?;
+    Ok(Json(Page {
+        items,
+        next_cursor: None,
+    }))
+}
+
 /// `GET /api/terminals`: terminals as they reported themselves (uuid, address, community, versions,
 /// IP/port), by uuid. Online state is at `/api/devices`.
 #[utoipa::path(get, path = "/api/terminals", params(ListQuery),
@@ -396,6 +419,7 @@ async fn list_access(
         get_person,
         list_persons,
         person_pushes,
+        list_pushes,
         list_terminals,
         list_access
     ),
@@ -427,6 +451,7 @@ pub fn routes(
         .route("delete", "/api/persons/{id}", delete(delete_person))
         .route("put", "/api/persons/{id}/blobs/{slot}", put(upload_blob))
         .route("get", "/api/persons/{id}/pushes", get(person_pushes))
+        .route("get", "/api/pushes", get(list_pushes))
         .route("get", "/api/terminals", get(list_terminals))
         .route("get", "/api/access", get(list_access));
     let (router, entries) = table.finish(api);

@@ -85,6 +85,20 @@ fn admin_api(people: People, records: Records, max_body: usize) -> AdminApi {
                 .to_vec(),
             },
             Panel {
+                title: "Pushes".into(),
+                url: "/api/pushes?limit=50".into(),
+                columns: [
+                    "person_id",
+                    "device_id",
+                    "state",
+                    "code",
+                    "message",
+                    "version",
+                ]
+                .map(String::from)
+                .to_vec(),
+            },
+            Panel {
                 title: "Access records".into(),
                 url: "/api/access?limit=50".into(),
                 columns: [

@@ -1201,15 +1201,41 @@ impl People {
     /// # Errors
     /// The store failed.
     pub async fn pushes(&self, person_id: &str, limit: i64) -> Result<Vec<Push>, PeopleError> {
-        let rows = sqlx::query(
-            "SELECT p.person_id, p.device_id, p.command_id, c.state, p.version, p.code, p.message, p.queued_at, \
-             p.answered_at FROM access_pushes p LEFT JOIN commands c ON c.id = p.command_id \
-             WHERE p.person_id = $1 ORDER BY p.id DESC LIMIT $2",
-        )
-        .bind(person_id)
-        .bind(limit)
-        .fetch_all(self.fleet().store().pool())
-        .await?;
+        self.query_pushes(Some(person_id), limit).await
+    }
+
+    /// The pushes of every person (newest first).
+    ///
+    /// # Errors
+    /// The store failed.
+    pub async fn recent_pushes(&self, limit: i64) -> Result<Vec<Push>, PeopleError> {
+        self.query_pushes(None, limit).await
+    }
+
+    async fn query_pushes(
+        &self,
+        person_id: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<Push>, PeopleError> {
+        let select = "SELECT p.person_id, p.device_id, p.command_id, c.state, p.version, p.code, p.message, \
+             p.queued_at, p.answered_at FROM access_pushes p LEFT JOIN commands c ON c.id = p.command_id";
+        let rows = match person_id {
+            Some(id) => {
+                sqlx::query(&format!(
+                    "{select} WHERE p.person_id = $1 ORDER BY p.id DESC LIMIT $2"
+                ))
+                .bind(id)
+                .bind(limit)
+                .fetch_all(self.fleet().store().pool())
+                .await?
+            }
+            None => {
+                sqlx::query(&format!("{select} ORDER BY p.id DESC LIMIT $1"))
+                    .bind(limit)
+                    .fetch_all(self.fleet().store().pool())
+                    .await?
+            }
+        };
         rows.iter()
             .map(|r| {
                 Ok(Push {

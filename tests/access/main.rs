@@ -12,6 +12,7 @@ mod access;
 #[path = "../../examples/access-terminal/sim.rs"]
 mod sim;
 
+mod browser;
 mod flows;
 mod limits;
 mod store;
