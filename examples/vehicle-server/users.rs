@@ -11,8 +11,8 @@
 //! and the replay check (a `hash` seen before within the window). Each failure is errCode 401 with a message
 //! saying which check failed.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use fleet::store::Store;
 use kingxun_proto::http::OwnerFlag;
 use kingxun_proto::{HashedRequest, TimestampWindow};
@@ -63,31 +63,127 @@ pub fn hasher(memory_kib: u32, iterations: u32) -> Result<Argon2<'static>, Strin
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
-/// The PHC string of `secret` with a fresh random salt.
+/// One hashing thread's Argon2: the configured hasher and the block buffer it fills for every hash.
 ///
-/// # Errors
-/// The system random source failed.
-pub fn hash_secret(argon: &Argon2<'_>, secret: &str) -> Result<String, String> {
-    let mut salt = [0u8; 16];
-    getrandom::fill(&mut salt).map_err(|e| format!("random source: {e}"))?;
-    let salt = SaltString::encode_b64(&salt).map_err(|e| e.to_string())?;
-    argon
-        .hash_password(secret.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| e.to_string())
+/// The buffer (`argon2_memory_kib` KiB) is made at the first hash and kept, so each thread holds one
+/// buffer for its lifetime instead of allocating and freeing one per hash (which the system allocator does
+/// not hand back reliably: the process grows with the number of logins). A stored hash with a larger cost
+/// than configured is verified in a buffer made for it and freed at once.
+pub struct SecretHasher {
+    argon: Argon2<'static>,
+    blocks: Vec<Block>,
 }
 
-/// Whether `secret` matches the PHC string `stored`.
-#[must_use]
-pub fn verify_secret(argon: &Argon2<'_>, secret: &str, stored: &str) -> bool {
-    PasswordHash::new(stored).is_ok_and(|h| argon.verify_password(secret.as_bytes(), &h).is_ok())
+impl std::fmt::Debug for SecretHasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretHasher")
+            .field("params", self.argon.params())
+            .field("blocks", &self.blocks.len())
+            .finish_non_exhaustive()
+    }
 }
 
-type Job = Box<dyn FnOnce(&Argon2<'static>) + Send>;
+impl SecretHasher {
+    /// A hasher with the cost of `argon` (see [`hasher`]); no memory is taken before the first hash.
+    #[must_use]
+    pub fn new(argon: Argon2<'static>) -> Self {
+        Self {
+            argon,
+            blocks: Vec::new(),
+        }
+    }
+
+    /// Blocks held now (0 before the first hash, then the configured cost's block count).
+    #[must_use]
+    pub fn buffer_blocks(&self) -> usize {
+        self.blocks.len()
+    }
+
+    /// Runs `argon` into `out` in the kept buffer, or in a buffer of its own when `argon` needs more.
+    fn fill(
+        &mut self,
+        argon: &Argon2<'_>,
+        secret: &[u8],
+        salt: &[u8],
+        out: &mut [u8],
+    ) -> Result<(), argon2::Error> {
+        let needed = argon.params().block_count();
+        let kept = self.argon.params().block_count();
+        if needed > kept {
+            return argon.hash_password_into_with_memory(
+                secret,
+                salt,
+                out,
+                vec![Block::new(); needed],
+            );
+        }
+        if self.blocks.len() < kept {
+            self.blocks.resize(kept, Block::new());
+        }
+        argon.hash_password_into_with_memory(secret, salt, out, &mut self.blocks[..needed])
+    }
+
+    /// The PHC string (`$argon2id$v=19$m=..,t=..,p=1$salt$hash`) of `secret` with a fresh random salt.
+    ///
+    /// # Errors
+    /// The system random source failed, or the secret is too long for Argon2.
+    pub fn hash(&mut self, secret: &str) -> Result<String, String> {
+        let mut salt = [0u8; 16];
+        getrandom::fill(&mut salt).map_err(|e| format!("random source: {e}"))?;
+        let salt_b64 = SaltString::encode_b64(&salt).map_err(|e| e.to_string())?;
+        let argon = self.argon.clone();
+        let len = argon
+            .params()
+            .output_len()
+            .unwrap_or(Params::DEFAULT_OUTPUT_LEN);
+        let mut out = vec![0u8; len];
+        self.fill(&argon, secret.as_bytes(), &salt, &mut out)
+            .map_err(|e| format!("argon2: {e}"))?;
+        let phc = PasswordHash {
+            algorithm: Algorithm::Argon2id.ident(),
+            version: Some(Version::V0x13.into()),
+            params: ParamsString::try_from(argon.params()).map_err(|e| e.to_string())?,
+            salt: Some(salt_b64.as_salt()),
+            hash: Some(Output::new(&out).map_err(|e| e.to_string())?),
+        };
+        Ok(phc.to_string())
+    }
+
+    /// Whether `secret` matches the PHC string `stored`, with the algorithm, version and cost `stored`
+    /// names (a hash made under another configured cost still verifies); the outputs are compared in
+    /// constant time.
+    #[must_use]
+    pub fn verify(&mut self, secret: &str, stored: &str) -> bool {
+        self.try_verify(secret, stored).unwrap_or(false)
+    }
+
+    fn try_verify(&mut self, secret: &str, stored: &str) -> Option<bool> {
+        let phc = PasswordHash::new(stored).ok()?;
+        let (salt, expected) = (phc.salt?, phc.hash?);
+        let algorithm = Algorithm::try_from(phc.algorithm).ok()?;
+        let version = phc
+            .version
+            .map_or(Ok(Version::default()), Version::try_from)
+            .ok()?;
+        let params = Params::try_from(&phc).ok()?;
+        let argon = Argon2::new(algorithm, version, params);
+        let mut salt_buf = [0u8; 64];
+        let salt = salt.decode_b64(&mut salt_buf).ok()?;
+        let computed = Output::init_with(expected.len(), |out| {
+            self.fill(&argon, secret.as_bytes(), salt, out)
+                .map_err(|_| argon2::password_hash::Error::Password)
+        })
+        .ok()?;
+        // `Output`'s equality is constant time.
+        Some(computed == expected)
+    }
+}
+
+type Job = Box<dyn FnOnce(&mut SecretHasher) + Send>;
 
 /// Argon2 work on a fixed set of threads with a bounded queue: a flood of logins costs at most `workers`
-/// hashes' memory (19 MiB each by default) and CPU at a time, and is refused beyond the queue, instead of
-/// growing the blocking thread pool.
+/// hashes' memory (19 MiB each by default, one buffer per thread, kept) and CPU at a time, and is refused
+/// beyond the queue, instead of growing the blocking thread pool.
 #[derive(Clone)]
 pub struct HashPool {
     jobs: std::sync::mpsc::SyncSender<Job>,
@@ -100,7 +196,8 @@ impl std::fmt::Debug for HashPool {
 }
 
 impl HashPool {
-    /// `workers` threads sharing a queue of `queue` jobs; the threads end when the last handle is dropped.
+    /// `workers` threads sharing a queue of `queue` jobs, each with its own [`SecretHasher`]; the threads
+    /// end when the last handle is dropped.
     ///
     /// # Errors
     /// A thread could not be started.
@@ -108,7 +205,7 @@ impl HashPool {
         let (jobs, rx) = std::sync::mpsc::sync_channel::<Job>(queue);
         let rx = std::sync::Arc::new(std::sync::Mutex::new(rx));
         for i in 0..workers.max(1) {
-            let (rx, argon) = (rx.clone(), argon.clone());
+            let (rx, mut hasher) = (rx.clone(), SecretHasher::new(argon.clone()));
             std::thread::Builder::new()
                 .name(format!("argon2-{i}"))
                 .spawn(move || loop {
@@ -117,7 +214,7 @@ impl HashPool {
                         Err(_) => return,
                     };
                     match job {
-                        Ok(job) => job(&argon),
+                        Ok(job) => job(&mut hasher),
                         Err(_) => return,
                     }
                 })
@@ -128,31 +225,31 @@ impl HashPool {
 
     async fn run<T: Send + 'static>(
         &self,
-        work: impl FnOnce(&Argon2<'static>) -> T + Send + 'static,
+        work: impl FnOnce(&mut SecretHasher) -> T + Send + 'static,
     ) -> Result<T, String> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.jobs
-            .try_send(Box::new(move |argon: &Argon2<'static>| {
-                let _ = tx.send(work(argon));
+            .try_send(Box::new(move |hasher: &mut SecretHasher| {
+                let _ = tx.send(work(hasher));
             }))
             .map_err(|_| "too many logins under way: try again".to_owned())?;
         rx.await.map_err(|_| "password hashing stopped".to_owned())
     }
 
-    /// [`hash_secret`] on the pool.
+    /// [`SecretHasher::hash`] on the pool.
     ///
     /// # Errors
     /// The queue is full, or hashing failed.
     pub async fn hash(&self, secret: String) -> Result<String, String> {
-        self.run(move |a| hash_secret(a, &secret)).await?
+        self.run(move |h| h.hash(&secret)).await?
     }
 
-    /// [`verify_secret`] on the pool.
+    /// [`SecretHasher::verify`] on the pool.
     ///
     /// # Errors
     /// The queue is full.
     pub async fn verify(&self, secret: String, stored: String) -> Result<bool, String> {
-        self.run(move |a| verify_secret(a, &secret, &stored)).await
+        self.run(move |h| h.verify(&secret, &stored)).await
     }
 }
 
@@ -504,19 +601,34 @@ pub async fn update_share(
 mod tests {
     use super::*;
 
+    use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+
     #[test]
     fn secrets_are_hashed_with_a_salt_and_verify() {
-        let a = hasher(64, 1).unwrap();
-        let h1 = hash_secret(&a, "s3cret").unwrap();
-        let h2 = hash_secret(&a, "s3cret").unwrap();
+        let mut h = SecretHasher::new(hasher(64, 1).unwrap());
+        assert_eq!(h.buffer_blocks(), 0, "no memory before the first hash");
+        let h1 = h.hash("s3cret").unwrap();
+        assert_eq!(h.buffer_blocks(), 64, "one buffer of the configured cost");
+        let h2 = h.hash("s3cret").unwrap();
         assert!(h1.starts_with("$argon2id$v=19$m=64,t=1,p=1$"), "{h1}");
         assert_ne!(h1, h2, "a fresh salt each time");
         assert!(!h1.contains("s3cret"));
-        assert!(verify_secret(&a, "s3cret", &h1));
-        assert!(!verify_secret(&a, "s3cret!", &h1));
-        assert!(!verify_secret(&a, "s3cret", "not a phc string"));
+        assert!(h.verify("s3cret", &h1));
+        assert!(h.verify("s3cret", &h2));
+        assert!(!h.verify("s3cret!", &h1));
+        assert!(!h.verify("", &h1));
+        assert!(!h.verify("s3cret", "not a phc string"));
+        assert!(
+            !h.verify("s3cret", "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ"),
+            "no hash part"
+        );
+        assert!(
+            !h.verify("s3cret", &h1.replace("m=64", "m=128")),
+            "the cost is hashed in"
+        );
+        assert_eq!(h.buffer_blocks(), 64, "the buffer is kept, not grown");
         assert!(hasher(1, 1).is_err());
-        let pool = HashPool::new(a, 1, 1).unwrap();
+        let pool = HashPool::new(hasher(64, 1).unwrap(), 1, 1).unwrap();
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
@@ -528,5 +640,69 @@ mod tests {
         let id = new_session_id().unwrap();
         assert_eq!(id.len(), 32);
         assert!(id.bytes().all(|b| b.is_ascii_hexdigit()));
+    }
+
+    #[test]
+    fn hashes_match_the_password_hasher_both_ways() {
+        let argon = hasher(256, 2).unwrap();
+        let mut h = SecretHasher::new(argon.clone());
+        // Made by the `PasswordHasher` path (fresh memory each time), as stored before the kept buffer.
+        let salt = SaltString::encode_b64(b"0123456789abcdef").unwrap();
+        let old = argon
+            .hash_password(b"old secret", &salt)
+            .unwrap()
+            .to_string();
+        let fresh = h.hash("warm the buffer").unwrap();
+        assert!(h.verify("old secret", &old));
+        assert!(!h.verify("old secret?", &old));
+        // Made in the reused buffer, checked by the `PasswordVerifier` path.
+        for secret in ["new secret", "another one"] {
+            let new = h.hash(secret).unwrap();
+            let parsed = PasswordHash::new(&new).unwrap();
+            assert!(argon.verify_password(secret.as_bytes(), &parsed).is_ok());
+            assert!(argon.verify_password(b"wrong", &parsed).is_err());
+        }
+        assert!(argon
+            .verify_password(b"warm the buffer", &PasswordHash::new(&fresh).unwrap())
+            .is_ok());
+        // The same secret, salt and cost give the same output as the reference.
+        let mine = PasswordHash::new(&old).unwrap();
+        let mut out = [0u8; 32];
+        h.fill(&argon, b"old secret", b"0123456789abcdef", &mut out)
+            .unwrap();
+        assert_eq!(mine.hash.unwrap().as_bytes(), out);
+    }
+
+    #[test]
+    fn hashes_of_another_cost_still_verify() {
+        let mut h = SecretHasher::new(hasher(128, 1).unwrap());
+        h.hash("warm").unwrap();
+        for (m, t) in [(64, 3), (512, 1), (128, 2)] {
+            let other = hasher(m, t).unwrap();
+            let salt = SaltString::encode_b64(b"saltsaltsaltsalt").unwrap();
+            let stored = other.hash_password(b"secret", &salt).unwrap().to_string();
+            assert!(stored.contains(&format!("m={m},t={t},p=1")), "{stored}");
+            assert!(h.verify("secret", &stored), "{stored}");
+            assert!(!h.verify("Secret", &stored), "{stored}");
+            let mut from_new = SecretHasher::new(other.clone());
+            let made = from_new.hash("secret").unwrap();
+            assert!(h.verify("secret", &made), "{made}");
+        }
+        assert_eq!(
+            h.buffer_blocks(),
+            128,
+            "a larger stored cost does not grow the kept buffer"
+        );
+        // Other variants and versions named in the string are honoured too.
+        let i = Argon2::new(
+            Algorithm::Argon2i,
+            Version::V0x10,
+            Params::new(64, 1, 1, None).unwrap(),
+        );
+        let salt = SaltString::encode_b64(b"saltsaltsaltsalt").unwrap();
+        let stored = i.hash_password(b"secret", &salt).unwrap().to_string();
+        assert!(stored.starts_with("$argon2i$v=16$"), "{stored}");
+        assert!(h.verify("secret", &stored));
+        assert!(!h.verify("secret", &stored.replacen("$argon2i$", "$argon2id$", 1)));
     }
 }
