@@ -324,11 +324,35 @@ impl Records {
     /// 600101 (local data storage failed): the record has no `scanId`, or the journal could not be written
     /// or is full; the record is then not saved.
     pub fn put(&self, record: &ScanRecord) -> Result<(), ErrorCode> {
+        // Under the journal's lock, so that the store sees the saves in the journal's order.
+        let mut journal = self.journal.lock().unwrap_or_else(PoisonError::into_inner);
+        self.put_locked(&mut journal, record)
+    }
+
+    /// Changes the record `scan_id` as it is at this moment and saves it, as one step: a save by someone else
+    /// (a pad's new customer details, say) cannot fall between the read and the write and be lost. `None`
+    /// when there is no such record.
+    ///
+    /// # Errors
+    /// As [`Records::put`].
+    pub fn update(
+        &self,
+        scan_id: &str,
+        change: impl FnOnce(&mut ScanRecord),
+    ) -> Result<Option<ScanRecord>, ErrorCode> {
+        let mut journal = self.journal.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(mut record) = self.get(scan_id) else {
+            return Ok(None);
+        };
+        change(&mut record);
+        self.put_locked(&mut journal, &record)?;
+        Ok(Some(record))
+    }
+
+    fn put_locked(&self, journal: &mut Journal, record: &ScanRecord) -> Result<(), ErrorCode> {
         let Some(id) = record.scan_id.clone() else {
             return Err(ErrorCode::LOCAL_STORAGE_FAILED);
         };
-        // Under the journal's lock, so that the store sees the saves in the journal's order.
-        let mut journal = self.journal.lock().unwrap_or_else(PoisonError::into_inner);
         let seq = journal.append(record).map_err(|e| {
             tracing::error!(scan = %id, error = %e, "record not saved: records journal");
             ErrorCode::LOCAL_STORAGE_FAILED

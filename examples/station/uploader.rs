@@ -264,58 +264,64 @@ impl Worker {
                 | ErrorCode::FOOT_JSON_UPLOAD_FAILED)
         );
         self.note_reachability(reachable);
-        // Apply the outcome to the record as it is now (a pad may have changed its details meanwhile).
-        let Some(mut current) = self.records.get(&id) else {
-            return outcome.is_ok();
-        };
-        let time = now_time();
+        // Apply the outcome to the record as it is now (a pad may have changed its details meanwhile), in one
+        // step with its save, so that a change made meanwhile is not overwritten.
         let ok = outcome.is_ok();
-        match &outcome {
-            Ok(urls) => {
-                for (block, url) in [(&mut current.mini, &urls.0), (&mut current.scan, &urls.1)] {
-                    if let Some(b) = block {
-                        b.status = Some(UploadStatus::Uploaded);
-                        b.oss_url = Some(url.clone());
-                        b.last_upload_time = time;
-                        b.upload_num = Some(b.upload_num.unwrap_or(0) + 1);
-                        b.error = Some(ErrorInfo::ok());
+        let time = now_time();
+        let mut details_changed = false;
+        let updated = self.records.update(&id, |current| {
+            match &outcome {
+                Ok(urls) => {
+                    for (block, url) in [(&mut current.mini, &urls.0), (&mut current.scan, &urls.1)]
+                    {
+                        if let Some(b) = block {
+                            b.status = Some(UploadStatus::Uploaded);
+                            b.oss_url = Some(url.clone());
+                            b.last_upload_time = time;
+                            b.upload_num = Some(b.upload_num.unwrap_or(0) + 1);
+                            b.error = Some(ErrorInfo::ok());
+                        }
                     }
+                    current.result_status = Some(SubmitStatus::Complete);
+                    current.result_pri_status = Some(SubmitStatus::Complete);
+                    // The details reached the cloud only if they are still the ones sent.
+                    if current.user_info == record.user_info {
+                        if let Some(u) = &mut current.user_info {
+                            u.status = Some(SubmitStatus::Complete);
+                        }
+                    } else {
+                        details_changed = true;
+                    }
+                    current.error = Some(ErrorInfo::ok());
                 }
-                current.result_status = Some(SubmitStatus::Complete);
-                current.result_pri_status = Some(SubmitStatus::Complete);
-                // The details reached the cloud only if they are still the ones sent.
-                if current.user_info == record.user_info {
+                Err(code) => {
+                    for block in [&mut current.mini, &mut current.scan].into_iter().flatten() {
+                        if block.status != Some(UploadStatus::Uploaded) {
+                            block.status = Some(UploadStatus::Fail);
+                        }
+                        block.last_upload_time = time;
+                        block.upload_num = Some(block.upload_num.unwrap_or(0) + 1);
+                        block.error = Some(ErrorInfo::from_code(*code));
+                    }
+                    if current.result_status != Some(SubmitStatus::Complete) {
+                        current.result_status = Some(SubmitStatus::Fail);
+                        current.result_pri_status = Some(SubmitStatus::Fail);
+                    }
                     if let Some(u) = &mut current.user_info {
-                        u.status = Some(SubmitStatus::Complete);
+                        if u.status != Some(SubmitStatus::Complete) {
+                            u.status = Some(SubmitStatus::Fail);
+                        }
                     }
-                } else {
-                    self.next_try.remove(&id);
+                    current.error = Some(ErrorInfo::from_code(*code));
+                    tracing::warn!(scan = %id, code = code.get(), "upload failed; retried later");
                 }
-                current.error = Some(ErrorInfo::ok());
             }
-            Err(code) => {
-                for block in [&mut current.mini, &mut current.scan].into_iter().flatten() {
-                    if block.status != Some(UploadStatus::Uploaded) {
-                        block.status = Some(UploadStatus::Fail);
-                    }
-                    block.last_upload_time = time;
-                    block.upload_num = Some(block.upload_num.unwrap_or(0) + 1);
-                    block.error = Some(ErrorInfo::from_code(*code));
-                }
-                if current.result_status != Some(SubmitStatus::Complete) {
-                    current.result_status = Some(SubmitStatus::Fail);
-                    current.result_pri_status = Some(SubmitStatus::Fail);
-                }
-                if let Some(u) = &mut current.user_info {
-                    if u.status != Some(SubmitStatus::Complete) {
-                        u.status = Some(SubmitStatus::Fail);
-                    }
-                }
-                current.error = Some(ErrorInfo::from_code(*code));
-                tracing::warn!(scan = %id, code = code.get(), "upload failed; retried later");
-            }
+        });
+        if details_changed {
+            self.next_try.remove(&id);
         }
-        if self.records.put(&current).is_ok() {
+        // Not saved (the record is gone, or the journal refused it): nothing to tell the pads.
+        if let Ok(Some(current)) = updated {
             let msg = StationMessage::FilesUpdate(RecordPush {
                 pad_id: Some(String::new()),
                 scan_id: id,
