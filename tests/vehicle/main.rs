@@ -17,6 +17,7 @@ mod instance;
 #[path = "../../examples/vehicle-server/app.rs"]
 mod server;
 
+mod browser;
 mod control;
 mod flows;
 mod link;
