@@ -13,6 +13,10 @@ mod access;
 mod sim;
 
 mod browser;
+// Shared by the deployments' dashboard tests; not every one reads panel tables.
+#[allow(dead_code)]
+#[path = "../support/dashboard.rs"]
+mod dashboard;
 mod flows;
 mod limits;
 mod store;

@@ -18,7 +18,11 @@ mod instance;
 mod server;
 
 mod browser;
+// Shared by the deployments' dashboard tests; not every one reads panel tables.
 mod control;
+#[allow(dead_code)]
+#[path = "../support/dashboard.rs"]
+mod dashboard;
 mod flows;
 mod link;
 mod refusals;
