@@ -3,6 +3,8 @@
 //! demo and the tests.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use fleet::client::{AdminClient, Reply};
 use kingxun_proto::http::{
@@ -44,6 +46,9 @@ pub struct AppClient {
     pub session: Option<(u32, String)>,
     /// `type` of every request.
     pub client_type: ClientType,
+    /// The last `timestamp` sent (shared by clones): each request's is later than the one before, so two
+    /// identical requests in the same millisecond do not hash alike and the second is not refused as a replay.
+    last_stamp: Arc<AtomicU64>,
 }
 
 fn outcome(reply: &Reply) -> Result<Value, CallError> {
@@ -74,7 +79,20 @@ impl AppClient {
             http: AdminClient::new(addr, None),
             session: None,
             client_type: ClientType::App,
+            last_stamp: Arc::new(AtomicU64::new(0)),
         }
+    }
+
+    /// The next request's `timestamp`: now in ms, or 1 ms after the last one when that is not earlier.
+    fn stamp(&self) -> u64 {
+        let now = now_ms();
+        let prev = self
+            .last_stamp
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |last| {
+                Some(now.max(last + 1))
+            })
+            .unwrap_or(now);
+        now.max(prev + 1)
     }
 
     /// Posts any JSON to `path` (for tests of malformed input); the raw reply.
@@ -154,7 +172,7 @@ impl AppClient {
                 mobile_phone: phone.to_owned(),
                 auth_code: secret.to_owned(),
                 nickname: nickname.to_owned(),
-                timestamp: now_ms(),
+                timestamp: self.stamp(),
             })
             .await?;
         self.keep_session(&body)?;
@@ -171,7 +189,7 @@ impl AppClient {
                 client_type: self.client_type,
                 usr_openid: Some(login.to_owned()),
                 usr_code: Some(secret.to_owned()),
-                timestamp: now_ms(),
+                timestamp: self.stamp(),
             })
             .await?;
         self.keep_session(&body)?;
@@ -186,7 +204,7 @@ impl AppClient {
         self.call(GetUsrDevsRequest {
             client_type: self.client_type,
             usr_id: self.usr_id(),
-            timestamp: now_ms(),
+            timestamp: self.stamp(),
             hash: String::new(),
         })
         .await
@@ -202,7 +220,7 @@ impl AppClient {
             usr_id: self.usr_id(),
             dev_id,
             dev_type,
-            timestamp: now_ms(),
+            timestamp: self.stamp(),
             hash: String::new(),
         })
         .await
@@ -218,7 +236,7 @@ impl AppClient {
             usr_id: self.usr_id(),
             dev_id,
             dev_type,
-            timestamp: now_ms(),
+            timestamp: self.stamp(),
             hash: String::new(),
         })
         .await
@@ -251,7 +269,7 @@ impl AppClient {
             usr_id: self.usr_id(),
             dev_id,
             dev_type,
-            timestamp: now_ms(),
+            timestamp: self.stamp(),
             allow_time: limits.0,
             lowest_soc_p: limits.1,
             farthest_dist: limits.2,
@@ -269,7 +287,7 @@ impl AppClient {
             usr_id: self.usr_id(),
             dev_id,
             dev_type,
-            timestamp: now_ms(),
+            timestamp: self.stamp(),
             voice: 1,
             hash: String::new(),
         })
@@ -286,7 +304,7 @@ impl AppClient {
             usr_id: self.usr_id(),
             dev_id,
             dev_type,
-            timestamp: now_ms(),
+            timestamp: self.stamp(),
             hash: String::new(),
         })
         .await
@@ -302,7 +320,7 @@ impl AppClient {
             usr_id: self.usr_id(),
             dev_id,
             dev_type,
-            timestamp: now_ms(),
+            timestamp: self.stamp(),
             hash: String::new(),
         })
         .await
@@ -318,7 +336,7 @@ impl AppClient {
             usr_id: self.usr_id(),
             dev_id,
             dev_type,
-            timestamp: now_ms(),
+            timestamp: self.stamp(),
             hash: String::new(),
         })
         .await
@@ -342,7 +360,7 @@ impl AppClient {
             dev_type,
             time_start: from,
             time_end: to,
-            timestamp: now_ms(),
+            timestamp: self.stamp(),
             hash: String::new(),
         })
         .await
@@ -366,7 +384,7 @@ impl AppClient {
             dev_type,
             time_start: from,
             time_end: to,
-            timestamp: now_ms(),
+            timestamp: self.stamp(),
             hash: String::new(),
         })
         .await
