@@ -1087,3 +1087,72 @@ fn the_device_answers_a_malformed_command_20000001_and_closes_on_an_unmatchable_
         )))
     );
 }
+
+#[test]
+fn with_application_uploads_the_application_answers_and_the_device_resumes_where_it_says() {
+    use best_proto::upload::{UploadReceiver, UploadSender};
+    use device_core::best::UploadHandling;
+    let (mut pair, _) = onboarded(
+        report(1, 4),
+        PlatformConfig::default().uploads(UploadHandling::Application),
+    );
+    let data = file(10 * 1024 + 3);
+    let file_id = FileId::new("photo9").unwrap();
+    // The application already holds the first 4 KB from an earlier connection.
+    let mut app = UploadReceiver::new(best_proto::UploadConfig::default());
+    let earlier = UploadSender::new(file_id.clone(), data.clone(), 4);
+    let now = pair.now;
+    app.start(now, &earlier.start()).unwrap();
+    app.package(now, &earlier.package_at(0).unwrap()).unwrap();
+    let id = pair
+        .a
+        .handle_command(
+            now,
+            DeviceCommand::Upload {
+                file_id: file_id.clone(),
+                data: data.clone(),
+            },
+        )
+        .unwrap()
+        .unwrap();
+    let mut completed = None;
+    let mut requests = 0;
+    for _ in 0..50 {
+        pair.pump();
+        let events = std::mem::take(&mut pair.b_events);
+        if events.is_empty() {
+            break;
+        }
+        for e in events {
+            assert!(!matches!(e, PlatformEvent::FileReceived(_)), "{e:?}");
+            if let PlatformEvent::Request { mid, message } = e {
+                requests += 1;
+                let outcome = app.handle(now, &message).expect("an upload message");
+                if let Ok(best_proto::upload::UploadEvent::Completed(f)) = &outcome {
+                    completed = Some(f.data.clone());
+                }
+                let response = UploadReceiver::reply(&outcome);
+                pair.b
+                    .handle_command(now, PlatformCommand::Respond { mid, response })
+                    .unwrap();
+            }
+        }
+    }
+    assert_eq!(pair.a_replies, [(id, Ok(Response::ok(None)))]);
+    assert_eq!(completed, Some(data.clone()));
+    // start, the refused chunk at 0, two chunks from 4096, end.
+    assert_eq!(requests, 5);
+    let progress: Vec<u64> = pair
+        .a_events
+        .iter()
+        .filter_map(|e| match e {
+            DeviceEvent::UploadProgress {
+                file_id: f,
+                offset,
+                size,
+            } if *f == file_id && *size == data.len() as u64 => Some(*offset),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(progress, [4096, 8192, 10 * 1024 + 3]);
+}

@@ -1,9 +1,9 @@
 //! The devproto demo: every reference deployment and its simulators in one process on loopback ports, one
 //! section each: a coffee server and machines (logins, a sale, a price push, an offline command), a meeting
-//! platform and terminals over WebSocket and MQTT (a meeting pushed, check-ins, attendance), a foot-scanner
-//! station and a pad (book, scan, record, upload to the simulated cloud), an e-bike vehicle server and instance
-//! (register, bind, ride, lock, trip, a bad hash refused), an access server and terminals (a person pushed,
-//! records, one made while the server was down), each with a summary table.
+//! platform and terminals over WebSocket and MQTT (a meeting pushed, a photo upload cut and resumed, check-ins,
+//! attendance), a foot-scanner station and a pad (book, scan, record, upload to the simulated cloud), an e-bike
+//! vehicle server and instance (register, bind, ride, lock, trip, a bad hash refused), an access server and
+//! terminals (a person pushed, records, one made while the server was down), each with a summary table.
 //!
 //! ```text
 //! cargo run --example demo            # run the scenario, exit 0 when every step passed

@@ -273,6 +273,56 @@ async fn attendance(c: &mut Meeting) -> StepResult {
     Ok(format!("review-mqtt: {}", line.join(", ")))
 }
 
+/// A 1 MiB photo over MQTT, its connection cut after 256 KiB; the terminal connects again and the upload
+/// resumes where the platform's file stands; the platform's copy matches.
+async fn upload_resumed(c: &mut Meeting) -> StepResult {
+    let api = c.api()?.clone();
+    let data: bytes::Bytes = (0..1024 * 1024u32)
+        .map(|i| u8::try_from(i.wrapping_mul(31) % 251).unwrap_or(0))
+        .collect::<Vec<u8>>()
+        .into();
+    let report = c
+        .terminal(MQTT_SN)?
+        .upload("roomphoto", data.clone(), Some(256 * 1024), WAIT)
+        .await?;
+    if report.code != Code::Success || report.attempts < 2 {
+        return Err(format!("upload not resumed after the cut: {report:?}"));
+    }
+    let list = poll(&api, "/api/files", |l| {
+        l["items"].as_array().is_some_and(|i| {
+            i.iter()
+                .any(|f| f["file_id"] == "roomphoto" && f["state"] == "complete")
+        })
+    })
+    .await?;
+    let md5 = hex::encode(best_proto::Checksum::of(&data).0);
+    let file = list["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|f| f["file_id"] == "roomphoto")
+        .cloned()
+        .unwrap_or_default();
+    if file["md5"] != md5.as_str() {
+        return Err(format!("the platform's file differs: {file}"));
+    }
+    let id = file["id"].as_i64().unwrap_or(0);
+    let download = api
+        .get(&format!("/api/files/{id}/content"))
+        .await
+        .map_err(|e| format!("download: {e}"))?;
+    if download.body != data {
+        return Err(format!(
+            "download of file {id}: {} bytes, not the photo",
+            download.body.len()
+        ));
+    }
+    Ok(format!(
+        "1 MiB over MQTT cut after 256 KiB, resumed at byte {} on a new connection; md5 {md5} at /api/files/{id}/content",
+        report.resumed_at
+    ))
+}
+
 /// The meeting steps, in order.
 pub fn steps() -> Vec<Step<Meeting>> {
     vec![
@@ -295,6 +345,10 @@ pub fn steps() -> Vec<Step<Meeting>> {
         Step {
             name: "meeting pushed over MQTT",
             run: |c| Box::pin(push_mqtt(c)),
+        },
+        Step {
+            name: "photo upload cut midway, resumed",
+            run: |c| Box::pin(upload_resumed(c)),
         },
         Step {
             name: "two check-ins",

@@ -3,6 +3,7 @@
 pub mod api;
 pub mod broker;
 pub mod config;
+pub mod files;
 pub mod link;
 pub mod meetings;
 
@@ -35,6 +36,8 @@ pub struct Running {
     pub meetings: Meetings,
     /// The terminal servers.
     pub link: Arc<TerminalLink>,
+    /// The terminals' uploads.
+    pub files: files::Files,
     /// best-w: `ws://ADDR/best`.
     pub ws_addr: SocketAddr,
     /// The broker lookup: `http://ADDR`.
@@ -71,13 +74,14 @@ fn panel(title: &str, url: &str, columns: &[&str]) -> Panel {
 }
 
 /// The admin API of the meeting deployment.
-fn admin_api(meetings: Meetings) -> AdminApi {
+fn admin_api(meetings: Meetings, files: files::Files) -> AdminApi {
     let (routes, doc) = api::routes(meetings);
+    let (file_routes, file_doc) = files::api::routes(files);
     AdminApi {
         title: "Meeting rooms".into(),
         catalog: Arc::new(link::Catalog),
-        extra_routes: vec![routes],
-        extra_openapi: vec![doc],
+        extra_routes: vec![routes, file_routes],
+        extra_openapi: vec![doc, file_doc],
         panels: vec![
             panel(
                 "Terminals and their transport",
@@ -101,13 +105,23 @@ fn admin_api(meetings: Meetings) -> AdminApi {
                 "/api/checkins?limit=50",
                 &["meeting_id", "pin", "sn", "kind", "verify_time"],
             ),
+            panel(
+                "Uploaded files",
+                "/api/files?limit=50",
+                &["id", "sn", "file_id", "size", "received", "state", "md5"],
+            ),
         ],
     }
 }
 
 /// The router of the admin API, for tests that check routes against the OpenAPI document.
-pub fn admin_router(fleet: &Fleet, meetings: Meetings, token: &AdminToken) -> fleet::api::Built {
-    admin_api(meetings).build(fleet, token)
+pub fn admin_router(
+    fleet: &Fleet,
+    meetings: Meetings,
+    files: files::Files,
+    token: &AdminToken,
+) -> fleet::api::Built {
+    admin_api(meetings, files).build(fleet, token)
 }
 
 /// Opens the store (with the meeting tables) as configured.
@@ -227,7 +241,16 @@ pub async fn start_on(
             Err(e) => return Err(format!("mqtt broker {broker}: {e}").into()),
         }
     };
-    let (link, pumps) = TerminalLink::start(ws, Some(listener), meetings.clone(), &settings)?;
+    let files = files::Files::open(fleet.clone(), &config.fleet.data_dir, config.files.clone())
+        .await
+        .map_err(|e| format!("{}: {e}", config.fleet.data_dir.join("files").display()))?;
+    let (link, pumps) = TerminalLink::start(
+        ws,
+        Some(listener),
+        meetings.clone(),
+        files.clone(),
+        &settings,
+    )?;
     let ws_addr = link.ws_addr();
     meetings.set_brokers(Brokers {
         ws: Some(format!(
@@ -245,7 +268,7 @@ pub async fn start_on(
     let lookup = LookupServer::spawn(lookup, handler, LookupServerConfig::default())?;
     fleet.start_delivery(link.clone());
     let admin_addr = admin.local_addr()?;
-    let built = admin_router(&fleet, meetings.clone(), &token);
+    let built = admin_router(&fleet, meetings.clone(), files.clone(), &token);
     let (admin_stop, mut stop_rx) = tokio::sync::watch::channel(false);
     let admin = tokio::spawn(fleet::api::serve(admin, built.router, async move {
         let _ = stop_rx.wait_for(|s| *s).await;
@@ -260,6 +283,7 @@ pub async fn start_on(
         admin_addr,
         token,
         link,
+        files,
         lookup,
         pumps,
         admin_stop,
@@ -297,6 +321,8 @@ impl Running {
                 tracing::error!(error = %e, "event pump failed");
             }
         }
+        // Upload messages being written finish before the store closes.
+        self.files.close().await;
         self.fleet.shutdown().await;
     }
 }

@@ -10,6 +10,9 @@
 //! [mqtt]
 //! url = "mqtt://127.0.0.1:1883"    # an external broker; without it the embedded one runs
 //! embedded_listen = "0.0.0.0:1884"
+//! [files]                 # uploads, kept under {data_dir}/files
+//! max_file_size = 67108864
+//! partial_ttl_hours = 24
 //! ```
 
 use std::net::SocketAddr;
@@ -103,4 +106,6 @@ pub struct MeetingConfig {
     pub terminals: TerminalsConfig,
     /// The MQTT broker.
     pub mqtt: MqttSection,
+    /// Chunked uploads of the terminals.
+    pub files: super::files::FilesConfig,
 }

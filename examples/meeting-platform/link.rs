@@ -22,13 +22,16 @@ use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
 use best_proto::{Code, DeviceMessage, PlatformMessage, Response, Results};
-use device_core::best::{PlatformCommand, PlatformConfig, PlatformEvent, PlatformSession};
+use device_core::best::{
+    PlatformCommand, PlatformConfig, PlatformEvent, PlatformSession, UploadHandling,
+};
 use device_core::runtime::mqtt::MqttListener;
 use device_core::runtime::server::{Server, ServerConfig, ServerEvent, ServerEvents, WsListener};
 use device_core::runtime::CommandError;
 use device_core::{RequestError, SendError};
 use fleet::{BoxFuture, CommandRecord, DeliveryError, DeviceRecord, Problem};
 
+use super::files::Files;
 use super::meetings::Meetings;
 
 /// The session type of both transports.
@@ -79,7 +82,9 @@ impl LinkSettings {
         let mut config = PlatformConfig::default()
             .heartbeat_interval(self.heartbeat)
             .command_timeout(self.command_timeout)
-            .max_pending_commands(usize::try_from(self.max_pending_commands).unwrap_or(16));
+            .max_pending_commands(usize::try_from(self.max_pending_commands).unwrap_or(16))
+            // Uploads are kept on disk by the platform (files.rs), so they resume across connections.
+            .uploads(UploadHandling::Application);
         config.codec = config.codec.max_message_len(self.max_message);
         config
     }
@@ -100,6 +105,7 @@ pub struct TerminalLink {
     ws: Server<Session>,
     mqtt: Option<Server<Session>>,
     meetings: Meetings,
+    files: Files,
     terminals: Mutex<HashMap<String, Terminal>>,
     max_pending: usize,
     /// For the tasks that wait for a command's answer.
@@ -124,6 +130,7 @@ impl TerminalLink {
         ws: tokio::net::TcpListener,
         mqtt: Option<MqttListener>,
         meetings: Meetings,
+        files: Files,
         settings: &LinkSettings,
     ) -> std::io::Result<(Arc<Self>, Vec<tokio::task::JoinHandle<()>>)> {
         let session = settings.session();
@@ -145,6 +152,7 @@ impl TerminalLink {
             ws,
             mqtt,
             meetings,
+            files,
             terminals: Mutex::new(HashMap::new()),
             max_pending: usize::try_from(settings.max_pending_commands)
                 .unwrap_or(16)
@@ -577,6 +585,21 @@ async fn on_session_event(
         PlatformEvent::Request { mid, message } => {
             let Some(sn) = sn else { return };
             fleet::telemetry::message_in(message.name());
+            if matches!(
+                message,
+                DeviceMessage::FileUploadStart(_)
+                    | DeviceMessage::FileUploadPackage(_)
+                    | DeviceMessage::FileUploadEnd(_)
+            ) {
+                // Written and synced off the pump, so one terminal's upload does not hold up the others.
+                let link = link.clone();
+                link.files.clone().spawn(async move {
+                    if let Some(response) = link.files.handle(&sn, &message).await {
+                        link.respond(transport, &sn, mid, response).await;
+                    }
+                });
+                return;
+            }
             let response = match &message {
                 DeviceMessage::UploadVerifyLogs(u) => {
                     match link.meetings.record_logs(&sn, &u.verify_logs).await {
@@ -623,15 +646,6 @@ async fn on_session_event(
                 ),
             };
             link.respond(transport, &sn, mid, response).await;
-        }
-        PlatformEvent::FileReceived(file) => {
-            fleet
-                .event(
-                    sn.as_deref(),
-                    "file_received",
-                    &serde_json::json!({ "file_id": file.file_id.to_string() }),
-                )
-                .await;
         }
         PlatformEvent::Offline { missed } => {
             fleet

@@ -122,6 +122,16 @@ pub struct Local {
     pub online: bool,
     /// Logins so far.
     pub logins: u64,
+    /// The `authCode` the platform issued.
+    pub auth_code: Option<String>,
+    /// The `secret` the platform issued.
+    pub secret: Option<String>,
+    /// Bytes the platform holds, by the fileId of each upload (from the upload's progress).
+    pub uploaded: BTreeMap<String, u64>,
+    /// The first offset each upload's current attempt reported: where it resumed, after a cut.
+    pub first_progress: BTreeMap<String, u64>,
+    /// A cut armed by [`Terminal::upload`]: close the connection once this file's upload passes the offset.
+    pub cut: Option<(String, u64)>,
 }
 
 /// Counters of a run.
@@ -350,6 +360,88 @@ impl Terminal {
     }
 }
 
+/// How an upload went ([`Terminal::upload`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadReport {
+    /// The platform's answer to `dev.file.upload.end`.
+    pub code: Code,
+    /// Connections the upload took (2 after one cut).
+    pub attempts: u32,
+    /// Where the last attempt resumed, bytes (0 when it started from the beginning).
+    pub resumed_at: u64,
+}
+
+impl Terminal {
+    /// Uploads `data` as `file_id` in chunks of the report's `maxPackageSize`. With `cut_at`, the connection is
+    /// cut once the platform holds that many bytes, as a network drop would; the terminal connects again and
+    /// the upload resumes where the platform says it stands. Waits up to `timeout` in all.
+    ///
+    /// # Errors
+    /// Not connected in time, refused, or still unfinished after 5 connections.
+    pub async fn upload(
+        &self,
+        file_id: &str,
+        data: bytes::Bytes,
+        cut_at: Option<u64>,
+        timeout: Duration,
+    ) -> Result<UploadReport, String> {
+        let id = best_proto::FileId::new(file_id).map_err(|e| format!("fileId: {e}"))?;
+        {
+            let mut l = lock(&self.local);
+            l.uploaded.remove(file_id);
+            l.cut = cut_at.map(|at| (file_id.to_owned(), at));
+        }
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut attempts = 0;
+        let mut resumed_at = 0;
+        loop {
+            // Wait for a logged-in connection (a new one after a cut).
+            while !lock(&self.local).online {
+                if tokio::time::Instant::now() > deadline {
+                    return Err(format!(
+                        "{} did not come online to upload {file_id}",
+                        self.sn
+                    ));
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            let Some(handle) = self.handle.borrow().clone() else {
+                continue;
+            };
+            attempts += 1;
+            lock(&self.local).first_progress.remove(file_id);
+            let call = handle.call(DeviceCommand::Upload {
+                file_id: id.clone(),
+                data: data.clone(),
+            });
+            match tokio::time::timeout_at(deadline, call).await {
+                Err(_) => return Err(format!("upload of {file_id} unfinished after {timeout:?}")),
+                Ok(Ok(Some(response))) => {
+                    if attempts > 1 {
+                        resumed_at = lock(&self.local)
+                            .first_progress
+                            .get(file_id)
+                            .copied()
+                            .unwrap_or(0);
+                    }
+                    return Ok(UploadReport {
+                        code: response.code,
+                        attempts,
+                        resumed_at,
+                    });
+                }
+                Ok(Ok(None)) => return Err("no answer to the upload".into()),
+                Ok(Err(e)) if attempts < 5 => {
+                    tracing::debug!(sn = self.sn, error = %e, "upload interrupted; resuming");
+                    // The cut connection's end may not be seen yet: let it go offline first.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Ok(Err(e)) => return Err(format!("upload of {file_id}: {e}")),
+            }
+        }
+    }
+}
+
 async fn run(
     config: SimConfig,
     sn: String,
@@ -388,70 +480,121 @@ async fn run(
     // A login published while the platform is not subscribed (both reconnecting after a broker restart) is
     // lost: retry it after 5 s rather than the session's default 30 s.
     device.handshake_timeout = config.handshake_timeout;
-    let session = DeviceSession::new(device).with_rng(Box::new(SplitMix64::seeded(seed ^ 2)));
-    let client_config = ClientConfig::default()
-        .backoff(config.backoff)
-        .jitter_seed(seed ^ 3);
-    let (client, mut events) = match config.transport {
-        Transport::Ws => Client::connect_ws(session, info.url.clone(), client_config),
-        Transport::Mqtt => {
-            let broker = match BrokerAddr::parse(&info.url) {
-                Ok(b) => b,
-                Err(e) => {
-                    tracing::error!(sn, error = %e, "the lookup named no usable broker");
-                    return;
-                }
-            };
-            mqtt::client(
-                session,
-                broker,
-                sn.clone(),
-                MqttConfig::default().max_payload(config.max_payload),
-                client_config,
-            )
+    // Each pass is one client: it ends when an armed cut closes the connection mid-upload, and the next pass
+    // connects again with the credentials the platform issued (a terminal that lost its link, not a new one).
+    let mut generation = 0u64;
+    loop {
+        generation += 1;
+        let mut device = device.clone();
+        {
+            let l = lock(&local);
+            device.auth_code.clone_from(&l.auth_code);
+            device.secret.clone_from(&l.secret);
         }
-    };
-    let h = client.handle();
-    let _ = handle.send(Some(h.clone()));
-    while let Some(event) = events.recv().await {
-        match event {
-            ClientEvent::Session(DeviceEvent::LoggedIn(_)) => {
-                stats.logins.fetch_add(1, Ordering::Relaxed);
-                let mut l = lock(&local);
-                l.online = true;
-                l.logins += 1;
+        let session = DeviceSession::new(device)
+            .with_rng(Box::new(SplitMix64::seeded(seed ^ 2 ^ (generation << 8))));
+        let client_config = ClientConfig::default()
+            .backoff(config.backoff)
+            .jitter_seed(seed ^ 3 ^ (generation << 8));
+        let (client, mut events) = match config.transport {
+            Transport::Ws => Client::connect_ws(session, info.url.clone(), client_config),
+            Transport::Mqtt => {
+                let broker = match BrokerAddr::parse(&info.url) {
+                    Ok(b) => b,
+                    Err(e) => {
+                        tracing::error!(sn, error = %e, "the lookup named no usable broker");
+                        return;
+                    }
+                };
+                mqtt::client(
+                    session,
+                    broker,
+                    sn.clone(),
+                    MqttConfig::default().max_payload(config.max_payload),
+                    client_config,
+                )
             }
-            ClientEvent::Session(DeviceEvent::HandshakeRejected { step, response }) => {
-                stats.refused.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(
-                    sn,
-                    ?step,
-                    code = response.code.as_str(),
-                    "onboarding refused"
-                );
-            }
-            ClientEvent::Session(DeviceEvent::Command { command, .. }) => {
-                let sync = apply(&mut lock(&local), &command);
-                stats.commands.fetch_add(1, Ordering::Relaxed);
-                if let Some(cmd_id) = command.cmd_id().map(str::to_owned) {
-                    let h = h.clone();
-                    tokio::spawn(async move {
-                        let _ = h
-                            .call(DeviceCommand::Respond(CmdResponse::ok(cmd_id)))
-                            .await;
-                        if sync {
-                            let _ = h
-                                .call(DeviceCommand::Request(DeviceMessage::SyncTime))
-                                .await;
-                        }
-                    });
+        };
+        let h = client.handle();
+        let _ = handle.send(Some(h.clone()));
+        let mut cut = false;
+        while let Some(event) = events.recv().await {
+            match event {
+                ClientEvent::Session(DeviceEvent::LoggedIn(_)) => {
+                    stats.logins.fetch_add(1, Ordering::Relaxed);
+                    let mut l = lock(&local);
+                    l.online = true;
+                    l.logins += 1;
                 }
+                ClientEvent::Session(DeviceEvent::Registered { auth_code }) => {
+                    let mut l = lock(&local);
+                    l.auth_code = Some(auth_code);
+                    l.secret = None;
+                }
+                ClientEvent::Session(DeviceEvent::Accredited(results)) => {
+                    lock(&local).secret = Some(results.secret);
+                }
+                ClientEvent::Session(DeviceEvent::HandshakeRejected { step, response }) => {
+                    stats.refused.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(
+                        sn,
+                        ?step,
+                        code = response.code.as_str(),
+                        "onboarding refused"
+                    );
+                }
+                ClientEvent::Session(DeviceEvent::Command { command, .. }) => {
+                    let sync = apply(&mut lock(&local), &command);
+                    stats.commands.fetch_add(1, Ordering::Relaxed);
+                    if let Some(cmd_id) = command.cmd_id().map(str::to_owned) {
+                        let h = h.clone();
+                        tokio::spawn(async move {
+                            let _ = h
+                                .call(DeviceCommand::Respond(CmdResponse::ok(cmd_id)))
+                                .await;
+                            if sync {
+                                let _ = h
+                                    .call(DeviceCommand::Request(DeviceMessage::SyncTime))
+                                    .await;
+                            }
+                        });
+                    }
+                }
+                ClientEvent::Session(DeviceEvent::UploadProgress {
+                    file_id, offset, ..
+                }) => {
+                    let fire = {
+                        let mut l = lock(&local);
+                        l.uploaded.insert(file_id.as_str().to_owned(), offset);
+                        l.first_progress
+                            .entry(file_id.as_str().to_owned())
+                            .or_insert(offset);
+                        let armed = l
+                            .cut
+                            .as_ref()
+                            .is_some_and(|(f, at)| *f == file_id.as_str() && offset >= *at);
+                        if armed && !cut {
+                            l.cut = None;
+                        }
+                        armed && !cut
+                    };
+                    if fire {
+                        cut = true;
+                        tracing::info!(sn, %file_id, offset, "cutting the connection mid-upload");
+                        h.close().await;
+                    }
+                }
+                ClientEvent::Disconnected(_)
+                | ClientEvent::Session(DeviceEvent::Disconnected(_)) => {
+                    lock(&local).online = false;
+                }
+                _ => {}
             }
-            ClientEvent::Disconnected(_) | ClientEvent::Session(DeviceEvent::Disconnected(_)) => {
-                lock(&local).online = false;
-            }
-            _ => {}
+        }
+        lock(&local).online = false;
+        drop(client);
+        if !cut {
+            return;
         }
     }
-    drop(client);
 }

@@ -15,6 +15,7 @@ mod sim;
 mod flows;
 mod refusals;
 mod restart;
+mod uploads;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -50,6 +51,20 @@ impl Harness {
         mqtt_url: Option<String>,
         tune: impl FnOnce(&mut meeting::config::MeetingConfig),
     ) -> Self {
+        Self::boot(dir, mqtt_url, tune, true).await
+    }
+
+    /// A platform started again on the store directory of an earlier one (its product and terminals kept).
+    pub async fn start_existing(dir: &Path) -> Self {
+        Self::boot(dir, None, |_| {}, false).await
+    }
+
+    async fn boot(
+        dir: &Path,
+        mqtt_url: Option<String>,
+        tune: impl FnOnce(&mut meeting::config::MeetingConfig),
+        add_product: bool,
+    ) -> Self {
         let mut config = meeting::config::MeetingConfig::default();
         config.fleet.data_dir = dir.to_path_buf();
         config.fleet.admin.token = Some("test-token".into());
@@ -70,6 +85,9 @@ impl Harness {
         .unwrap();
         let api = AdminClient::new(platform.admin_addr, Some("test-token".into()));
         let h = Self { platform, api };
+        if !add_product {
+            return h;
+        }
         let r = h
             .api
             .post(

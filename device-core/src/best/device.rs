@@ -243,6 +243,16 @@ pub enum DeviceEvent {
     /// `dev.cmd.response` `20000001`, see [`SessionError::MalformedRequest`]), or a command refused; the
     /// connection goes on.
     Malformed(SessionError),
+    /// An upload ([`DeviceCommand::Upload`]) moved on: the platform accepted the bytes before `offset`, or
+    /// answered `30000002` and the upload resumes at `offset`. The next chunk starts there.
+    UploadProgress {
+        /// The file.
+        file_id: FileId,
+        /// Bytes the platform holds.
+        offset: u64,
+        /// The file's size.
+        size: u64,
+    },
     /// The connection closed; waiting requests ended with `ConnectionLost`.
     Disconnected(Option<CloseReason>),
 }
@@ -564,6 +574,7 @@ impl DeviceSession {
 
     fn on_upload_reply(&mut self, now: Instant, i: usize, response: Response) {
         let u = &mut self.uploads[i];
+        let accepted_start = response.code.is_success() && u.phase == Phase::Start;
         let next = match (response.code.is_success(), response.expected_offset()) {
             (true, _) => match u.phase {
                 Phase::Start => Some(0),
@@ -581,6 +592,13 @@ impl DeviceSession {
         };
         match next {
             Some(offset) => {
+                if !accepted_start {
+                    self.events.push_back(DeviceEvent::UploadProgress {
+                        file_id: u.sender.start().file_id,
+                        offset,
+                        size: u.size,
+                    });
+                }
                 u.phase = if offset >= u.size {
                     Phase::End
                 } else {

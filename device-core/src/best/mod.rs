@@ -37,7 +37,8 @@ pub use broker::{BrokerDirectory, BrokerLookup, LookupHandler};
 pub use device::{DeviceCommand, DeviceConfig, DeviceEvent, DeviceSession};
 pub use platform::{
     DeviceRecord, DeviceRegistry, MemoryRegistry, PlatformCommand, PlatformConfig, PlatformEvent,
-    PlatformSession, DEFAULT_MULTI_BIO_DATA_SUPPORT, DEFAULT_MULTI_BIO_PHOTO_SUPPORT,
+    PlatformSession, UploadHandling, DEFAULT_MULTI_BIO_DATA_SUPPORT,
+    DEFAULT_MULTI_BIO_PHOTO_SUPPORT,
 };
 
 use std::fmt::Write as _;

@@ -149,6 +149,23 @@ impl DeviceRegistry for MemoryRegistry {
     }
 }
 
+/// Who handles a device's `dev.file.upload.start`, `.package` and `.end`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum UploadHandling {
+    /// The session reassembles each file in memory with the proto crate's [`UploadReceiver`] (limits from
+    /// [`PlatformConfig::upload`]) and hands it over as [`PlatformEvent::FileReceived`]. Progress lives in the
+    /// session: an upload cut by a reconnect starts over.
+    #[default]
+    Reassemble,
+    /// The upload messages reach the application as [`PlatformEvent::Request`]s, answered with
+    /// [`PlatformCommand::Respond`] like any device request (within [`PlatformConfig::request_timeout`] and
+    /// [`PlatformConfig::max_pending_requests`]). The application keeps the bytes where it likes (a file on
+    /// disk, an object store), so an upload can resume at the expected offset on a later connection, or on
+    /// another platform instance.
+    Application,
+}
+
 /// Settings of a [`PlatformSession`].
 #[derive(Clone)]
 #[non_exhaustive]
@@ -180,8 +197,10 @@ pub struct PlatformConfig {
     pub request_timeout: Duration,
     /// Most device requests waiting for the application at once. Default 64.
     pub max_pending_requests: usize,
-    /// Upload reassembly limits.
+    /// Upload reassembly limits (with [`UploadHandling::Reassemble`]).
     pub upload: UploadConfig,
+    /// Who handles `dev.file.upload.*`. Default [`UploadHandling::Reassemble`].
+    pub uploads: UploadHandling,
     /// Message limits.
     pub codec: CodecConfig,
     /// Source of the `timezone` in the report reply.
@@ -222,6 +241,7 @@ impl Default for PlatformConfig {
             request_timeout: Duration::from_secs(30),
             max_pending_requests: 64,
             upload: UploadConfig::default(),
+            uploads: UploadHandling::Reassemble,
             codec: CodecConfig::default(),
             clock: Arc::new(SystemClock),
             key_exchange: true,
@@ -320,6 +340,13 @@ impl PlatformConfig {
         self
     }
 
+    /// Sets [`PlatformConfig::uploads`].
+    #[must_use]
+    pub fn uploads(mut self, uploads: UploadHandling) -> Self {
+        self.uploads = uploads;
+        self
+    }
+
     /// Sets [`PlatformConfig::key_exchange`].
     #[must_use]
     pub fn key_exchange(mut self, on: bool) -> Self {
@@ -390,8 +417,8 @@ pub enum PlatformEvent {
     Reported(Box<Report>),
     /// `dev.heartbeat` (answered by the session).
     Heartbeat(Heartbeat),
-    /// A device request for the application (`dev.data.upload.*`, `dev.system.sync.time`, unknown): answer with
-    /// [`PlatformCommand::Respond`].
+    /// A device request for the application (`dev.data.upload.*`, `dev.system.sync.time`, unknown, and
+    /// `dev.file.upload.*` with [`UploadHandling::Application`]): answer with [`PlatformCommand::Respond`].
     Request {
         /// Its `mid`.
         mid: String,
@@ -845,7 +872,11 @@ impl<R: DeviceRegistry> PlatformSession<R> {
             }
             m @ (DeviceMessage::FileUploadStart(_)
             | DeviceMessage::FileUploadPackage(_)
-            | DeviceMessage::FileUploadEnd(_)) => self.on_upload(now, mid, &m),
+            | DeviceMessage::FileUploadEnd(_))
+                if self.config.uploads == UploadHandling::Reassemble =>
+            {
+                self.on_upload(now, mid, &m);
+            }
             DeviceMessage::CmdResponse(answer) => {
                 if let Some(corr) = self.commands.finish(&answer.cmd_id) {
                     if let Some(id) = self.command_ids.remove(&corr) {
