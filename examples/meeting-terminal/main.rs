@@ -3,6 +3,10 @@
 //! ```text
 //! cargo run --example meeting-terminal -- --lookup http://127.0.0.1:9301 --terminals 10 --transport mqtt
 //! cargo run --example meeting-terminal -- --print-keys --terminals 10 > keys.txt   # for `terminals import`
+//! # as a load generator, once every terminal is online:
+//! cargo run --release --example meeting-terminal -- --terminals 5000 --transport mqtt \
+//!     --api 127.0.0.1:9080 --token T --commands-per-sec 200 --load-secs 30   # POST -> dev.cmd.response p99
+//! cargo run --release --example meeting-terminal -- --upload-mib 10        # upload throughput vs base64+MD5
 //! ```
 #![forbid(unsafe_code)]
 #![allow(unreachable_pub)]
@@ -10,6 +14,8 @@
 #[allow(dead_code)]
 #[path = "sim.rs"]
 mod sim;
+
+mod load;
 
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
@@ -45,9 +51,26 @@ struct Cli {
     /// Print `SN PRODUCT SECRET_KEY` lines for `meeting-platform terminals import` and exit.
     #[arg(long)]
     print_keys: bool,
-    /// Stop after this many seconds (default: run until Ctrl-C).
+    /// Stop after this many seconds (default: run until Ctrl-C, or until the loads below are done).
     #[arg(long)]
     duration_secs: Option<u64>,
+    /// The platform's admin API, `HOST:PORT`, for `--commands-per-sec`.
+    #[arg(long)]
+    api: Option<std::net::SocketAddr>,
+    /// The admin token.
+    #[arg(long)]
+    token: Option<String>,
+    /// Once every terminal is online, post this many `cmd.data.update.user` per second through the API for
+    /// `--load-secs` and report the time from `POST` to `dev.cmd.response`.
+    #[arg(long)]
+    commands_per_sec: Option<u32>,
+    /// Seconds of command load.
+    #[arg(long, default_value_t = 30)]
+    load_secs: u64,
+    /// Once every terminal is online, upload a file of this many MiB from one and report its throughput
+    /// against base64 + MD5 of the same bytes.
+    #[arg(long)]
+    upload_mib: Option<u32>,
 }
 
 fn main() -> ExitCode {
@@ -73,6 +96,52 @@ fn main() -> ExitCode {
         config.prefix = cli.prefix;
         let sim = sim::Sim::start(config);
         let started = tokio::time::Instant::now();
+        if cli.commands_per_sec.is_some() || cli.upload_mib.is_some() {
+            let n = sim.terminals.len();
+            if !sim.wait_online(n, Duration::from_secs(600)).await {
+                eprintln!(
+                    "meeting-terminal: only {}/{n} terminals online after 600 s",
+                    sim.online()
+                );
+                return ExitCode::FAILURE;
+            }
+            println!(
+                "{n} terminals online in {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
+            let mut failed = false;
+            if let Some(mib) = cli.upload_mib {
+                match load::upload(&sim, mib).await {
+                    Ok(line) => println!("{line}"),
+                    Err(e) => {
+                        eprintln!("meeting-terminal: {e}");
+                        failed = true;
+                    }
+                }
+            }
+            if let Some(rate) = cli.commands_per_sec {
+                let Some(api) = cli.api else {
+                    eprintln!("meeting-terminal: --commands-per-sec needs --api");
+                    return ExitCode::FAILURE;
+                };
+                match load::commands(&sim, api, cli.token.clone(), rate, cli.load_secs).await {
+                    Ok(line) => println!("{line}"),
+                    Err(e) => {
+                        eprintln!("meeting-terminal: {e}");
+                        failed = true;
+                    }
+                }
+            }
+            if let Some(s) = cli.duration_secs {
+                tokio::time::sleep_until(started + Duration::from_secs(s)).await;
+            }
+            sim.stop();
+            return if failed {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
         let stop = async {
             match cli.duration_secs {
                 Some(s) => tokio::time::sleep(Duration::from_secs(s)).await,
@@ -97,6 +166,6 @@ fn main() -> ExitCode {
             }
         }
         sim.stop();
-    });
-    ExitCode::SUCCESS
+        ExitCode::SUCCESS
+    })
 }
