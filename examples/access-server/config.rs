@@ -36,7 +36,7 @@ pub struct TerminalsConfig {
     pub request_timeout_secs: u64,
     /// Longest message either way, in bytes (DECISIONS.md, access: 16 MiB). Default 16,777,216.
     pub max_message_bytes: usize,
-    /// Most connections not identified yet at once. Default 1,024.
+    /// Most connections not identified yet at once. Default 4,096.
     pub max_pending: usize,
     /// Most connections not identified yet from one source address. Default 64.
     pub max_pending_per_source: usize,
@@ -59,7 +59,7 @@ impl Default for TerminalsConfig {
             peer_timeout_secs: 180,
             request_timeout_secs: 30,
             max_message_bytes: access_proto::DEFAULT_MAX_MESSAGE_LEN,
-            max_pending: 1024,
+            max_pending: 4096,
             max_pending_per_source: 64,
             backlog: 4096,
             max_concurrent_pushes: 64,

@@ -33,7 +33,7 @@ pub struct MachinesConfig {
     /// Seconds the server has to answer a `qrcode`. Default 30.
     pub qrcode_timeout_secs: u64,
     /// Most connections not logged in yet at once (a reconnecting fleet); over it the oldest is dropped.
-    /// Default 1,024.
+    /// Default 4,096.
     pub max_pending: usize,
     /// Most connections not logged in yet from one source address (a site behind one NAT). Default 64.
     pub max_pending_per_source: usize,
@@ -49,7 +49,7 @@ impl Default for MachinesConfig {
             login_timeout_secs: 30,
             peer_timeout_secs: 120,
             qrcode_timeout_secs: 30,
-            max_pending: 1024,
+            max_pending: 4096,
             max_pending_per_source: 64,
             backlog: 4096,
         }

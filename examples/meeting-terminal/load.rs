@@ -9,6 +9,15 @@ use fleet::client::AdminClient;
 
 use super::sim::Sim;
 
+/// The serial numbers of `sim`'s terminals that are logged in.
+pub fn online(sim: &Sim) -> Vec<String> {
+    sim.terminals
+        .iter()
+        .filter(|t| t.local().online)
+        .map(|t| t.sn.clone())
+        .collect()
+}
+
 /// p50, p99 and max of `v` (sorted here).
 fn percentiles(v: &mut [i64]) -> (i64, i64, i64) {
     if v.is_empty() {
@@ -22,28 +31,23 @@ fn percentiles(v: &mut [i64]) -> (i64, i64, i64) {
     (at(0.5), at(0.99), v[v.len() - 1])
 }
 
-/// Posts `cmd.data.update.user` at `rate` per second for `secs` to the online terminals in turn, then reads
+/// Posts `cmd.data.update.user` at `rate` per second for `secs` to the terminals `online` in turn (here or in
+/// another process), then reads
 /// every command back: `created_at` is the `POST`, `finished_at` the platform's record of the terminal's
 /// `dev.cmd.response` (both ms).
 ///
 /// # Errors
 /// The API refused a command or could not be read.
 pub async fn commands(
-    sim: &Sim,
+    online: &[String],
     api: SocketAddr,
     token: Option<String>,
     rate: u32,
     secs: u64,
 ) -> Result<String, String> {
     let client = AdminClient::new(api, token);
-    let online: Vec<String> = sim
-        .terminals
-        .iter()
-        .filter(|t| t.local().online)
-        .map(|t| t.sn.clone())
-        .collect();
     if online.is_empty() {
-        return Err("no terminal online".into());
+        return Err("no terminal to command".into());
     }
     let total = u64::from(rate) * secs;
     let period = Duration::from_secs_f64(1.0 / f64::from(rate.max(1)));

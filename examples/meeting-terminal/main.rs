@@ -64,6 +64,10 @@ struct Cli {
     /// `--load-secs` and report the time from `POST` to `dev.cmd.response`.
     #[arg(long)]
     commands_per_sec: Option<u32>,
+    /// With `--commands-per-sec`: start no terminals, command terminals `--prefix`, `--first`, `--terminals` that
+    /// run elsewhere (another simulator process holding them online).
+    #[arg(long)]
+    api_only: bool,
     /// Seconds of command load.
     #[arg(long, default_value_t = 30)]
     load_secs: u64,
@@ -94,6 +98,25 @@ fn main() -> ExitCode {
         let mut config = sim::SimConfig::new(cli.lookup, cli.terminals, cli.transport, cli.seed);
         config.first = cli.first;
         config.prefix = cli.prefix;
+        if cli.api_only {
+            let (Some(api), Some(rate)) = (cli.api, cli.commands_per_sec) else {
+                eprintln!("meeting-terminal: --api-only needs --api and --commands-per-sec");
+                return ExitCode::FAILURE;
+            };
+            let sns: Vec<String> = (config.first..config.first + config.terminals)
+                .map(|i| sim::sn(&config.prefix, i))
+                .collect();
+            return match load::commands(&sns, api, cli.token.clone(), rate, cli.load_secs).await {
+                Ok(line) => {
+                    println!("{line}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("meeting-terminal: {e}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
         let sim = sim::Sim::start(config);
         let started = tokio::time::Instant::now();
         if cli.commands_per_sec.is_some() || cli.upload_mib.is_some() {
@@ -124,7 +147,8 @@ fn main() -> ExitCode {
                     eprintln!("meeting-terminal: --commands-per-sec needs --api");
                     return ExitCode::FAILURE;
                 };
-                match load::commands(&sim, api, cli.token.clone(), rate, cli.load_secs).await {
+                let online = load::online(&sim);
+                match load::commands(&online, api, cli.token.clone(), rate, cli.load_secs).await {
                     Ok(line) => println!("{line}"),
                     Err(e) => {
                         eprintln!("meeting-terminal: {e}");

@@ -27,16 +27,27 @@ struct Inner {
 impl Inner {
     /// After any call into the station: note the connections it wants closed, wake the connections that have
     /// something to write or must close, and wake the endpoint (events, a moved deadline).
+    /// Wakes the connections the station gave something to do: what it queued or a close. Only those: the
+    /// others are not looked at, so a message costs the same however many pads (or idle peers) are connected.
     fn settle(&mut self) {
+        let wake = |link: &LinkState| {
+            if let Some(waker) = &link.waker {
+                waker.wake_by_ref();
+            }
+        };
         while let Some((conn, reason)) = self.station.poll_close() {
             if let Some(link) = self.links.get_mut(&conn) {
                 link.close.get_or_insert(reason);
+                wake(link);
             }
         }
-        for (conn, link) in &self.links {
-            if link.close.is_some() || self.station.has_transmit_for(*conn) {
-                if let Some(waker) = &link.waker {
-                    waker.wake_by_ref();
+        let (all, touched) = self.station.take_touched();
+        if all {
+            self.links.values().for_each(wake);
+        } else {
+            for conn in touched {
+                if let Some(link) = self.links.get(&conn) {
+                    wake(link);
                 }
             }
         }

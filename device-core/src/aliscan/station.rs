@@ -313,6 +313,10 @@ pub struct Station {
     last_pushed: Option<StationState>,
     links: BTreeMap<PadConnection, Link>,
     next_conn: u64,
+    /// Connections given something to write since the endpoint last asked ([`Station::take_touched`]); `true`
+    /// when a broadcast gave every connection something.
+    touched: Vec<PadConnection>,
+    touched_all: bool,
     closes: VecDeque<(PadConnection, CloseReason)>,
     events: VecDeque<StationEvent>,
 }
@@ -371,6 +375,8 @@ impl Station {
             last_pushed: None,
             links: BTreeMap::new(),
             next_conn: 0,
+            touched: Vec::new(),
+            touched_all: false,
             closes: VecDeque::new(),
             events: VecDeque::new(),
         }
@@ -644,7 +650,9 @@ impl Station {
                     .get_mut(&to)
                     .filter(|l| !l.closing)
                     .ok_or(SessionError::NoConnection { conn: to })?;
-                link.outbox.push_app(bytes)
+                link.outbox.push_app(bytes)?;
+                self.touch(to);
+                Ok(())
             }
             StationCommand::Broadcast(message) => {
                 let bytes = self.encode(&message)?;
@@ -657,6 +665,7 @@ impl Station {
                         capacity: self.config.outbox_capacity,
                     });
                 }
+                self.touched_all = true;
                 for link in self.links.values_mut().filter(|l| !l.closing) {
                     link.outbox.push_app(bytes.clone())?;
                 }
@@ -697,9 +706,28 @@ impl Station {
         self.links.get_mut(&conn)?.outbox.pop()
     }
 
-    /// Whether something waits to be written on `conn`.
-    pub(crate) fn has_transmit_for(&self, conn: PadConnection) -> bool {
-        self.links.get(&conn).is_some_and(|l| !l.outbox.is_empty())
+    /// Notes that `conn` has something to write. Without a driver asking, the list stays within the number of
+    /// connections: past it, every connection counts as touched.
+    fn touch(&mut self, conn: PadConnection) {
+        if self.touched_all {
+            return;
+        }
+        if self.touched.len() >= self.links.len() {
+            self.touched.clear();
+            self.touched_all = true;
+        } else {
+            self.touched.push(conn);
+        }
+    }
+
+    /// The connections given something to write since the last call: `(true, _)` after a broadcast (every
+    /// connection), else the ones named (perhaps more than once). A driver wakes only those, so a message costs
+    /// the same with 10 connections open as with 10,000.
+    pub(crate) fn take_touched(&mut self) -> (bool, Vec<PadConnection>) {
+        (
+            std::mem::take(&mut self.touched_all),
+            std::mem::take(&mut self.touched),
+        )
     }
 
     /// A connection the station wants closed, and why (after writing what is queued for it).
@@ -904,6 +932,7 @@ impl Station {
         };
         if to_all {
             if let Ok(bytes) = self.encode(&answer) {
+                self.touched_all = true;
                 for link in self.links.values_mut().filter(|l| !l.closing) {
                     link.outbox.push_control(bytes.clone());
                 }
@@ -1236,6 +1265,7 @@ impl Station {
             .push_back(StationEvent::StatusChanged(state.clone()));
         let msg = StationMessage::ScanStatus(Envelope::new(pad, state));
         if let Ok(bytes) = self.encode(&msg) {
+            self.touched_all = true;
             for link in self.links.values_mut().filter(|l| !l.closing) {
                 link.outbox.push_control(bytes.clone());
             }
@@ -1247,6 +1277,7 @@ impl Station {
         if let Ok(bytes) = self.encode(&msg) {
             if let Some(link) = self.links.get_mut(&conn).filter(|l| !l.closing) {
                 link.outbox.push_control(bytes);
+                self.touch(conn);
             }
         }
     }

@@ -74,14 +74,15 @@ const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(50);
 /// Limits on connections that are not established yet (h2's pre-handshake limits are the model).
 ///
 /// The defaults are sized for a fleet of about 10,000 devices per server: a fleet reconnecting after a
-/// restart logs in within a few round trips, so 1,024 pending connections is far above what legitimate
-/// devices hold at once, while 64 per source address leaves room for a site of devices behind one NAT. A
-/// device dropped to admit a newer connection reconnects with its backoff.
+/// restart logs in within a few round trips, so 4,096 pending connections hold a large part of it at once
+/// (and 1,000 idle or slow peers leave room to spare), at about 16 KiB each; 64 per source address leaves room
+/// for a site of devices behind one NAT. Over the budget the oldest pending connection is dropped, and a device
+/// dropped to admit a newer connection reconnects with its backoff.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct AdmissionConfig {
     /// Most pending connections at once; over it, the oldest pending one is dropped for the newcomer. Default
-    /// 1,024.
+    /// 4,096.
     pub max_pending: usize,
     /// Most pending connections from one source address; more are refused at accept. Default 64.
     pub max_pending_per_source: usize,
@@ -100,7 +101,7 @@ pub struct AdmissionConfig {
 impl Default for AdmissionConfig {
     fn default() -> Self {
         Self {
-            max_pending: 1024,
+            max_pending: 4096,
             max_pending_per_source: 64,
             max_per_source: None,
             handshake_timeout: Duration::from_secs(10),
