@@ -97,12 +97,15 @@ enum Outcome {
     Failed { held: u64, failure: Failure },
 }
 
+/// A lock per (terminal, fileId).
+type Locks = HashMap<(String, String), Arc<tokio::sync::Mutex<()>>>;
+
 struct Inner {
     fleet: Fleet,
     dir: PathBuf,
     config: FilesConfig,
     /// One lock per (terminal, fileId): a retried message never interleaves with the one it repeats.
-    locks: Mutex<HashMap<(String, String), Arc<tokio::sync::Mutex<()>>>>,
+    locks: Mutex<Locks>,
     tasks: tokio_util::task::TaskTracker,
 }
 

@@ -24,11 +24,9 @@ fn percentiles(v: &mut [i64]) -> (i64, i64, i64) {
         return (0, 0, 0);
     }
     v.sort_unstable();
-    let at = |q: f64| {
-        let i = ((v.len() as f64 - 1.0) * q).round() as usize;
-        v[i.min(v.len() - 1)]
-    };
-    (at(0.5), at(0.99), v[v.len() - 1])
+    // Nearest rank: the value below which `percent` % of the samples fall.
+    let at = |percent: usize| v[((v.len() - 1) * percent).div_ceil(100).min(v.len() - 1)];
+    (at(50), at(99), v[v.len() - 1])
 }
 
 /// Posts `cmd.data.update.user` at `rate` per second for `secs` to the terminals `online` in turn (here or in
