@@ -483,15 +483,17 @@ impl Station {
         self.closes.retain(|(c, _)| *c != conn);
         let pad_id = link.pad_id;
         if let Some(pad) = &pad_id {
-            let still_here = self
-                .links
-                .values()
-                .any(|l| l.pad_id.as_deref() == Some(pad));
             let holds = match &self.occupant {
                 Occupant::Booked { pad: p, .. } | Occupant::Debug { pad: p } => p == pad,
                 Occupant::None => false,
             };
-            if holds && !still_here {
+            // Only a holder's other connections matter (and only then are they looked for).
+            let still_here = || {
+                self.links
+                    .values()
+                    .any(|l| l.pad_id.as_deref() == Some(pad))
+            };
+            if holds && !still_here() {
                 self.occupant = Occupant::None;
                 self.push_status("");
             }
