@@ -71,6 +71,8 @@ pub struct LinkSettings {
     pub max_message: usize,
     /// Most connections per transport.
     pub max_connections: usize,
+    /// Answer a terminal's key exchange.
+    pub key_exchange: bool,
 }
 
 impl LinkSettings {
@@ -81,6 +83,7 @@ impl LinkSettings {
             .command_timeout(self.command_timeout)
             .max_pending_commands(usize::try_from(self.max_pending_commands).unwrap_or(16));
         config.codec = config.codec.max_message_len(self.max_message);
+        config.key_exchange = self.key_exchange;
         config
     }
 }

@@ -45,6 +45,9 @@ struct Cli {
     /// Print `SN PRODUCT SECRET_KEY` lines for `meeting-platform terminals import` and exit.
     #[arg(long)]
     print_keys: bool,
+    /// Run the optional key exchange (X25519) before onboarding, on every connection.
+    #[arg(long)]
+    key_exchange: bool,
     /// Stop after this many seconds (default: run until Ctrl-C).
     #[arg(long)]
     duration_secs: Option<u64>,
@@ -71,6 +74,7 @@ fn main() -> ExitCode {
         let mut config = sim::SimConfig::new(cli.lookup, cli.terminals, cli.transport, cli.seed);
         config.first = cli.first;
         config.prefix = cli.prefix;
+        config.key_exchange = cli.key_exchange;
         let sim = sim::Sim::start(config);
         let started = tokio::time::Instant::now();
         let stop = async {
