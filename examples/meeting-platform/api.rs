@@ -2,7 +2,7 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use fleet::api::{limit_param, Page};
 use fleet::{ApiJson, ApiQuery, Authorized, Problem, RouteTable};
@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::OpenApi;
 
 use super::meetings::{
-    Attendance, Attendee, CheckIn, Meeting, MeetingError, Meetings, NewMeeting, Person, Product,
-    Terminal,
+    Attendance, Attendee, CheckIn, Meeting, MeetingError, Meetings, NewBioPhoto, NewBioPhotos,
+    NewMeeting, NewPhoto, Person, PhotosSet, Product, StoredPhoto, Terminal,
 };
 
 fn problem(e: MeetingError) -> Problem {
@@ -20,6 +20,7 @@ fn problem(e: MeetingError) -> Problem {
         MeetingError::Unknown(what, id) => Problem::not_found(what, &id),
         MeetingError::Conflict(detail) => Problem::conflict(detail),
         MeetingError::Store(s) => Problem::unavailable(format!("store: {s}")),
+        MeetingError::Journal(j) => Problem::unavailable(format!("credential journal {j}")),
     }
 }
 
@@ -130,6 +131,58 @@ async fn put_person(
     Ok(Json(p))
 }
 
+/// `PUT /api/people/{pin}/photo`: sets the person's photo (base64 JPEG) and queues its push
+/// (`cmd.data.update.bioPhoto`, type 9) to the rooms of the person's meetings.
+#[utoipa::path(put, path = "/api/people/{pin}/photo", params(("pin" = String, Path, description = "staff number")),
+    request_body = NewPhoto, security(("bearer" = [])),
+    responses((status = 200, body = PhotosSet), (status = 400, body = Problem), (status = 404, body = Problem)))]
+async fn put_photo(
+    State(m): State<Meetings>,
+    _auth: Authorized,
+    Path(pin): Path<String>,
+    ApiJson(p): ApiJson<NewPhoto>,
+) -> Result<Json<PhotosSet>, Problem> {
+    m.set_photo(&pin, &p).await.map(Json).map_err(problem)
+}
+
+/// `PUT /api/people/{pin}/bio-photos`: adds or replaces biometric photos and queues their push to the rooms
+/// of the person's meetings.
+#[utoipa::path(put, path = "/api/people/{pin}/bio-photos", params(("pin" = String, Path, description = "staff number")),
+    request_body = NewBioPhotos, security(("bearer" = [])),
+    responses((status = 200, body = PhotosSet), (status = 400, body = Problem), (status = 404, body = Problem)))]
+async fn put_bio_photos(
+    State(m): State<Meetings>,
+    _auth: Authorized,
+    Path(pin): Path<String>,
+    ApiJson(p): ApiJson<NewBioPhotos>,
+) -> Result<Json<PhotosSet>, Problem> {
+    m.set_bio_photos(&pin, &p).await.map(Json).map_err(problem)
+}
+
+/// `GET /api/photos/{pin}/{type}/{no}/{index}/{md5}`: a stored JPEG, where terminals fetch the photos of
+/// `cmd.data.update.bioPhoto` (no token: the path carries the photo's MD5).
+#[utoipa::path(get, path = "/api/photos/{pin}/{type}/{no}/{index}/{md5}",
+    params(("pin" = String, Path, description = "staff number"), ("type" = u32, Path, description = "bio type position"),
+        ("no" = u32, Path, description = "individual"), ("index" = u32, Path, description = "template"),
+        ("md5" = String, Path, description = "the photo's MD5")),
+    responses((status = 200, content_type = "image/jpeg", body = Vec<u8>), (status = 404, body = Problem)))]
+async fn get_photo(
+    State(m): State<Meetings>,
+    Path((pin, bio_type, no, index, md5)): Path<(String, u32, u32, u32, String)>,
+) -> Result<([(axum::http::header::HeaderName, &'static str); 1], Vec<u8>), Problem> {
+    match m
+        .photo_jpeg(&pin, (bio_type, no, index), &md5)
+        .await
+        .map_err(problem)?
+    {
+        Some(jpeg) => Ok(([(axum::http::header::CONTENT_TYPE, "image/jpeg")], jpeg)),
+        None => Err(Problem::not_found(
+            "photo",
+            &format!("{pin}/{bio_type}/{no}/{index}/{md5}"),
+        )),
+    }
+}
+
 /// `GET /api/meetings`: newest start first.
 #[utoipa::path(get, path = "/api/meetings", params(ListQuery), responses((status = 200, body = Page<Meeting>)))]
 async fn list_meetings(
@@ -237,6 +290,9 @@ async fn command_result(
         add_terminal,
         list_people,
         put_person,
+        put_photo,
+        put_bio_photos,
+        get_photo,
         list_meetings,
         add_meeting,
         get_meeting,
@@ -249,6 +305,11 @@ async fn command_result(
         Terminal,
         NewTerminal,
         Person,
+        StoredPhoto,
+        NewPhoto,
+        NewBioPhoto,
+        NewBioPhotos,
+        PhotosSet,
         NewMeeting,
         Meeting,
         MeetingCreated,
@@ -269,6 +330,13 @@ pub fn routes(meetings: Meetings) -> ((Router, Vec<(String, String)>), utoipa::o
         .route("post", "/api/terminals", post(add_terminal))
         .route("get", "/api/people", get(list_people))
         .route("post", "/api/people", post(put_person))
+        .route("put", "/api/people/{pin}/photo", put(put_photo))
+        .route("put", "/api/people/{pin}/bio-photos", put(put_bio_photos))
+        .route(
+            "get",
+            "/api/photos/{pin}/{type}/{no}/{index}/{md5}",
+            get(get_photo),
+        )
         .route("get", "/api/meetings", get(list_meetings))
         .route("post", "/api/meetings", post(add_meeting))
         .route("get", "/api/meetings/{id}", get(get_meeting))

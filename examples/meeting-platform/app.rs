@@ -130,10 +130,19 @@ pub fn admin_router(
 /// The store cannot be opened or migrated.
 pub async fn open(config: &MeetingConfig) -> Result<(Fleet, Meetings), Error> {
     let fleet = Fleet::open(config.fleet.clone()).await?;
+    let meetings = meetings_of(&fleet).await?;
+    Ok((fleet, meetings))
+}
+
+/// Migrates the meeting tables of `fleet`'s store, replays the credential journal into it and loads the
+/// platform state.
+///
+/// # Errors
+/// The store cannot be migrated or read, or the journal cannot be replayed.
+pub async fn meetings_of(fleet: &Fleet) -> Result<Meetings, Error> {
     let migrator = Meetings::migrator(fleet.store().backend());
     fleet.store().migrate_with(&migrator).await?;
-    let meetings = Meetings::load(fleet.clone()).await?;
-    Ok((fleet, meetings))
+    Ok(Meetings::load(fleet.clone()).await?)
 }
 
 /// Runs the platform until SIGINT or SIGTERM, then stops gracefully within `fleet.shutdown_timeout_secs`.
@@ -193,7 +202,23 @@ pub async fn start_on(
     lookup: tokio::net::TcpListener,
     admin: tokio::net::TcpListener,
 ) -> Result<Running, Error> {
-    let (fleet, meetings) = open(&config).await?;
+    let fleet = Fleet::open(config.fleet.clone()).await?;
+    start_with(fleet, config, ws, lookup, admin).await
+}
+
+/// As [`start_on`], over a fleet the caller opened (a store in a PostgreSQL schema of its own, say); the fleet's
+/// own configuration wins over `config.fleet`.
+///
+/// # Errors
+/// The broker cannot be reached or the store cannot be migrated.
+pub async fn start_with(
+    fleet: Fleet,
+    config: MeetingConfig,
+    ws: tokio::net::TcpListener,
+    lookup: tokio::net::TcpListener,
+    admin: tokio::net::TcpListener,
+) -> Result<Running, Error> {
+    let meetings = meetings_of(&fleet).await?;
     let token = fleet.admin_token().await?;
     let (broker, public_mqtt) = match &config.mqtt.url {
         Some(url) => {
@@ -219,6 +244,7 @@ pub async fn start_on(
         max_pending_commands: config.terminals.max_pending_commands.max(1),
         max_message: config.mqtt.max_payload,
         max_connections: config.terminals.max_connections,
+        key_exchange: config.terminals.key_exchange,
     };
     let wire = settings_wire(&settings);
     // The embedded broker may still be starting: give it a few seconds.
@@ -268,6 +294,11 @@ pub async fn start_on(
     let lookup = LookupServer::spawn(lookup, handler, LookupServerConfig::default())?;
     fleet.start_delivery(link.clone());
     let admin_addr = admin.local_addr()?;
+    meetings.set_photo_base(format!(
+        "http://{}:{}",
+        config.terminals.public_host,
+        admin_addr.port()
+    ));
     let built = admin_router(&fleet, meetings.clone(), files.clone(), &token);
     let (admin_stop, mut stop_rx) = tokio::sync::watch::channel(false);
     let admin = tokio::spawn(fleet::api::serve(admin, built.router, async move {

@@ -7,6 +7,7 @@
 //! ws_listen = "0.0.0.0:9300"       # best-w at /best
 //! lookup_listen = "0.0.0.0:9301"   # GET /v3/device/getBrokerServer
 //! public_host = "192.0.2.10"       # what the lookup tells terminals
+//! key_exchange = true              # answer a terminal's optional key exchange (false: `20000002`)
 //! [mqtt]
 //! url = "mqtt://127.0.0.1:1883"    # an external broker; without it the embedded one runs
 //! embedded_listen = "0.0.0.0:1884"
@@ -42,6 +43,10 @@ pub struct TerminalsConfig {
     pub max_pending_commands: u32,
     /// Most terminal connections per transport. Default 20,000.
     pub max_connections: usize,
+    /// Answer the optional key exchange (`device.exchange.publicKey`, `device.exchange.factor`) a terminal
+    /// starts before onboarding. Off: both are answered `20000002` (unsupported), and a terminal that insists on
+    /// the exchange is refused and never logs in. Default on.
+    pub key_exchange: bool,
 }
 
 impl Default for TerminalsConfig {
@@ -54,6 +59,7 @@ impl Default for TerminalsConfig {
             command_timeout_secs: 30,
             max_pending_commands: 16,
             max_connections: 20_000,
+            key_exchange: true,
         }
     }
 }

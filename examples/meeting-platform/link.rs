@@ -74,6 +74,8 @@ pub struct LinkSettings {
     pub max_message: usize,
     /// Most connections per transport.
     pub max_connections: usize,
+    /// Answer a terminal's key exchange.
+    pub key_exchange: bool,
 }
 
 impl LinkSettings {
@@ -86,6 +88,7 @@ impl LinkSettings {
             // Uploads are kept on disk by the platform (files.rs), so they resume across connections.
             .uploads(UploadHandling::Application);
         config.codec = config.codec.max_message_len(self.max_message);
+        config.key_exchange = self.key_exchange;
         config
     }
 }

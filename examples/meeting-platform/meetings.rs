@@ -32,6 +32,9 @@ pub enum MeetingError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The credential journal could not be read or emptied (its path, why).
+    #[error("credential journal {0}")]
+    Journal(String),
 }
 
 impl From<sqlx::Error> for MeetingError {
@@ -75,6 +78,153 @@ pub struct Person {
     pub name: String,
     /// Card number, if any.
     pub card: Option<String>,
+    /// The person's photo (set with `PUT /api/people/{pin}/photo`; ignored in `POST /api/people`).
+    #[serde(default, skip_deserializing)]
+    pub photo: Option<StoredPhoto>,
+    /// The person's biometric photos (set with `PUT /api/people/{pin}/bio-photos`; ignored in
+    /// `POST /api/people`).
+    #[serde(default, skip_deserializing)]
+    pub bio_photos: Vec<StoredPhoto>,
+}
+
+/// Largest photo, bytes of JPEG (before base64).
+pub const MAX_PHOTO_BYTES: usize = 256 * 1024;
+
+/// Most biometric photos of one person.
+pub const MAX_BIO_PHOTOS: usize = 20;
+
+/// The bio type position of a person's photo: 9, visible-light face (DECISIONS.md bio type positions). The
+/// spec has no command that pushes a portrait, so the photo reaches terminals as the `cmd.data.update.bioPhoto`
+/// of type 9, individual 0, template 0.
+pub const PHOTO_BIO_TYPE: u32 = 9;
+
+/// A stored photo as the API shows it: its key, size and checksum, and where terminals fetch it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct StoredPhoto {
+    /// Bio type position (0 general, 1 fingerprint, 2 near-infrared face, 3 voiceprint, 4 iris, 5 retina,
+    /// 6 palm print, 7 finger vein, 8 palm, 9 visible-light face).
+    #[serde(rename = "type")]
+    pub bio_type: u32,
+    /// Which individual (finger, eye); 0 by default.
+    pub no: u32,
+    /// Template number of that individual; 0 by default.
+    pub index: u32,
+    /// Bytes of JPEG.
+    pub len: i64,
+    /// Lowercase hex MD5 of the JPEG.
+    pub md5: String,
+    /// Path on the admin API where it is served (`GET`, no token: the path carries the MD5).
+    pub path: String,
+}
+
+/// Body of `PUT /api/people/{pin}/photo`.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewPhoto {
+    /// The JPEG, base64 (standard alphabet, padded), at most 256 KiB decoded.
+    pub jpeg: String,
+}
+
+/// One biometric photo of `PUT /api/people/{pin}/bio-photos`.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewBioPhoto {
+    /// Bio type position, 0 to 9 (DECISIONS.md); 9 with `no` 0 and `index` 0 is the person's photo.
+    #[serde(rename = "type")]
+    pub bio_type: u32,
+    /// Which individual; default 0.
+    #[serde(default)]
+    pub no: u32,
+    /// Template number; default 0.
+    #[serde(default)]
+    pub index: u32,
+    /// The JPEG, base64, at most 256 KiB decoded.
+    pub jpeg: String,
+}
+
+/// Body of `PUT /api/people/{pin}/bio-photos`: replaces the person's biometric photos.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewBioPhotos {
+    /// The photos, at most 20, each key (`type`, `no`, `index`) once.
+    pub bio_photos: Vec<NewBioPhoto>,
+}
+
+/// Reply of the photo routes: what is stored and the queued pushes.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct PhotosSet {
+    /// The person with their photos.
+    pub person: Person,
+    /// The `cmd.data.update.bioPhoto` commands queued to the rooms of the person's meetings.
+    pub commands: Vec<i64>,
+}
+
+/// Decodes and checks a base64 JPEG of field `field`.
+fn jpeg(field: &str, text: &str) -> Result<Vec<u8>, MeetingError> {
+    use base64::Engine as _;
+    if text.len() > MAX_PHOTO_BYTES.div_ceil(3) * 4 {
+        return Err(MeetingError::Invalid(
+            field.into(),
+            format!("more than {MAX_PHOTO_BYTES} bytes of JPEG"),
+        ));
+    }
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .map_err(|e| MeetingError::Invalid(field.into(), format!("not base64: {e}")))?;
+    if bytes.len() > MAX_PHOTO_BYTES {
+        return Err(MeetingError::Invalid(
+            field.into(),
+            format!("{} bytes of JPEG, at most {MAX_PHOTO_BYTES}", bytes.len()),
+        ));
+    }
+    if !bytes.starts_with(&[0xff, 0xd8, 0xff]) {
+        return Err(MeetingError::Invalid(
+            field.into(),
+            "not a JPEG (no FF D8 FF start of image)".into(),
+        ));
+    }
+    Ok(bytes)
+}
+
+fn md5_hex(bytes: &[u8]) -> String {
+    use md5::Digest as _;
+    hex::encode(md5::Md5::digest(bytes))
+}
+
+/// The journal of issued credentials: one JSON line per `authCode` or `secret`, on disk before the session
+/// replies, replayed into the store at the next start.
+#[derive(Debug)]
+struct Journal {
+    path: std::path::PathBuf,
+    lock: std::sync::Mutex<()>,
+}
+
+/// One line of the credential journal.
+#[derive(Debug, Serialize, Deserialize)]
+struct JournalLine {
+    sn: String,
+    /// `auth_code` or `secret`.
+    kind: String,
+    value: String,
+}
+
+/// The file, in the data directory, that holds credentials issued but maybe not yet in the store.
+pub const CREDENTIAL_JOURNAL: &str = "credentials.journal";
+
+impl Journal {
+    /// Appends one credential and waits until it is on disk (`fsync` of the data).
+    fn append(&self, line: &JournalLine) -> std::io::Result<()> {
+        use std::io::Write as _;
+        let mut text = serde_json::to_string(line).map_err(std::io::Error::other)?;
+        text.push('\n');
+        let _guard = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)?;
+        file.write_all(text.as_bytes())?;
+        file.sync_data()
+    }
 }
 
 /// A meeting as the API takes it.
@@ -178,6 +328,8 @@ pub struct Meetings {
     fleet: Fleet,
     credentials: Arc<RwLock<HashMap<String, Credentials>>>,
     brokers: Arc<RwLock<Brokers>>,
+    journal: Arc<Journal>,
+    photo_base: Arc<RwLock<String>>,
 }
 
 /// What the lookup hands out.
@@ -259,6 +411,11 @@ impl Meetings {
     /// # Errors
     /// Store failure.
     pub async fn load(fleet: Fleet) -> Result<Self, MeetingError> {
+        let journal = Journal {
+            path: fleet.config().data_dir.join(CREDENTIAL_JOURNAL),
+            lock: std::sync::Mutex::new(()),
+        };
+        Self::replay(fleet.store().writer(), &journal.path).await?;
         let rows = sqlx::query("SELECT sn, product_id, auth_code, secret FROM meeting_terminals")
             .fetch_all(fleet.store().pool())
             .await?;
@@ -277,7 +434,78 @@ impl Meetings {
             fleet,
             credentials: Arc::new(RwLock::new(map)),
             brokers: Arc::default(),
+            journal: Arc::new(journal),
+            photo_base: Arc::default(),
         })
+    }
+
+    /// Writes the credentials of the journal at `path` into the store, in the order they were issued, then
+    /// empties it. A line cut short by a crash (the last one) is skipped with a warning: its reply never left.
+    /// Returns how many credentials were applied.
+    ///
+    /// # Errors
+    /// The journal cannot be read or emptied, or a store failure (the journal is then kept).
+    pub async fn replay(
+        writer: &sqlx::AnyPool,
+        path: &std::path::Path,
+    ) -> Result<usize, MeetingError> {
+        let io = |e: std::io::Error| MeetingError::Journal(format!("{}: {e}", path.display()));
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(io(e)),
+        };
+        let mut applied = 0;
+        for (n, line) in text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+        {
+            let entry: JournalLine = match serde_json::from_str(line) {
+                Ok(e) => e,
+                Err(e) => {
+                    tracing::warn!(line = n + 1, error = %e, "credential journal line skipped");
+                    continue;
+                }
+            };
+            let sql = match entry.kind.as_str() {
+                "auth_code" => {
+                    "UPDATE meeting_terminals SET auth_code = $2, secret = NULL WHERE sn = $1"
+                }
+                "secret" => "UPDATE meeting_terminals SET secret = $2 WHERE sn = $1",
+                other => {
+                    tracing::warn!(
+                        line = n + 1,
+                        kind = other,
+                        "credential journal line skipped"
+                    );
+                    continue;
+                }
+            };
+            sqlx::query(sql)
+                .bind(&entry.sn)
+                .bind(&entry.value)
+                .execute(writer)
+                .await?;
+            applied += 1;
+        }
+        std::fs::File::create(path)
+            .map_err(io)?
+            .sync_all()
+            .map_err(io)?;
+        if applied > 0 {
+            tracing::info!(applied, "issued credentials replayed from the journal");
+        }
+        Ok(applied)
+    }
+
+    /// Sets the base URL (`http://host:port` of the admin API as terminals reach it) of the photo URLs pushed
+    /// in `cmd.data.update.bioPhoto`.
+    pub fn set_photo_base(&self, base: String) {
+        *self
+            .photo_base
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = base;
     }
 
     /// The fleet.
@@ -495,30 +723,277 @@ impl Meetings {
         let rows = sqlx::query("SELECT pin, name, card FROM meeting_people ORDER BY pin")
             .fetch_all(self.pool())
             .await?;
+        let mut photos = self.photos(None).await?;
         rows.iter()
             .map(|r| {
+                let pin: String = r.try_get("pin")?;
+                let (photo, bio_photos) = split_photos(photos.remove(&pin).unwrap_or_default());
                 Ok(Person {
-                    pin: r.try_get("pin")?,
+                    pin,
                     name: r.try_get("name")?,
                     card: r.try_get("card")?,
+                    photo,
+                    bio_photos,
                 })
             })
             .collect()
     }
 
-    async fn person(&self, pin: &str) -> Result<Option<Person>, MeetingError> {
+    /// One person with their photos.
+    ///
+    /// # Errors
+    /// Store failure.
+    pub async fn person(&self, pin: &str) -> Result<Option<Person>, MeetingError> {
         let row = sqlx::query("SELECT pin, name, card FROM meeting_people WHERE pin = $1")
             .bind(pin)
             .fetch_optional(self.pool())
             .await?;
-        row.map(|r| {
-            Ok(Person {
-                pin: r.try_get("pin")?,
-                name: r.try_get("name")?,
-                card: r.try_get("card")?,
+        let Some(r) = row else { return Ok(None) };
+        let (photo, bio_photos) = split_photos(
+            self.photos(Some(pin))
+                .await?
+                .remove(pin)
+                .unwrap_or_default(),
+        );
+        Ok(Some(Person {
+            pin: r.try_get("pin")?,
+            name: r.try_get("name")?,
+            card: r.try_get("card")?,
+            photo,
+            bio_photos,
+        }))
+    }
+
+    /// The stored photos of `pin` (or everyone), by pin, in key order.
+    async fn photos(
+        &self,
+        pin: Option<&str>,
+    ) -> Result<HashMap<String, Vec<StoredPhoto>>, MeetingError> {
+        let rows = sqlx::query(
+            "SELECT pin, bio_type, no, idx, len, md5 FROM meeting_photos WHERE ($1 = '' OR pin = $1) \
+             ORDER BY pin, bio_type, no, idx",
+        )
+        .bind(pin.unwrap_or(""))
+        .fetch_all(self.pool())
+        .await?;
+        let mut map: HashMap<String, Vec<StoredPhoto>> = HashMap::new();
+        for r in rows {
+            let pin: String = r.try_get("pin")?;
+            let key = |c: &str| -> Result<u32, MeetingError> {
+                let v: i64 = r.try_get(c)?;
+                u32::try_from(v).map_err(|_| {
+                    MeetingError::Store(StoreError::Corrupt {
+                        table: "meeting_photos",
+                        detail: format!("`{c}` {v}"),
+                    })
+                })
+            };
+            let (bio_type, no, index) = (key("bio_type")?, key("no")?, key("idx")?);
+            let md5: String = r.try_get("md5")?;
+            map.entry(pin.clone()).or_default().push(StoredPhoto {
+                path: photo_path(&pin, bio_type, no, index, &md5),
+                bio_type,
+                no,
+                index,
+                len: r.try_get("len")?,
+                md5,
+            });
+        }
+        Ok(map)
+    }
+
+    /// Sets the photo of person `pin` and queues its push to the rooms of the person's meetings.
+    ///
+    /// # Errors
+    /// An unknown person, a bad photo (field `jpeg`), a store failure.
+    pub async fn set_photo(&self, pin: &str, photo: &NewPhoto) -> Result<PhotosSet, MeetingError> {
+        let bytes = jpeg("jpeg", &photo.jpeg)?;
+        self.set_photos(pin, vec![((PHOTO_BIO_TYPE, 0, 0), bytes)])
+            .await
+    }
+
+    /// Adds or replaces biometric photos of person `pin` (by `type`, `no`, `index`) and queues their push to
+    /// the rooms of the person's meetings.
+    ///
+    /// # Errors
+    /// An unknown person, a bad photo (field `bio_photos[i].…`), a store failure.
+    pub async fn set_bio_photos(
+        &self,
+        pin: &str,
+        new: &NewBioPhotos,
+    ) -> Result<PhotosSet, MeetingError> {
+        if new.bio_photos.is_empty() || new.bio_photos.len() > MAX_BIO_PHOTOS {
+            return Err(MeetingError::Invalid(
+                "bio_photos".into(),
+                format!("1 to {MAX_BIO_PHOTOS} photos"),
+            ));
+        }
+        let mut photos = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for (i, p) in new.bio_photos.iter().enumerate() {
+            if p.bio_type > 9 {
+                return Err(MeetingError::Invalid(
+                    format!("bio_photos[{i}].type"),
+                    format!("{} is no bio type position (0 to 9)", p.bio_type),
+                ));
+            }
+            if p.no > 99 || p.index > 99 {
+                return Err(MeetingError::Invalid(
+                    format!("bio_photos[{i}].{}", if p.no > 99 { "no" } else { "index" }),
+                    "0 to 99".into(),
+                ));
+            }
+            let key = (p.bio_type, p.no, p.index);
+            if key == (PHOTO_BIO_TYPE, 0, 0) {
+                return Err(MeetingError::Invalid(
+                    format!("bio_photos[{i}].type"),
+                    "type 9, no 0, index 0 is the person's photo: set it with `PUT /api/people/{pin}/photo`"
+                        .into(),
+                ));
+            }
+            if !seen.insert(key) {
+                return Err(MeetingError::Invalid(
+                    format!("bio_photos[{i}]"),
+                    format!("type {}, no {}, index {} given twice", key.0, key.1, key.2),
+                ));
+            }
+            photos.push((key, jpeg(&format!("bio_photos[{i}].jpeg"), &p.jpeg)?));
+        }
+        self.set_photos(pin, photos).await
+    }
+
+    async fn set_photos(
+        &self,
+        pin: &str,
+        photos: Vec<((u32, u32, u32), Vec<u8>)>,
+    ) -> Result<PhotosSet, MeetingError> {
+        use base64::Engine as _;
+        if !pin
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        {
+            return Err(MeetingError::Invalid(
+                "pin".into(),
+                format!("`{pin}`: photos need a pin of letters, digits, `.`, `_` or `-` (it is part of their URL)"),
+            ));
+        }
+        if self.person(pin).await?.is_none() {
+            return Err(MeetingError::Unknown("person", pin.into()));
+        }
+        let mut keys = Vec::new();
+        for ((bio_type, no, index), bytes) in &photos {
+            let md5 = md5_hex(bytes);
+            sqlx::query(
+                "INSERT INTO meeting_photos (pin, bio_type, no, idx, jpeg, len, md5, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (pin, bio_type, no, idx) DO UPDATE SET \
+                 jpeg = excluded.jpeg, len = excluded.len, md5 = excluded.md5, updated_at = excluded.updated_at",
+            )
+            .bind(pin)
+            .bind(i64::from(*bio_type))
+            .bind(i64::from(*no))
+            .bind(i64::from(*index))
+            .bind(base64::engine::general_purpose::STANDARD.encode(bytes))
+            .bind(i64::try_from(bytes.len()).unwrap_or(i64::MAX))
+            .bind(&md5)
+            .bind(now_ms())
+            .execute(self.writer())
+            .await?;
+            keys.push((*bio_type, *no, *index));
+        }
+        let person = self
+            .person(pin)
+            .await?
+            .ok_or_else(|| MeetingError::Unknown("person", pin.into()))?;
+        let pushed: Vec<StoredPhoto> = person
+            .photo
+            .iter()
+            .chain(&person.bio_photos)
+            .filter(|p| keys.contains(&(p.bio_type, p.no, p.index)))
+            .cloned()
+            .collect();
+        let rooms = sqlx::query(
+            "SELECT DISTINCT m.sn FROM meeting_meetings m JOIN meeting_members mm ON mm.meeting_id = m.id \
+             WHERE mm.pin = $1 ORDER BY m.sn",
+        )
+        .bind(pin)
+        .fetch_all(self.pool())
+        .await?;
+        let mut commands = Vec::new();
+        for room in rooms {
+            let sn: String = room.try_get("sn")?;
+            if let Some(id) = self.push_photos(&sn, pin, &pushed).await? {
+                commands.push(id);
+            }
+        }
+        Ok(PhotosSet { person, commands })
+    }
+
+    /// Queues `cmd.data.update.bioPhoto` of `photos` of `pin` to terminal `sn`: the terminal fetches each
+    /// JPEG from the admin API.
+    async fn push_photos(
+        &self,
+        sn: &str,
+        pin: &str,
+        photos: &[StoredPhoto],
+    ) -> Result<Option<i64>, MeetingError> {
+        if photos.is_empty() {
+            return Ok(None);
+        }
+        let base = self
+            .photo_base
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let list: Vec<serde_json::Value> = photos
+            .iter()
+            .map(|p| {
+                serde_json::json!({
+                    "pin": pin, "no": p.no.to_string(), "index": p.index.to_string(),
+                    "type": p.bio_type.to_string(), "url": format!("{base}{}", p.path),
+                })
             })
-        })
-        .transpose()
+            .collect();
+        let spec = command_spec(
+            "cmd.data.update.bioPhoto",
+            serde_json::json!({ "bioPhotos": list }),
+        );
+        let (fleet::store::Enqueued::New(record) | fleet::store::Enqueued::Existing(record)) =
+            self.fleet.enqueue(sn, &spec, None, None).await?;
+        Ok(Some(record.id))
+    }
+
+    /// The JPEG of a stored photo, when `md5` is its current checksum.
+    ///
+    /// # Errors
+    /// Store failure.
+    pub async fn photo_jpeg(
+        &self,
+        pin: &str,
+        key: (u32, u32, u32),
+        md5: &str,
+    ) -> Result<Option<Vec<u8>>, MeetingError> {
+        use base64::Engine as _;
+        let row = sqlx::query(
+            "SELECT jpeg FROM meeting_photos WHERE pin = $1 AND bio_type = $2 AND no = $3 AND idx = $4 AND md5 = $5",
+        )
+        .bind(pin)
+        .bind(i64::from(key.0))
+        .bind(i64::from(key.1))
+        .bind(i64::from(key.2))
+        .bind(md5)
+        .fetch_optional(self.pool())
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let text: String = row.try_get("jpeg")?;
+        base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .map(Some)
+            .map_err(|e| {
+                MeetingError::Store(StoreError::Corrupt {
+                    table: "meeting_photos",
+                    detail: format!("jpeg of `{pin}`: {e}"),
+                })
+            })
     }
 
     /// Stores a meeting and queues its push to the room's terminal: its members as users, the meeting, the
@@ -627,6 +1102,13 @@ impl Meetings {
             let (fleet::store::Enqueued::New(record) | fleet::store::Enqueued::Existing(record)) =
                 self.fleet.enqueue(&new.sn, spec, None, None).await?;
             ids.push(record.id);
+        }
+        // The members' photos follow their user records.
+        for p in &people {
+            let photos: Vec<StoredPhoto> = p.photo.iter().chain(&p.bio_photos).cloned().collect();
+            if let Some(id) = self.push_photos(&new.sn, &p.pin, &photos).await? {
+                ids.push(id);
+            }
         }
         let meeting = Meeting {
             id,
@@ -873,6 +1355,29 @@ impl Meetings {
         Ok(row.map(|r| (r.get("code"), r.get("message"))))
     }
 
+    /// Makes an issued credential durable before the session replies: appends it to the journal and syncs it
+    /// to disk. This blocks the calling thread for the write and the `fsync` (a few milliseconds), which is
+    /// acceptable because onboarding is rare; [`DeviceRegistry`] is synchronous and the session writes its
+    /// reply as soon as this returns. A failure is logged loudly; the credential stays in the cache and the
+    /// store write is still attempted.
+    fn journal(&self, sn: &str, kind: &str, value: &str) {
+        let line = JournalLine {
+            sn: sn.to_owned(),
+            kind: kind.to_owned(),
+            value: value.to_owned(),
+        };
+        let done = self.journal.append(&line);
+        if let Err(e) = done {
+            tracing::error!(
+                sn,
+                kind,
+                journal = %self.journal.path.display(),
+                error = %e,
+                "ISSUED CREDENTIAL NOT JOURNALED: a crash before the store write loses it"
+            );
+        }
+    }
+
     /// Writes an issued credential through to the store (the cache already holds it).
     fn persist(&self, sn: &str, sql: &'static str, value: String) {
         let (pool, sn) = (self.writer().clone(), sn.to_owned());
@@ -882,6 +1387,19 @@ impl Meetings {
             }
         });
     }
+}
+
+/// Where the admin API serves a photo; the MD5 makes the path unguessable without the photo and changes with it.
+fn photo_path(pin: &str, bio_type: u32, no: u32, index: u32, md5: &str) -> String {
+    format!("/api/photos/{pin}/{bio_type}/{no}/{index}/{md5}")
+}
+
+/// The person's photo (type 9, 0, 0) apart from the other biometric photos.
+fn split_photos(photos: Vec<StoredPhoto>) -> (Option<StoredPhoto>, Vec<StoredPhoto>) {
+    let (photo, bio): (Vec<_>, Vec<_>) = photos
+        .into_iter()
+        .partition(|p| (p.bio_type, p.no, p.index) == (PHOTO_BIO_TYPE, 0, 0));
+    (photo.into_iter().next(), bio)
 }
 
 /// A serial number fits a topic level and the store.
@@ -920,6 +1438,7 @@ impl DeviceRegistry for Meetings {
             c.auth_code = Some(auth_code.to_owned());
             c.secret = None;
         }
+        self.journal(sn, "auth_code", auth_code);
         self.persist(
             sn,
             "UPDATE meeting_terminals SET auth_code = $2, secret = NULL WHERE sn = $1",
@@ -936,6 +1455,7 @@ impl DeviceRegistry for Meetings {
         {
             c.secret = Some(secret.to_owned());
         }
+        self.journal(sn, "secret", secret);
         self.persist(
             sn,
             "UPDATE meeting_terminals SET secret = $2 WHERE sn = $1",

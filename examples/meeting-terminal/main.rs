@@ -51,6 +51,9 @@ struct Cli {
     /// Print `SN PRODUCT SECRET_KEY` lines for `meeting-platform terminals import` and exit.
     #[arg(long)]
     print_keys: bool,
+    /// Run the optional key exchange (X25519) before onboarding, on every connection.
+    #[arg(long)]
+    key_exchange: bool,
     /// Stop after this many seconds (default: run until Ctrl-C, or until the loads below are done).
     #[arg(long)]
     duration_secs: Option<u64>,
@@ -98,6 +101,7 @@ fn main() -> ExitCode {
         let mut config = sim::SimConfig::new(cli.lookup, cli.terminals, cli.transport, cli.seed);
         config.first = cli.first;
         config.prefix = cli.prefix;
+        config.key_exchange = cli.key_exchange;
         if cli.api_only {
             let (Some(api), Some(rate)) = (cli.api, cli.commands_per_sec) else {
                 eprintln!("meeting-terminal: --api-only needs --api and --commands-per-sec");

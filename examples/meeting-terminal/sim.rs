@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use best_proto::broker::BrokerType;
 use best_proto::{
-    CmdResponse, Code, DeviceMessage, PlatformMessage, RecordType, Report, UploadVerifyLogs,
-    UserCategory, VerifyLog, VerifyStatus, VerifyStyle,
+    CmdResponse, Code, DeviceMessage, PlatformMessage, RecordType, Report, UpdateBioPhotos,
+    UploadVerifyLogs, UserCategory, VerifyLog, VerifyStatus, VerifyStyle,
 };
 use device_core::best::{BrokerLookup, DeviceCommand, DeviceConfig, DeviceEvent, DeviceSession};
 use device_core::runtime::client::{Client, ClientConfig, ClientEvent};
@@ -81,6 +81,8 @@ pub struct SimConfig {
     pub max_payload: usize,
     /// How long each onboarding step waits for its reply.
     pub handshake_timeout: Duration,
+    /// Run device-core's optional key exchange before onboarding, on every connection.
+    pub key_exchange: bool,
 }
 
 impl SimConfig {
@@ -99,6 +101,7 @@ impl SimConfig {
                 .max(Duration::from_secs(5)),
             max_payload: 256 * 1024,
             handshake_timeout: Duration::from_secs(5),
+            key_exchange: false,
         }
     }
 }
@@ -132,6 +135,19 @@ pub struct Local {
     pub first_progress: BTreeMap<String, u64>,
     /// A cut armed by [`Terminal::upload`]: close the connection once this file's upload passes the offset.
     pub cut: Option<(String, u64)>,
+    /// Key exchanges completed.
+    pub key_exchanges: u64,
+    /// Photos fetched by `cmd.data.update.bioPhoto`, by `(pin, type, no, index)`.
+    pub photos: BTreeMap<(String, u32, u32, u32), Photo>,
+}
+
+/// A photo a terminal fetched: what a test compares with what it set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Photo {
+    /// Its length in bytes.
+    pub len: usize,
+    /// Lowercase hex MD5 of its bytes.
+    pub md5: String,
 }
 
 /// Counters of a run.
@@ -442,6 +458,65 @@ impl Terminal {
     }
 }
 
+/// Largest photo a simulated terminal fetches.
+const MAX_PHOTO: usize = 1024 * 1024;
+
+/// Fetches the photos of a `cmd.data.update.bioPhoto` by their URLs and keeps their length and MD5; answers
+/// success when every one arrived, otherwise `20000001` naming the first failure.
+async fn fetch_photos(
+    local: &Mutex<Local>,
+    update: &UpdateBioPhotos,
+    cmd_id: String,
+) -> CmdResponse {
+    use http_body_util::BodyExt as _;
+    use md5::Digest as _;
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Empty<bytes::Bytes>>();
+    for photo in &update.bio_photos {
+        let fetched = async {
+            let uri: hyper::Uri = photo.url.parse().map_err(|e| format!("{e}"))?;
+            let resp = client.get(uri).await.map_err(|e| format!("{e}"))?;
+            if resp.status() != hyper::StatusCode::OK {
+                return Err(format!("status {}", resp.status()));
+            }
+            let body = http_body_util::Limited::new(resp.into_body(), MAX_PHOTO)
+                .collect()
+                .await
+                .map_err(|e| format!("{e}"))?;
+            Ok::<_, String>(body.to_bytes())
+        };
+        match tokio::time::timeout(Duration::from_secs(10), fetched).await {
+            Ok(Ok(bytes)) => {
+                let key = (
+                    photo.pin.clone(),
+                    photo.bio_type.code(),
+                    photo.no.unwrap_or(0),
+                    photo.index.unwrap_or(0),
+                );
+                let md5 = hex::encode(md5::Md5::digest(&bytes));
+                lock(local).photos.insert(
+                    key,
+                    Photo {
+                        len: bytes.len(),
+                        md5,
+                    },
+                );
+            }
+            Ok(Err(e)) => return failed(cmd_id, format!("photo {}: {e}", photo.url)),
+            Err(_) => return failed(cmd_id, format!("photo {}: timed out", photo.url)),
+        }
+    }
+    CmdResponse::ok(cmd_id)
+}
+
+fn failed(cmd_id: String, message: String) -> CmdResponse {
+    CmdResponse {
+        code: Code::MalformedParams,
+        message: Some(message),
+        cmd_id,
+    }
+}
+
 async fn run(
     config: SimConfig,
     sn: String,
@@ -480,6 +555,7 @@ async fn run(
     // A login published while the platform is not subscribed (both reconnecting after a broker restart) is
     // lost: retry it after 5 s rather than the session's default 30 s.
     device.handshake_timeout = config.handshake_timeout;
+    device.key_exchange = config.key_exchange;
     // Each pass is one client: it ends when an armed cut closes the connection mid-upload, and the next pass
     // connects again with the credentials the platform issued (a terminal that lost its link, not a new one).
     let mut generation = 0u64;
@@ -526,6 +602,9 @@ async fn run(
                     l.online = true;
                     l.logins += 1;
                 }
+                ClientEvent::Session(DeviceEvent::KeyExchanged(_)) => {
+                    lock(&local).key_exchanges += 1;
+                }
                 ClientEvent::Session(DeviceEvent::Registered { auth_code }) => {
                     let mut l = lock(&local);
                     l.auth_code = Some(auth_code);
@@ -548,10 +627,15 @@ async fn run(
                     stats.commands.fetch_add(1, Ordering::Relaxed);
                     if let Some(cmd_id) = command.cmd_id().map(str::to_owned) {
                         let h = h.clone();
+                        let local = local.clone();
                         tokio::spawn(async move {
-                            let _ = h
-                                .call(DeviceCommand::Respond(CmdResponse::ok(cmd_id)))
-                                .await;
+                            let response = match &command {
+                                PlatformMessage::UpdateBioPhotos(p) => {
+                                    fetch_photos(&local, p, cmd_id).await
+                                }
+                                _ => CmdResponse::ok(cmd_id),
+                            };
+                            let _ = h.call(DeviceCommand::Respond(response)).await;
                             if sync {
                                 let _ = h
                                     .call(DeviceCommand::Request(DeviceMessage::SyncTime))

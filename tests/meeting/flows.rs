@@ -156,3 +156,45 @@ async fn mosquitto_carries_the_same_sessions_when_it_answers() {
     tokio::time::sleep(Duration::from_millis(50)).await;
     h.platform.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_flows_on_postgres() {
+    let Ok(url) = std::env::var("DATABASE_URL") else {
+        eprintln!("DATABASE_URL not set: the meeting flows run on SQLite only");
+        return;
+    };
+    let schema = format!("meeting_flows_test_{}", std::process::id());
+    let dir = tempfile::tempdir().unwrap();
+    let h = Harness::start_postgres(dir.path(), &url, &schema).await;
+    h.provision("PW", 1, 1).await;
+    h.provision("PQ", 1, 1).await;
+    h.people(&["1001", "1002", "1003"]).await;
+    let ws = h.terminals("PW", 1, 1, sim::Transport::Ws).await;
+    let mqtt = h.terminals("PQ", 1, 1, sim::Transport::Mqtt).await;
+    let terminals = h
+        .poll("/api/terminals", |t| {
+            t["items"].as_array().is_some_and(|i| {
+                i.len() == 2
+                    && i.iter()
+                        .all(|t| t["max_pending"] == 4 && t["accredited"] == true)
+            })
+        })
+        .await;
+    let transports: Vec<&str> = terminals["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["transport"].as_str().unwrap())
+        .collect();
+    assert_eq!(transports, ["mqtt", "websocket"], "PQ then PW");
+    meeting_round_trip(&h, &ws, "PW000001", "pg-ws").await;
+    meeting_round_trip(&h, &mqtt, "PQ000001", "pg-mq").await;
+    let checkins = h.api.get("/api/checkins").await.unwrap().json();
+    assert_eq!(checkins["items"].as_array().unwrap().len(), 4);
+    h.platform.shutdown().await;
+    let admin = fleet::store::Store::connect(&url, None).await.unwrap();
+    sqlx::query(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
+        .execute(admin.pool())
+        .await
+        .unwrap();
+}

@@ -12,7 +12,13 @@ mod meeting;
 #[path = "../../examples/meeting-terminal/sim.rs"]
 mod sim;
 
+// Shared by the deployments' dashboard tests; not every one reads panel tables.
+#[allow(dead_code)]
+#[path = "../support/dashboard.rs"]
+mod dashboard;
+
 mod flows;
+mod people;
 mod refusals;
 mod restart;
 mod uploads;
@@ -51,43 +57,57 @@ impl Harness {
         mqtt_url: Option<String>,
         tune: impl FnOnce(&mut meeting::config::MeetingConfig),
     ) -> Self {
-        Self::boot(dir, mqtt_url, tune, true).await
+        let mut config = config(dir);
+        config.mqtt.url = mqtt_url;
+        tune(&mut config);
+        Self::launch(config, None).await
     }
 
     /// A platform started again on the store directory of an earlier one (its product and terminals kept).
     pub async fn start_existing(dir: &Path) -> Self {
-        Self::boot(dir, None, |_| {}, false).await
+        Self::start(dir, None).await
     }
 
-    async fn boot(
-        dir: &Path,
-        mqtt_url: Option<String>,
-        tune: impl FnOnce(&mut meeting::config::MeetingConfig),
-        add_product: bool,
-    ) -> Self {
-        let mut config = meeting::config::MeetingConfig::default();
-        config.fleet.data_dir = dir.to_path_buf();
-        config.fleet.admin.token = Some("test-token".into());
-        config.fleet.flush_interval_secs = 1;
-        config.mqtt.url = mqtt_url;
-        config.mqtt.embedded_listen = "127.0.0.1:0".parse().unwrap();
-        config.mqtt.client_id = format!("best-platform-test-{}", std::process::id());
-        config.terminals.command_timeout_secs = 5;
-        tune(&mut config);
+    /// A platform on PostgreSQL (`DATABASE_URL`) in schema `schema` of its own, with the embedded broker.
+    pub async fn start_postgres(dir: &Path, url: &str, schema: &str) -> Self {
+        let mut config = config(dir);
+        config.fleet.database_url = Some(url.to_owned());
+        let store = fleet::store::Store::connect(url, Some(schema))
+            .await
+            .unwrap();
+        let fleet = fleet::Fleet::with_store(store, config.fleet.clone())
+            .await
+            .unwrap();
+        Self::launch(config, Some(fleet)).await
+    }
+
+    async fn launch(config: meeting::config::MeetingConfig, fleet: Option<fleet::Fleet>) -> Self {
         let bind = || tokio::net::TcpListener::bind("127.0.0.1:0");
-        let platform = meeting::start_on(
-            config,
+        let (ws, lookup, admin) = (
             bind().await.unwrap(),
             bind().await.unwrap(),
             bind().await.unwrap(),
-        )
-        .await
-        .unwrap();
+        );
+        match fleet {
+            Some(f) => Self::started(meeting::start_with(f, config, ws, lookup, admin).await).await,
+            None => Self::launch_on(config, ws, lookup, admin).await,
+        }
+    }
+
+    /// Starts a platform on listeners the caller bound (to restart on the same addresses).
+    pub async fn launch_on(
+        config: meeting::config::MeetingConfig,
+        ws: tokio::net::TcpListener,
+        lookup: tokio::net::TcpListener,
+        admin: tokio::net::TcpListener,
+    ) -> Self {
+        Self::started(meeting::start_on(config, ws, lookup, admin).await).await
+    }
+
+    async fn started(platform: Result<meeting::Running, meeting::Error>) -> Self {
+        let platform = platform.unwrap();
         let api = AdminClient::new(platform.admin_addr, Some("test-token".into()));
         let h = Self { platform, api };
-        if !add_product {
-            return h;
-        }
         let r = h
             .api
             .post(
@@ -96,8 +116,17 @@ impl Harness {
             )
             .await
             .unwrap();
-        assert_eq!(r.status, 201, "{}", r.text());
+        // A restart on the same store finds the product.
+        assert!(r.status == 201 || r.status == 409, "{}", r.text());
         h
+    }
+
+    /// `PUT path` with a JSON body.
+    pub async fn put(&self, path: &str, body: &serde_json::Value) -> fleet::client::Reply {
+        self.api
+            .request("PUT", path, Some(serde_json::to_vec(body).unwrap()), &[])
+            .await
+            .unwrap()
     }
 
     /// The lookup URL.
@@ -173,6 +202,19 @@ impl Harness {
         self.poll(&format!("/api/commands/{id}"), |c| c["state"] == state)
             .await
     }
+}
+
+/// The test settings of a platform on store directory `dir`: the embedded broker on a free port, short
+/// timeouts.
+pub fn config(dir: &Path) -> meeting::config::MeetingConfig {
+    let mut config = meeting::config::MeetingConfig::default();
+    config.fleet.data_dir = dir.to_path_buf();
+    config.fleet.admin.token = Some("test-token".into());
+    config.fleet.flush_interval_secs = 1;
+    config.mqtt.embedded_listen = "127.0.0.1:0".parse().unwrap();
+    config.mqtt.client_id = format!("best-platform-test-{}", std::process::id());
+    config.terminals.command_timeout_secs = 5;
+    config
 }
 
 /// Whether Mosquitto answers on this machine.
