@@ -12,7 +12,12 @@ use crate::{config, meeting, sim, Harness, SEED, WAIT};
 /// A small JPEG-shaped blob (start of image, some bytes, end of image) of `len` bytes seeded by `seed`.
 fn jpeg(len: usize, seed: u8) -> Vec<u8> {
     let mut b = vec![0xff, 0xd8, 0xff, 0xe0];
-    b.extend((0..len.saturating_sub(6)).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)));
+    b.extend((0..len.saturating_sub(6)).map(|i| {
+        u8::try_from(i % 256)
+            .unwrap_or(0)
+            .wrapping_mul(31)
+            .wrapping_add(seed)
+    }));
     b.extend([0xff, 0xd9]);
     b
 }
