@@ -7,7 +7,7 @@ use best_proto::Code;
 use crate::{mosquitto, sim, Harness};
 
 /// Creates meeting `id` on `sn` with `members`; returns its command ids.
-async fn meeting(h: &Harness, id: &str, sn: &str, members: &[&str]) -> Vec<i64> {
+pub async fn meeting(h: &Harness, id: &str, sn: &str, members: &[&str]) -> Vec<i64> {
     let body = serde_json::json!({
         "id": id, "sn": sn, "name": format!("meeting {id}"),
         "start": "2026-01-05T09:00:00+08:00", "end": "2026-01-05T10:00:00+08:00", "members": members,

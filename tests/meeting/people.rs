@@ -37,22 +37,6 @@ fn key(pin: &str, t: u32, no: u32, index: u32) -> (String, u32, u32, u32) {
     (pin.to_owned(), t, no, index)
 }
 
-/// Creates meeting `id` on `sn` with `members`; returns its command ids.
-async fn meeting(h: &Harness, id: &str, sn: &str, members: &[&str]) -> Vec<i64> {
-    let body = serde_json::json!({
-        "id": id, "sn": sn, "name": format!("meeting {id}"),
-        "start": "2026-01-05T09:00:00+08:00", "end": "2026-01-05T10:00:00+08:00", "members": members,
-    });
-    let r = h.api.post("/api/meetings", &body).await.unwrap();
-    assert_eq!(r.status, 201, "{}", r.text());
-    r.json()["commands"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c.as_i64().unwrap())
-        .collect()
-}
-
 fn ids(v: &serde_json::Value) -> Vec<i64> {
     v["commands"]
         .as_array()
@@ -71,10 +55,10 @@ async fn photos_reach_the_rooms_of_the_persons_meetings_byte_for_byte() {
     h.people(&["1001", "1002", "1003"]).await;
     let ws = h.terminals("PW", 1, 1, sim::Transport::Ws).await;
     let mqtt = h.terminals("PM", 1, 1, sim::Transport::Mqtt).await;
-    for c in meeting(&h, "ph-1", "PW000001", &["1001", "1002"]).await {
+    for c in crate::flows::meeting(&h, "ph-1", "PW000001", &["1001", "1002"]).await {
         h.command_state(c, "acked").await;
     }
-    for c in meeting(&h, "ph-2", "PM000001", &["1001"]).await {
+    for c in crate::flows::meeting(&h, "ph-2", "PM000001", &["1001"]).await {
         h.command_state(c, "acked").await;
     }
 
@@ -180,7 +164,7 @@ async fn photos_reach_the_rooms_of_the_persons_meetings_byte_for_byte() {
     assert!(by_pin("1003")["photo"].is_null());
 
     // A new meeting in the MQTT room with 1002 brings 1002's photos along.
-    let commands = meeting(&h, "ph-3", "PM000001", &["1002"]).await;
+    let commands = crate::flows::meeting(&h, "ph-3", "PM000001", &["1002"]).await;
     assert_eq!(commands.len(), 4, "user, meeting, members, photos");
     for c in commands {
         h.command_state(c, "acked").await;
