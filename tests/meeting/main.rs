@@ -17,6 +17,7 @@ mod sim;
 #[path = "../support/dashboard.rs"]
 mod dashboard;
 
+mod browser;
 mod flows;
 mod people;
 mod refusals;
