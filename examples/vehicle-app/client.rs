@@ -83,8 +83,9 @@ impl AppClient {
         }
     }
 
-    /// The next request's `timestamp`: now in ms, or 1 ms after the last one when that is not earlier.
-    fn stamp(&self) -> u64 {
+    /// The next request's `timestamp`: now in ms, or 1 ms after the last one when that is not earlier. Use it
+    /// for a request built by hand and sent with [`AppClient::call`].
+    pub fn stamp(&self) -> u64 {
         let now = now_ms();
         let prev = self
             .last_stamp

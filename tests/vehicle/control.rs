@@ -17,7 +17,7 @@ fn guard(app: &AppClient, dev_id: u32) -> DevGuardRequest {
         usr_id: app.usr_id(),
         dev_id,
         dev_type: 1,
-        timestamp: now_ms(),
+        timestamp: app.stamp(),
         motor_power: MotorPowerFlag::Off,
         max_speed: 0,
         warning_voice: 1,
@@ -31,7 +31,7 @@ fn elock(app: &AppClient, dev_id: u32, flag: u8) -> DevOpenElecLockRequest {
         usr_id: app.usr_id(),
         dev_id,
         dev_type: 1,
-        timestamp: now_ms(),
+        timestamp: app.stamp(),
         lock_flag: ElecLockFlags::from_bits_retain(flag),
         voice: 0,
         hash: String::new(),
@@ -44,7 +44,7 @@ fn light(app: &AppClient, dev_id: u32, flag: u16) -> DevLightCtrlRequest {
         usr_id: app.usr_id(),
         dev_id,
         dev_type: 1,
-        timestamp: now_ms(),
+        timestamp: app.stamp(),
         light_flag: LightFlags::from_bits_retain(flag),
         hash: String::new(),
     }
@@ -62,7 +62,7 @@ fn file(
         usr_id: app.usr_id(),
         dev_id,
         dev_type: 1,
-        timestamp: now_ms(),
+        timestamp: app.stamp(),
         file_type,
         file_name: name.into(),
         file_url: url.into(),
@@ -85,7 +85,7 @@ fn share(
         fm_phone: phone.into(),
         share_tracks: tracks,
         share_ltinerary: trips,
-        timestamp: now_ms(),
+        timestamp: app.stamp(),
         hash: String::new(),
     }
 }
@@ -97,7 +97,7 @@ fn unshare(app: &AppClient, dev_id: u32, phone: &str) -> UnshareDevWithFamilyReq
         dev_id,
         dev_type: 1,
         fm_phone: phone.into(),
-        timestamp: now_ms(),
+        timestamp: app.stamp(),
         hash: String::new(),
     }
 }
@@ -362,7 +362,7 @@ async fn only_the_owner_and_family_may_see_or_control() {
             usr_id: owner.usr_id(),
             dev_id: 1001,
             dev_type: 1,
-            timestamp: now_ms(),
+            timestamp: owner.stamp(),
             hash: String::new(),
         })
         .await

@@ -106,7 +106,7 @@ async fn register_bind_ride_lock_and_read_the_history_back() {
             dev_type: 1,
             time_start: t0,
             time_end: client::now_ms() + 1000,
-            timestamp: client::now_ms(),
+            timestamp: alice.stamp(),
             hash: String::new(),
         })
         .await
@@ -151,7 +151,7 @@ async fn search_finds_free_vehicles_nearest_first() {
             lat_pos: 22.53,
         },
         time: client::now_ms(),
-        timestamp: client::now_ms(),
+        timestamp: alice.stamp(),
         hours_to_use: 2.0,
         distance,
         position_scope: kingxun_proto::http::PositionScope {
