@@ -259,14 +259,7 @@ impl Files {
         if let Some((id, old_size, old_checksum)) = self.receiving(sn, &m.file_id).await? {
             if old_size == m.size && old_checksum == checksum {
                 let held = self.held(id).await?;
-                self.0
-                    .fleet
-                    .event(
-                        Some(sn),
-                        "upload_started",
-                        &serde_json::json!({ "id": id, "file_id": m.file_id.as_str(), "size": m.size, "held": held }),
-                    )
-                    .await;
+                self.started(sn, id, m, held).await;
                 return Ok(Outcome::Ok);
             }
             // Another file under the same id: start over.
@@ -279,10 +272,7 @@ impl Files {
             .bind(now)
             .execute(self.0.fleet.store().writer())
             .await?;
-            tokio::fs::File::create(self.partial(id))
-                .await?
-                .sync_all()
-                .await?;
+            self.empty_partial(id).await?;
             return Ok(Outcome::Ok);
         }
         let busy: i64 = sqlx::query_scalar(
@@ -306,19 +296,29 @@ impl Files {
         .bind(now)
         .fetch_one(self.0.fleet.store().writer())
         .await?;
+        self.empty_partial(id).await?;
+        self.started(sn, id, m, 0).await;
+        Ok(Outcome::Ok)
+    }
+
+    /// Upload `id`'s partial file, empty and synced.
+    async fn empty_partial(&self, id: i64) -> std::io::Result<()> {
         tokio::fs::File::create(self.partial(id))
             .await?
             .sync_all()
-            .await?;
+            .await
+    }
+
+    /// Records that upload `id` of `sn` began (or was announced again) with `held` bytes already received.
+    async fn started(&self, sn: &str, id: i64, m: &FileUploadStart, held: u64) {
         self.0
             .fleet
             .event(
                 Some(sn),
                 "upload_started",
-                &serde_json::json!({ "id": id, "file_id": m.file_id.as_str(), "size": m.size, "held": 0 }),
+                &serde_json::json!({ "id": id, "file_id": m.file_id.as_str(), "size": m.size, "held": held }),
             )
             .await;
-        Ok(Outcome::Ok)
     }
 
     async fn package(&self, sn: &str, m: &FileUploadPackage) -> Outcome {

@@ -468,21 +468,15 @@ impl Meetings {
                     continue;
                 }
             };
-            let sql = match entry.kind.as_str() {
-                "auth_code" => {
-                    "UPDATE meeting_terminals SET auth_code = $2, secret = NULL WHERE sn = $1"
-                }
-                "secret" => "UPDATE meeting_terminals SET secret = $2 WHERE sn = $1",
-                other => {
-                    tracing::warn!(
-                        line = n + 1,
-                        kind = other,
-                        "credential journal line skipped"
-                    );
-                    continue;
-                }
+            let Some(issued) = Issued::named(&entry.kind) else {
+                tracing::warn!(
+                    line = n + 1,
+                    kind = %entry.kind,
+                    "credential journal line skipped"
+                );
+                continue;
             };
-            sqlx::query(sql)
+            sqlx::query(issued.sql())
                 .bind(&entry.sn)
                 .bind(&entry.value)
                 .execute(writer)
@@ -1355,12 +1349,13 @@ impl Meetings {
         Ok(row.map(|r| (r.get("code"), r.get("message"))))
     }
 
-    /// Makes an issued credential durable before the session replies: appends it to the journal and syncs it
-    /// to disk. This blocks the calling thread for the write and the `fsync` (a few milliseconds), which is
+    /// Makes an issued credential durable before the session replies:
+    /// journals it, then writes it through to the store. The journal append is synced to disk. This blocks the calling thread for the write and the `fsync` (a few milliseconds), which is
     /// acceptable because onboarding is rare; [`DeviceRegistry`] is synchronous and the session writes its
     /// reply as soon as this returns. A failure is logged loudly; the credential stays in the cache and the
     /// store write is still attempted.
-    fn journal(&self, sn: &str, kind: &str, value: &str) {
+    fn issue(&self, sn: &str, issued: Issued, value: &str) {
+        let kind = issued.name();
         let line = JournalLine {
             sn: sn.to_owned(),
             kind: kind.to_owned(),
@@ -1376,16 +1371,49 @@ impl Meetings {
                 "ISSUED CREDENTIAL NOT JOURNALED: a crash before the store write loses it"
             );
         }
-    }
-
-    /// Writes an issued credential through to the store (the cache already holds it).
-    fn persist(&self, sn: &str, sql: &'static str, value: String) {
-        let (pool, sn) = (self.writer().clone(), sn.to_owned());
+        let sql = issued.sql();
+        let (pool, sn, value) = (self.writer().clone(), sn.to_owned(), value.to_owned());
         tokio::spawn(async move {
             if let Err(e) = sqlx::query(sql).bind(&sn).bind(&value).execute(&pool).await {
                 tracing::error!(sn, error = %e, "issued credential not stored");
             }
         });
+    }
+}
+
+/// A credential the platform issues to a terminal.
+#[derive(Debug, Clone, Copy)]
+enum Issued {
+    /// `dev.register`'s `authCode`.
+    AuthCode,
+    /// `dev.accredit`'s `secret`.
+    Secret,
+}
+
+impl Issued {
+    /// Its `kind` in the journal.
+    fn name(self) -> &'static str {
+        match self {
+            Self::AuthCode => "auth_code",
+            Self::Secret => "secret",
+        }
+    }
+
+    /// The kind of a journal line, if it is one.
+    fn named(kind: &str) -> Option<Self> {
+        [Self::AuthCode, Self::Secret]
+            .into_iter()
+            .find(|i| i.name() == kind)
+    }
+
+    /// Its store write (a new `authCode` also clears the `secret`).
+    fn sql(self) -> &'static str {
+        match self {
+            Self::AuthCode => {
+                "UPDATE meeting_terminals SET auth_code = $2, secret = NULL WHERE sn = $1"
+            }
+            Self::Secret => "UPDATE meeting_terminals SET secret = $2 WHERE sn = $1",
+        }
     }
 }
 
@@ -1438,12 +1466,7 @@ impl DeviceRegistry for Meetings {
             c.auth_code = Some(auth_code.to_owned());
             c.secret = None;
         }
-        self.journal(sn, "auth_code", auth_code);
-        self.persist(
-            sn,
-            "UPDATE meeting_terminals SET auth_code = $2, secret = NULL WHERE sn = $1",
-            auth_code.to_owned(),
-        );
+        self.issue(sn, Issued::AuthCode, auth_code);
     }
 
     fn store_secret(&self, sn: &str, secret: &str) {
@@ -1455,12 +1478,7 @@ impl DeviceRegistry for Meetings {
         {
             c.secret = Some(secret.to_owned());
         }
-        self.journal(sn, "secret", secret);
-        self.persist(
-            sn,
-            "UPDATE meeting_terminals SET secret = $2 WHERE sn = $1",
-            secret.to_owned(),
-        );
+        self.issue(sn, Issued::Secret, secret);
     }
 }
 

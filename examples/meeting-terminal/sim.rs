@@ -129,8 +129,6 @@ pub struct Local {
     pub auth_code: Option<String>,
     /// The `secret` the platform issued.
     pub secret: Option<String>,
-    /// Bytes the platform holds, by the fileId of each upload (from the upload's progress).
-    pub uploaded: BTreeMap<String, u64>,
     /// The first offset each upload's current attempt reported: where it resumed, after a cut.
     pub first_progress: BTreeMap<String, u64>,
     /// A cut armed by [`Terminal::upload`]: close the connection once this file's upload passes the offset.
@@ -404,7 +402,6 @@ impl Terminal {
         let id = best_proto::FileId::new(file_id).map_err(|e| format!("fileId: {e}"))?;
         {
             let mut l = lock(&self.local);
-            l.uploaded.remove(file_id);
             l.cut = cut_at.map(|at| (file_id.to_owned(), at));
         }
         let deadline = tokio::time::Instant::now() + timeout;
@@ -649,7 +646,6 @@ async fn run(
                 }) => {
                     let fire = {
                         let mut l = lock(&local);
-                        l.uploaded.insert(file_id.as_str().to_owned(), offset);
                         l.first_progress
                             .entry(file_id.as_str().to_owned())
                             .or_insert(offset);

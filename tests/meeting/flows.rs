@@ -14,7 +14,12 @@ pub async fn meeting(h: &Harness, id: &str, sn: &str, members: &[&str]) -> Vec<i
     });
     let r = h.api.post("/api/meetings", &body).await.unwrap();
     assert_eq!(r.status, 201, "{}", r.text());
-    r.json()["commands"]
+    command_ids(&r.json())
+}
+
+/// The `commands` of a reply that queued some.
+pub fn command_ids(v: &serde_json::Value) -> Vec<i64> {
+    v["commands"]
         .as_array()
         .unwrap()
         .iter()

@@ -37,15 +37,6 @@ fn key(pin: &str, t: u32, no: u32, index: u32) -> (String, u32, u32, u32) {
     (pin.to_owned(), t, no, index)
 }
 
-fn ids(v: &serde_json::Value) -> Vec<i64> {
-    v["commands"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c.as_i64().unwrap())
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn photos_reach_the_rooms_of_the_persons_meetings_byte_for_byte() {
     let dir = tempfile::tempdir().unwrap();
@@ -75,7 +66,7 @@ async fn photos_reach_the_rooms_of_the_persons_meetings_byte_for_byte() {
     assert_eq!(set["person"]["photo"]["md5"], photo(&face).md5);
     assert_eq!(set["person"]["photo"]["len"], face.len());
     assert_eq!(set["person"]["photo"]["type"], 9);
-    let commands = ids(&set);
+    let commands = crate::flows::command_ids(&set);
     assert_eq!(commands.len(), 2, "one push per room: {set}");
     for c in &commands {
         h.command_state(*c, "acked").await;
@@ -123,7 +114,7 @@ async fn photos_reach_the_rooms_of_the_persons_meetings_byte_for_byte() {
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.text());
-    let commands = ids(&r.json());
+    let commands = crate::flows::command_ids(&r.json());
     assert_eq!(commands.len(), 1, "{}", r.text());
     h.command_state(commands[0], "acked").await;
     let local = ws.terminal("PW000001").unwrap().local();

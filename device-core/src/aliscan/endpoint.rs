@@ -25,10 +25,9 @@ struct Inner {
 }
 
 impl Inner {
-    /// After any call into the station: note the connections it wants closed, wake the connections that have
-    /// something to write or must close, and wake the endpoint (events, a moved deadline).
-    /// Wakes the connections the station gave something to do: what it queued or a close. Only those: the
-    /// others are not looked at, so a message costs the same however many pads (or idle peers) are connected.
+    /// After any call into the station: note the connections it wants closed, wake the connections it gave
+    /// something to write or must close, and wake the endpoint (events, a moved deadline). Only those
+    /// connections are looked at, so a message costs the same however many pads (or idle peers) are connected.
     fn settle(&mut self) {
         let wake = |link: &LinkState| {
             if let Some(waker) = &link.waker {

@@ -152,7 +152,6 @@ impl Topics {
     }
 }
 
-/// A device id fits one topic level: not empty, no `/`, no wildcard, no NUL.
 /// Writes each packet at once (`TCP_NODELAY`): a request and its answer are small packets, and with Nagle's
 /// algorithm a PUBLISH waiting behind the peer's delayed ACK of the one before costs about 40 ms.
 fn no_delay(eventloop: &mut EventLoop) {
@@ -161,6 +160,7 @@ fn no_delay(eventloop: &mut EventLoop) {
     eventloop.set_network_options(network);
 }
 
+/// A device id fits one topic level: not empty, no `/`, no wildcard, no NUL.
 fn valid_id(id: &str) -> bool {
     !id.is_empty() && !id.contains(['/', '+', '#', '\0'])
 }
