@@ -39,6 +39,7 @@ pub struct Running {
     link: Arc<MachineLink>,
     pump: tokio::task::JoinHandle<()>,
     confirmations: tokio::task::JoinHandle<()>,
+    confirm_stop: tokio::sync::watch::Sender<bool>,
     admin_stop: tokio::sync::watch::Sender<bool>,
     admin: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -148,10 +149,29 @@ pub async fn start_on(
         provider,
         Duration::from_secs(config.payment.pay_done_ttl_secs),
     );
+    match orders.repair_pay_done().await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(
+            orders = n,
+            "paid orders within the pay_done TTL checked for their push"
+        ),
+        Err(e) => tracing::error!(error = %e, "paid orders not checked for their pay_done push"),
+    }
+    // Confirmations are applied one at a time; a stop waits for the one under way (never cut between marking
+    // the order paid and queueing its `pay_done`).
+    let (confirm_stop, mut confirm_stopped) = tokio::sync::watch::channel(false);
     let confirmations = {
         let orders = orders.clone();
         tokio::spawn(async move {
-            while let Some(order_no) = confirm_rx.recv().await {
+            loop {
+                let order_no = tokio::select! {
+                    biased;
+                    _ = confirm_stopped.wait_for(|s| *s) => break,
+                    next = confirm_rx.recv() => match next {
+                        Some(order_no) => order_no,
+                        None => break,
+                    },
+                };
                 if let Err(e) = orders.paid(&order_no).await {
                     tracing::warn!(order = %order_no, error = %e, "payment confirmation not applied");
                 }
@@ -184,6 +204,7 @@ pub async fn start_on(
         link,
         pump,
         confirmations,
+        confirm_stop,
         admin_stop,
         admin,
     })
@@ -206,7 +227,10 @@ impl Running {
         if let Err(e) = self.pump.await {
             tracing::error!(error = %e, "event pump failed");
         }
-        self.confirmations.abort();
+        let _ = self.confirm_stop.send(true);
+        if let Err(e) = self.confirmations.await {
+            tracing::error!(error = %e, "payment confirmations task failed");
+        }
         self.fleet.shutdown().await;
     }
 }

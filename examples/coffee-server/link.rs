@@ -543,6 +543,8 @@ async fn on_session_event(
     match event {
         SessionEvent::LoggedIn(login) => {
             fleet::telemetry::message_in("login");
+            // The session answered it.
+            fleet::telemetry::message_out("login_r");
             let id = login.vmc_no.to_string();
             let info = login
                 .linux_driver_version
@@ -554,6 +556,7 @@ async fn on_session_event(
         }
         SessionEvent::LoginFailed { vmc_no, reason } => {
             fleet::telemetry::message_in("login");
+            fleet::telemetry::message_out("login_r");
             let why = match reason {
                 LoginFailure::UnknownMachine => "unknown machine",
                 LoginFailure::BadSign => "wrong signature",
@@ -687,8 +690,11 @@ async fn on_session_event(
                 )
                 .await;
         }
-        // Last-seen was updated above; a heartbeat is nothing more.
-        SessionEvent::Heartbeat => fleet::telemetry::message_in("hb"),
+        // Last-seen was updated above; the session answered it.
+        SessionEvent::Heartbeat => {
+            fleet::telemetry::message_in("hb");
+            fleet::telemetry::message_out("hb");
+        }
         SessionEvent::Disconnected(_) => {}
         // An event this server does not know yet (device-core's enum grows) may come with every frame, such
         // as heartbeats: counted and logged at debug, never a store write each.

@@ -563,11 +563,15 @@ impl Orders {
 
     /// A payment confirmation: marks the order paid and queues `pay_done` for the machine (once).
     ///
+    /// A confirmation of an order already paid queues the `pay_done` again under the same idempotency key, so a
+    /// confirmation retried after a crash between the two writes still reaches the machine, and never twice.
+    ///
     /// # Errors
     /// Unknown order, an order already closed, or a store failure.
     pub async fn paid(&self, order_no: &str) -> Result<Order, OrderError> {
         let order = self.existing(order_no).await?;
         if on_paid(order_no, order.state)? == PaidStep::AlreadyPaid {
+            self.ensure_pay_done(&order).await?;
             return Ok(order);
         }
         let moved = sqlx::query(
@@ -578,17 +582,8 @@ impl Orders {
         .execute(self.fleet.store().writer())
         .await?;
         let order = self.existing(order_no).await?;
+        self.ensure_pay_done(&order).await?;
         if moved.rows_affected() == 1 {
-            // The key makes the push happen once even when two confirmations race.
-            let key = format!("pay_done:{order_no}");
-            self.fleet
-                .enqueue(
-                    &order.device_id,
-                    &pay_done_command(&order),
-                    Some(self.pay_done_ttl),
-                    Some(&key),
-                )
-                .await?;
             self.fleet
                 .event(
                     Some(&order.device_id),
@@ -598,6 +593,53 @@ impl Orders {
                 .await;
         }
         Ok(order)
+    }
+
+    /// Queues the `pay_done` of a paid order whose push is still within its TTL of the payment; the key makes it
+    /// happen once however often this runs (two confirmations racing, a retried one, the start-up repair). A
+    /// payment older than the TTL is not pushed: its `pay_done` would have expired, and its key may be gone.
+    async fn ensure_pay_done(&self, order: &Order) -> Result<(), OrderError> {
+        let (OrderState::Paid, Some(paid_at)) = (order.state, order.paid_at) else {
+            return Ok(());
+        };
+        let ttl_ms = i64::try_from(self.pay_done_ttl.as_millis()).unwrap_or(i64::MAX);
+        let left_ms = paid_at.saturating_add(ttl_ms) - fleet::now_ms();
+        let Ok(left_ms) = u64::try_from(left_ms) else {
+            return Ok(());
+        };
+        if left_ms == 0 {
+            return Ok(());
+        }
+        let key = format!("pay_done:{}", order.order_no);
+        self.fleet
+            .enqueue(
+                &order.device_id,
+                &pay_done_command(order),
+                Some(Duration::from_millis(left_ms)),
+                Some(&key),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// At start: queues the `pay_done` of every order paid within the TTL whose push was never queued (a crash
+    /// between marking an order paid and queueing its push). Returns how many orders were looked at.
+    ///
+    /// # Errors
+    /// A store failure.
+    pub async fn repair_pay_done(&self) -> Result<usize, OrderError> {
+        let ttl_ms = i64::try_from(self.pay_done_ttl.as_millis()).unwrap_or(i64::MAX);
+        let since = fleet::now_ms().saturating_sub(ttl_ms);
+        let rows = sqlx::query(&format!(
+            "SELECT {ORDER_COLUMNS} FROM coffee_orders WHERE state = 'paid' AND paid_at > $1"
+        ))
+        .bind(since)
+        .fetch_all(self.fleet.store().pool())
+        .await?;
+        for row in &rows {
+            self.ensure_pay_done(&order_from_row(row)?).await?;
+        }
+        Ok(rows.len())
     }
 
     /// `productdone`: closes the order.

@@ -750,13 +750,19 @@ impl Store {
                 older_than,
             )
             .await?;
-        let by_count = self
-            .delete_in_batches(
-                "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE id <= \
-                 (SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET $1) ORDER BY id LIMIT $2)",
-                keep,
-            )
-            .await?;
+        let by_count = match self
+            .cutoff("SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET $1", keep)
+            .await?
+        {
+            Some(cutoff) => {
+                self.delete_in_batches(
+                    "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE id <= $1 ORDER BY id LIMIT $2)",
+                    cutoff,
+                )
+                .await?
+            }
+            None => 0,
+        };
         Ok(by_age + by_count)
     }
 
@@ -775,15 +781,34 @@ impl Store {
                 older_than,
             )
             .await?;
-        let by_count = self
-            .delete_in_batches(
-                "DELETE FROM commands WHERE id IN (SELECT id FROM commands WHERE finished_at IS NOT NULL AND id <= \
-                 (SELECT id FROM commands WHERE finished_at IS NOT NULL ORDER BY id DESC LIMIT 1 OFFSET $1) \
-                 ORDER BY id LIMIT $2)",
+        let by_count = match self
+            .cutoff(
+                "SELECT id FROM commands WHERE finished_at IS NOT NULL ORDER BY id DESC LIMIT 1 OFFSET $1",
                 keep,
             )
-            .await?;
+            .await?
+        {
+            Some(cutoff) => {
+                self.delete_in_batches(
+                    "DELETE FROM commands WHERE id IN (SELECT id FROM commands \
+                     WHERE finished_at IS NOT NULL AND id <= $1 ORDER BY id LIMIT $2)",
+                    cutoff,
+                )
+                .await?
+            }
+            None => 0,
+        };
         Ok(by_age + by_count)
+    }
+
+    /// The newest id past the `keep` newest rows that `sql` (a `SELECT id ... OFFSET $1`) walks, looked up once
+    /// on the reading pool: the batched delete below then goes by id, and the one writer never walks the kept
+    /// rows (a million of them, say) once per batch.
+    async fn cutoff(&self, sql: &str, keep: i64) -> Result<Option<i64>, StoreError> {
+        Ok(sqlx::query_scalar::<_, i64>(sql)
+            .bind(keep.max(0))
+            .fetch_optional(&self.pool)
+            .await?)
     }
 
     /// Runs `sql` (a `DELETE` of at most `$2` rows chosen by `$1`) until it deletes fewer than a batch, so the

@@ -32,6 +32,11 @@ async fn login_with_a_wrong_code_is_refused() {
         metrics.contains("fleet_logins_total{result=\"refused\"}"),
         "{metrics}"
     );
+    // The refusal was answered (`login_r` with its `ret`), and counted as a message out.
+    assert!(
+        metrics.contains("fleet_messages_out_total{name=\"login_r\"}"),
+        "{metrics}"
+    );
     sim.shutdown().await;
     h.server.shutdown().await;
 }

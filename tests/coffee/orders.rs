@@ -233,6 +233,56 @@ async fn exercise(b: &Backend) {
     );
 }
 
+/// A crash between marking an order paid and queueing its `pay_done` (the order row says paid, no command):
+/// the start-up repair queues the push once, a retried confirmation or a second repair adds nothing, and a
+/// payment older than the push's TTL is left alone (its push would have expired).
+async fn repair(b: &Backend) {
+    let name = b.name;
+    b.fleet.add_device("5", "5", "12345678").await.unwrap();
+    for order in ["5-1", "5-2"] {
+        b.orders.qrcode(&qr("5", order, 300)).await.unwrap();
+    }
+    let now = fleet::now_ms();
+    for (order, paid_at) in [("5-1", now - 1_000), ("5-2", now - 301_000)] {
+        sqlx::query("UPDATE coffee_orders SET state = 'paid', paid_at = $2 WHERE order_no = $1")
+            .bind(order)
+            .bind(paid_at)
+            .execute(b.fleet.store().writer())
+            .await
+            .unwrap();
+    }
+    let pushes = || async {
+        b.fleet
+            .store()
+            .commands(&fleet::store::CommandFilter {
+                device_id: Some("5".into()),
+                limit: 100,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+    };
+    assert!(pushes().await.is_empty(), "{name}");
+    assert!(b.orders.repair_pay_done().await.unwrap() >= 1, "{name}");
+    b.orders.repair_pay_done().await.unwrap();
+    b.orders.paid("5-1").await.unwrap();
+    b.orders.paid("5-2").await.unwrap();
+    let queued = pushes().await;
+    assert_eq!(queued.len(), 1, "{name}: {queued:?}");
+    assert_eq!(queued[0].kind, "pay_done", "{name}");
+    assert_eq!(queued[0].payload["order_no"], "5-1", "{name}");
+    assert_eq!(
+        queued[0].idempotency_key.as_deref(),
+        Some("pay_done:5-1"),
+        "{name}"
+    );
+    let left = queued[0].expires_at.unwrap() - fleet::now_ms();
+    assert!(
+        (0..=300_000).contains(&left),
+        "{name}: the push keeps what is left of its TTL, {left} ms"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn orders_and_sales_queries_run_on_sqlite_and_postgres() {
     let dir = tempfile::tempdir().unwrap();
@@ -242,6 +292,7 @@ async fn orders_and_sales_queries_run_on_sqlite_and_postgres() {
     )
     .await;
     exercise(&sqlite).await;
+    repair(&sqlite).await;
     sqlite.fleet.shutdown().await;
     let Ok(url) = std::env::var("DATABASE_URL") else {
         eprintln!("DATABASE_URL not set: the orders queries run on SQLite only");
@@ -254,6 +305,7 @@ async fn orders_and_sales_queries_run_on_sqlite_and_postgres() {
     )
     .await;
     exercise(&pg).await;
+    repair(&pg).await;
     pg.fleet.shutdown().await;
     let admin = fleet::Store::connect(&url, None).await.unwrap();
     sqlx::query(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
