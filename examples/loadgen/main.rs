@@ -4,18 +4,20 @@
 //! ```text
 //! ulimit -n 20000    # each process holds one descriptor per connection
 //! cargo run --release --example loadgen -- rss --protocol jetinno --transport tcp --devices 10000
-//! cargo run --release --example loadgen -- latency --protocol best --transport ws --logins 200 --flood 1000 --slow 50
+//! cargo run --release --example loadgen -- latency --protocol best --transport ws --logins 1000 --flood 1000 --slow 50
 //! cargo run --release --example loadgen -- serve --protocol jetinno --transport tcp   # the server alone
 //! ```
 //!
 //! `rss` and `latency` start the server in a child process (this program with `serve`), so the server's
 //! resident memory (`VmRSS` of `/proc/<pid>/status`, read by the server itself) holds no client state:
 //! `rss` reports (VmRSS with N logged-in idle devices - VmRSS before) / N. `latency` times logins (connect to
-//! the session's login event) one after another, first alone, then while `--flood` idle unauthenticated
-//! connections (reopened whenever the server drops them) and `--slow` clients sending one byte a second
-//! hold the server; it reports the median and the 99th percentile of both. The flood comes from 127.0.0.1,
-//! like the devices, so the child server lifts the per-source limit (`--per-source`) and the flood meets the
-//! pending budget, the harder case.
+//! the session's login event) one after another, alone and through a flood, in `--rounds` alternating rounds
+//! (default 5) so that drift on a shared machine falls on both sides alike: each round times its share of
+//! `--logins` alone, then opens `--flood` idle unauthenticated connections and `--slow` clients sending one
+//! byte a second, waits until the server holds them (all of them, or no new high for a second), times as many
+//! logins through them, and drops them. It reports the median and the 99th percentile of both sides over all
+//! rounds. The flood comes from 127.0.0.1, like the devices, so the child server lifts the per-source limit
+//! (`--per-source`) and the flood meets the pending budget, the harder case.
 //!
 //! Protocols: `jetinno`, `kingxun`, `access` (TCP; `ws` also works), `best`, `aliscan` (WebSocket).
 
@@ -64,6 +66,7 @@ struct Args {
     transport: Transport,
     devices: usize,
     logins: usize,
+    rounds: usize,
     flood: usize,
     slow: usize,
     per_source: Option<usize>,
@@ -80,6 +83,7 @@ fn parse_args() -> Result<Args, String> {
         transport: Transport::Tcp,
         devices: 1000,
         logins: 200,
+        rounds: 5,
         flood: 1000,
         slow: 50,
         per_source: None,
@@ -113,6 +117,7 @@ fn parse_args() -> Result<Args, String> {
             }
             "--devices" => args.devices = number()?,
             "--logins" => args.logins = number()?.max(1),
+            "--rounds" => args.rounds = number()?.max(1),
             "--flood" => args.flood = number()?,
             "--slow" => args.slow = number()?,
             "--per-source" => args.per_source = Some(number()?.max(1)),
@@ -460,6 +465,29 @@ impl Child {
         })
     }
 
+    /// Polls until the flood is in: `total` connections pending, or no new high for 1 s (a flood the server
+    /// keeps dropping); returns the number pending then.
+    async fn settled(&mut self, total: usize) -> Result<usize, String> {
+        let start = Instant::now();
+        let mut high = 0;
+        let mut since = Instant::now();
+        loop {
+            let stats = self.stats().await?;
+            let pending = stats.open.saturating_sub(stats.established);
+            if pending >= total || (pending <= high && since.elapsed() >= Duration::from_secs(1)) {
+                return Ok(pending);
+            }
+            if pending > high {
+                high = pending;
+                since = Instant::now();
+            }
+            if start.elapsed() > BOUND {
+                return Err(format!("the flood never settled; last {stats:?}"));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Polls until `done` holds (bounded).
     async fn until(&mut self, done: impl Fn(&Stats) -> bool) -> Result<Stats, String> {
         let start = Instant::now();
@@ -709,12 +737,13 @@ fn percentiles(mut samples: Vec<Duration>) -> (f64, f64) {
 }
 
 async fn timed_logins(
+    n: usize,
     args: &Args,
     addr: SocketAddr,
     first_id: usize,
 ) -> Result<Vec<Duration>, String> {
-    let mut samples = Vec::with_capacity(args.logins);
-    for k in 0..args.logins {
+    let mut samples = Vec::with_capacity(n);
+    for k in 0..n {
         let start = Instant::now();
         let d = device(args, addr, first_id + k).await?;
         samples.push(start.elapsed());
@@ -794,41 +823,46 @@ async fn latency(args: &Args) -> Result<(), String> {
     // The flood comes from 127.0.0.1 like the devices: lift the per-source limit so it meets the budget.
     let mut child = Child::start(args, Some(args.per_source.unwrap_or(1 << 20))).await?;
     let addr = child.addr;
-    let alone = timed_logins(args, addr, 0).await?;
-    let stop = Arc::new(AtomicBool::new(false));
-    let tasks = flood(
-        args.proto,
-        args.transport,
-        addr,
-        args.flood,
-        args.slow,
-        stop.clone(),
-    );
-    // The flood churns (the server drops idle peers at its deadlines and they reconnect in waves), so wait
-    // until half of it is held (within the server's pending budget); the figures printed say how many were.
-    let target = (args.flood + args.slow).min(AdmissionConfig::default().max_pending) / 2;
-    let held = child
-        .until(|s| s.open.saturating_sub(s.established) >= target)
-        .await?;
-    let flooded = timed_logins(args, addr, 50_000).await?;
-    let during = child.stats().await?;
-    stop.store(true, Ordering::Relaxed);
-    for task in tasks {
-        task.abort();
+    // Rounds alternate (logins alone, then through the flood) so that drift on a shared machine falls on both
+    // sides alike; each round's flood is held in full before its logins start and dropped after them.
+    let per_round = args.logins.div_ceil(args.rounds);
+    let (mut alone, mut flooded) = (Vec::new(), Vec::new());
+    let mut held = Vec::new();
+    for round in 0..args.rounds {
+        let base = round * per_round * 2;
+        child.until(|s| s.open == s.established).await?;
+        alone.extend(timed_logins(per_round, args, addr, base).await?);
+        let stop = Arc::new(AtomicBool::new(false));
+        let tasks = flood(
+            args.proto,
+            args.transport,
+            addr,
+            args.flood,
+            args.slow,
+            stop.clone(),
+        );
+        let pending = child.settled(args.flood + args.slow).await?;
+        flooded.extend(timed_logins(per_round, args, addr, base + per_round).await?);
+        let during = child.stats().await?;
+        held.push((pending, during.open.saturating_sub(during.established)));
+        stop.store(true, Ordering::Relaxed);
+        for task in tasks {
+            task.abort();
+        }
     }
     let (m0, p0) = percentiles(alone);
     let (m1, p1) = percentiles(flooded);
+    let held: Vec<String> = held.iter().map(|(b, a)| format!("{b}/{a}")).collect();
     println!(
-        "latency {:?}/{:?}: {} logins alone: median {m0:.2} ms, p99 {p0:.2} ms; with {} idle + {} slow \
-         unauthenticated connections ({} pending when the logins started, {} after): median {m1:.2} ms \
-         ({:+.0} %), p99 {p1:.2} ms ({:+.0} %)",
+        "latency {:?}/{:?}: {} rounds of {per_round} logins alone and {per_round} through {} idle + {} slow \
+         unauthenticated connections (pending at the start/end of each flooded round: {}): alone median \
+         {m0:.3} ms, p99 {p0:.3} ms; flooded median {m1:.3} ms ({:+.0} %), p99 {p1:.3} ms ({:+.0} %)",
         args.proto,
         args.transport,
-        args.logins,
+        args.rounds,
         args.flood,
         args.slow,
-        held.open.saturating_sub(held.established),
-        during.open.saturating_sub(during.established),
+        held.join(" "),
         (m1 / m0 - 1.0) * 100.0,
         (p1 / p0 - 1.0) * 100.0,
     );
