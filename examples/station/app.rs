@@ -471,19 +471,23 @@ impl Deployment {
                 }
                 other => tracing::debug!(action = %other.as_str(), "files action ignored"),
             },
-            PadMessage::ScanAction(env) => {
-                // `open` and `license`: the simulated station is always open and licensed; the pad gets the
-                // status.
-                let _ = matches!(env.data.action, ScanAction::Open | ScanAction::License);
-                let state = self.station.state();
-                self.send(
-                    conn,
-                    StationMessage::ScanStatus(Envelope {
-                        pad_id: env.pad_id,
-                        data: state,
-                    }),
-                );
-            }
+            PadMessage::ScanAction(env) => match env.data.action {
+                // The station passes on only `open` and `license`: the simulated station is always open and
+                // licensed, so there is nothing to do but answer with the status.
+                ScanAction::Open | ScanAction::License => {
+                    let state = self.station.state();
+                    self.send(
+                        conn,
+                        StationMessage::ScanStatus(Envelope {
+                            pad_id: env.pad_id,
+                            data: state,
+                        }),
+                    );
+                }
+                other => {
+                    tracing::debug!(action = %other.as_str(), "scan action not passed on by the station ignored");
+                }
+            },
             PadMessage::FilesRequest(env) => {
                 tracing::debug!(request = %env.data.request_id, "files/scan/request for an unknown requestId");
             }

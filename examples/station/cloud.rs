@@ -23,6 +23,10 @@ pub struct Received {
     pub record: Option<serde_json::Value>,
     /// File name -> size in bytes.
     pub files: BTreeMap<String, usize>,
+    /// How many times the record was accepted (a record sent twice counts twice).
+    pub record_posts: u32,
+    /// File name -> how many times it was accepted.
+    pub file_posts: BTreeMap<String, u32>,
 }
 
 #[derive(Default)]
@@ -121,7 +125,9 @@ async fn record(
         .received
         .lock()
         .unwrap_or_else(PoisonError::into_inner);
-    all.entry(id).or_default().record = Some(record);
+    let got = all.entry(id).or_default();
+    got.record = Some(record);
+    got.record_posts += 1;
     Json(serde_json::json!({ "ok": true })).into_response()
 }
 
@@ -139,7 +145,9 @@ async fn file(
         .received
         .lock()
         .unwrap_or_else(PoisonError::into_inner);
-    all.entry(id).or_default().files.insert(name, body.len());
+    let got = all.entry(id).or_default();
+    *got.file_posts.entry(name.clone()).or_default() += 1;
+    got.files.insert(name, body.len());
     Json(serde_json::json!({ "ossUrl": url })).into_response()
 }
 

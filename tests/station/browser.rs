@@ -17,7 +17,7 @@ use tokio::sync::oneshot;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use crate::{fast_settings, start, WAIT};
+use crate::{fast_settings, put_records, start, WAIT};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 
@@ -252,6 +252,20 @@ async fn two_pads_in_chromium_book_scan_list_and_calibrate() {
     settings.scanner.compute_time = Duration::from_millis(600);
     let running = start(settings).await;
     let base = format!("http://{}/", running.addr);
+    // Eleven older records already in the store (two pages with the scan to come); the oldest is another
+    // customer's.
+    let older = put_records(&running, dir.path(), 11, |i, r| {
+        if i == 0 {
+            r.user_info.as_mut().unwrap().name = Some("Li Lei".into());
+        }
+    })
+    .await;
+    let li_lei = older[0].scan_id.clone().unwrap();
+    // A second station whose scanner sees too few points.
+    let sparse_dir = tempfile::tempdir().unwrap();
+    let mut sparse = fast_settings(sparse_dir.path());
+    sparse.scanner.points = Some(5_000);
+    let sparse = start(sparse).await;
 
     let profile = tempfile::tempdir().unwrap();
     let mut child = tokio::process::Command::new(CHROMIUM)
@@ -369,18 +383,65 @@ async fn two_pads_in_chromium_book_scan_list_and_calibrate() {
     )
     .await;
 
-    // The record is in the list and found by the customer's name.
+    // The record is in the list (newest first), on the first of two pages.
     a.click("tab-records").await;
     let row = format!("document.querySelector('#records-body tr[data-scan=\"{scan_id}\"]')");
+    let rows = "document.querySelectorAll('#records-body tr')";
     a.until("the record is listed", &row).await;
     a.until(
         "with the customer's name",
         &format!("{row} && {row}.textContent.includes('Wang Fang')"),
     )
     .await;
+    a.until(
+        "the first of two pages",
+        &format!("document.getElementById('pageinfo').textContent === 'page 1 of 2, 12 records' && {rows}.length === 10"),
+    )
+    .await;
+    // Next: the second page holds the two oldest records.
+    a.click("next").await;
+    a.until(
+        "the second page",
+        &format!("document.getElementById('pageinfo').textContent === 'page 2 of 2, 12 records' && {rows}.length === 2"),
+    )
+    .await;
+    assert!(
+        a.eval(&format!(
+            "!!document.querySelector('#records-body tr[data-scan=\"{li_lei}\"]')"
+        ))
+        .await
+            == json!(true),
+        "the oldest record is not on page 2"
+    );
+    assert_eq!(
+        a.eval("document.getElementById('next').disabled").await,
+        json!(true)
+    );
+
+    // The search shows only the matching rows: this customer, the other one, nobody.
+    let only = |id: &str| {
+        format!(
+            "{rows}.length === 1 && {rows}[0].dataset.scan === '{id}' && document.getElementById('pageinfo').textContent.startsWith('page 1 of 1, 1 ')"
+        )
+    };
     a.fill("search", "wang").await;
     a.click("search-btn").await;
-    a.until("the search finds it", &row).await;
+    a.until("the search finds only Wang Fang's record", &only(&scan_id))
+        .await;
+    a.fill("search", "li lei").await;
+    a.click("search-btn").await;
+    a.until("the search finds only Li Lei's record", &only(&li_lei))
+        .await;
+    a.fill("search", "nobody").await;
+    a.click("search-btn").await;
+    a.until(
+        "a search matching nothing shows no rows",
+        &format!("{rows}.length === 0 && document.getElementById('pageinfo').textContent.endsWith(' 0 records')"),
+    )
+    .await;
+    a.fill("search", "wang").await;
+    a.click("search-btn").await;
+    a.until("the search finds it again", &only(&scan_id)).await;
     a.eval(&format!("{row}.click()")).await;
     a.until(
         "the detail shows its QR code",
@@ -424,8 +485,33 @@ async fn two_pads_in_chromium_book_scan_list_and_calibrate() {
     )
     .await;
     b.until(
-        "the statistics count the record",
-        "document.querySelector('#stats td[data-k=total]') && document.querySelector('#stats td[data-k=total]').textContent === '1'",
+        "the statistics count the records",
+        "document.querySelector('#stats td[data-k=total]') && document.querySelector('#stats td[data-k=total]').textContent === '12'",
+    )
+    .await;
+    // The store: unbound at first, then bound through the page.
+    b.until(
+        "the brand is answered",
+        "document.getElementById('brand').textContent !== '-'",
+    )
+    .await;
+    let brand = b.text("brand").await;
+    assert!(!brand.contains("Shanghai Nanjing Rd"), "{brand}");
+    b.click("store-list").await;
+    b.until(
+        "the stores are listed",
+        "document.querySelectorAll('#stores tr').length === 3",
+    )
+    .await;
+    assert_eq!(
+        b.eval("(() => { const x = document.querySelector('#stores button[data-name=\"Shanghai Nanjing Rd\"]'); if (!x) return false; x.click(); return true; })()")
+            .await,
+        json!(true),
+        "no bind button for Shanghai Nanjing Rd"
+    );
+    b.until(
+        "the binding shows",
+        "document.getElementById('store-msg').textContent === 'OK' && document.getElementById('brand').textContent === 'Demo Shoes / Shanghai Nanjing Rd'",
     )
     .await;
 
@@ -442,6 +528,37 @@ async fn two_pads_in_chromium_book_scan_list_and_calibrate() {
         "document.getElementById('status').dataset.status === 'free'",
     )
     .await;
+
+    // Too few points: the scan fails with the catalogue's 100205 and its text.
+    let c = cdp
+        .page(
+            &format!("http://{}/?pad=pad-c&lang=en", sparse.addr),
+            1280,
+            800,
+            false,
+        )
+        .await;
+    c.until(
+        "the sparse station is free",
+        "document.getElementById('status').dataset.status === 'free'",
+    )
+    .await;
+    c.click("start").await;
+    c.until(
+        "the point-count failure shows",
+        "document.getElementById('notice').className === 'err' && document.getElementById('notice').textContent === '100205 too few points in the point cloud'",
+    )
+    .await;
+    assert_eq!(
+        c.eval("document.getElementById('result').hidden").await,
+        json!(true)
+    );
+    assert!(sparse.records.all().is_empty());
+    assert!(
+        c.errors().is_empty(),
+        "pad-c console errors: {:?}",
+        c.errors()
+    );
 
     // Screenshots at both sizes: the tablet on its result, the phone on its settings.
     a.click("tab-scan").await;
@@ -462,5 +579,6 @@ async fn two_pads_in_chromium_book_scan_list_and_calibrate() {
 
     let _ = cdp.call(None, "Browser.close", json!({})).await;
     let _ = tokio::time::timeout(Duration::from_secs(5), child.wait()).await;
+    sparse.shutdown().await;
     running.shutdown().await;
 }

@@ -1,13 +1,14 @@
 //! Pad flows over WebSocket with device-core's pad session.
 
 use aliscan_proto::{
-    CalibrationStep, ErrorCode, Measurements, OutcomeStatus, Sex, StationMessage, StationStatus,
-    UserInfoUpdate,
+    CalibrationStep, Envelope, ErrorCode, FileAction, FilesAction, Measurements, OutcomeStatus,
+    PadMessage, RecordStatus, ScanPage, ScanRecord, Sex, StationMessage, StationStatus, Statistics,
+    SubmitStatus, UploadBlock, UploadStatus, UserInfoUpdate,
 };
 use device_core::aliscan::{PadCommand, PadEvent, PadReply};
 
 use crate::station::records::fully_uploaded;
-use crate::{call, fast_settings, pad, start, until, wait_for};
+use crate::{call, fast_settings, http_get, pad, put_records, start, until, wait_for};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_booked_scan_goes_through_its_statuses_and_its_record_is_stored_listed_and_counted() {
@@ -148,48 +149,135 @@ async fn a_booked_scan_goes_through_its_statuses_and_its_record_is_stored_listed
     running.shutdown().await;
 }
 
+/// The statistics the spec defines, counted here from the records' own upload states (not by the station's
+/// SQL): a record is uncomplete while any part of it (either model, the point cloud that goes up with the
+/// `scan` model, the customer's details, the result JSON or its private part) has not reached the cloud.
+fn expected_statistics(records: &[ScanRecord]) -> Statistics {
+    let mut s = Statistics::default();
+    for r in records
+        .iter()
+        .filter(|r| r.status != Some(RecordStatus::Deleted))
+    {
+        let block = |b: &Option<UploadBlock>| b.as_ref().and_then(|b| b.status.clone());
+        let (mini, scan) = (block(&r.mini), block(&r.scan));
+        let cloud = scan.clone();
+        let user = r.user_info.as_ref().and_then(|u| u.status.clone());
+        let (json, pri) = (r.result_status.clone(), r.result_pri_status.clone());
+        let up = |b: &Option<UploadStatus>| *b == Some(UploadStatus::Uploaded);
+        let bad = |b: &Option<UploadStatus>| *b == Some(UploadStatus::Fail);
+        let done = |t: &Option<SubmitStatus>| *t == Some(SubmitStatus::Complete);
+        let failed = |t: &Option<SubmitStatus>| *t == Some(SubmitStatus::Fail);
+        s.total += 1;
+        let whole =
+            up(&mini) && up(&scan) && up(&cloud) && done(&user) && done(&json) && done(&pri);
+        s.uncomplete += u64::from(!whole);
+        s.user_uncomplete += u64::from(!done(&user));
+        s.user_fail += u64::from(failed(&user));
+        s.json_uncomplete += u64::from(!done(&json));
+        s.json_fail += u64::from(failed(&json));
+        s.json_pri_uncomplete += u64::from(!done(&pri));
+        s.json_pri_fail += u64::from(failed(&pri));
+        s.cloud_uncomplete += u64::from(!up(&cloud));
+        s.cloud_fail += u64::from(bad(&cloud));
+        s.mini_uncomplete += u64::from(!up(&mini));
+        s.mini_fail += u64::from(bad(&mini));
+        s.scan_uncomplete += u64::from(!up(&scan));
+        s.scan_fail += u64::from(bad(&scan));
+    }
+    s
+}
+
+/// Sets a record's upload states: mini, scan (and with it the point cloud), user details, JSON, private JSON.
+fn set_states(
+    r: &mut ScanRecord,
+    (mini, scan): (UploadStatus, UploadStatus),
+    (user, json, pri): (SubmitStatus, SubmitStatus, SubmitStatus),
+) {
+    r.mini.as_mut().unwrap().status = Some(mini);
+    r.scan.as_mut().unwrap().status = Some(scan);
+    r.user_info.as_mut().unwrap().status = Some(user);
+    r.result_status = Some(json);
+    r.result_pri_status = Some(pri);
+}
+
+/// The statistics over WebSocket and over HTTP (`GET /api/statistics`), which must agree.
+async fn statistics_both_ways(running: &crate::station::Running, a: &crate::Pad) -> Statistics {
+    let ws = match call(a, PadCommand::Statistics).await {
+        PadReply::Statistics(s) => s,
+        other => panic!("{other:?}"),
+    };
+    let (status, body) = http_get(running, "/api/statistics").await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let http: Statistics = serde_json::from_slice(&body)
+        .unwrap_or_else(|e| panic!("/api/statistics: {e}: {}", String::from_utf8_lossy(&body)));
+    assert_eq!(http, ws, "HTTP and WebSocket statistics differ");
+    ws
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn statistics_count_the_upload_states_in_the_store() {
     let dir = tempfile::tempdir().unwrap();
     let mut settings = fast_settings(dir.path());
-    // No cloud: records stay pending.
+    // No cloud: every record keeps the upload states it is saved with.
     settings.cloud_sim = false;
     settings.upload.cloud = None;
     let running = start(settings).await;
     let mut a = pad(&running, "pad-a").await;
-    for _ in 0..3 {
-        assert!(matches!(
-            call(&a, PadCommand::Scan { sex: Sex::Male }).await,
-            PadReply::ScanStarted(s) if !s.scan_id.is_empty()
-        ));
-        wait_for(&mut a.1, |e| {
-            matches!(e, PadEvent::ScanFinished(_)).then_some(())
-        })
-        .await;
-        // scanId has a one-second resolution: the next scan waits for the next second.
-        tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
-    }
-    let stats = match call(&a, PadCommand::Statistics).await {
-        PadReply::Statistics(s) => s,
-        other => panic!("{other:?}"),
-    };
-    // Counted independently from the records' own states.
+    // One record from a scan (nothing uploaded yet) ...
+    assert!(matches!(
+        call(&a, PadCommand::Scan { sex: Sex::Male }).await,
+        PadReply::ScanStarted(s) if !s.scan_id.is_empty()
+    ));
+    wait_for(&mut a.1, |e| {
+        matches!(e, PadEvent::ScanFinished(_)).then_some(())
+    })
+    .await;
+    // ... and six in every mix of uploaded, failed and pending parts.
+    use SubmitStatus::{Complete as C, Fail as SF, Init as SI};
+    use UploadStatus::{Fail as F, Init as I, Uploaded as U};
+    let put = put_records(&running, dir.path(), 6, |i, r| {
+        let states = [
+            ((U, U), (C, C, C)),
+            ((F, F), (SF, SF, SF)),
+            ((U, F), (SF, SF, C)),
+            ((U, U), (SF, C, C)),
+            ((U, U), (C, SI, SF)),
+            ((I, I), (SI, SI, SI)),
+        ];
+        set_states(r, states[i].0.clone(), states[i].1.clone());
+    })
+    .await;
+
     let all = running.records.all();
-    assert_eq!(all.len(), 3);
-    assert_eq!(stats.total, 3);
-    assert_eq!(stats.uncomplete, 3);
-    assert_eq!(stats.scan_uncomplete, 3);
-    assert_eq!(stats.mini_uncomplete, 3);
-    assert_eq!(stats.scan_fail, 0);
-    // The same numbers over HTTP.
-    assert_eq!(running.records.statistics().await.unwrap(), stats);
-    // A deleted record leaves the counts and the list.
-    let first = all[0].scan_id.clone().unwrap();
-    let del = aliscan_proto::PadMessage::FilesAction(aliscan_proto::Envelope::new(
+    assert_eq!(all.len(), 7);
+    let expected = expected_statistics(&all);
+    // The counting above, checked by hand for these seven records.
+    let by_hand = Statistics {
+        total: 7,
+        uncomplete: 6,
+        user_uncomplete: 5,
+        user_fail: 3,
+        json_uncomplete: 5,
+        json_fail: 2,
+        json_pri_uncomplete: 4,
+        json_pri_fail: 2,
+        cloud_uncomplete: 4,
+        cloud_fail: 2,
+        mini_uncomplete: 3,
+        mini_fail: 1,
+        scan_uncomplete: 4,
+        scan_fail: 2,
+    };
+    assert_eq!(expected, by_hand);
+    assert_eq!(statistics_both_ways(&running, &a).await, expected);
+
+    // A deleted record (the one that failed everywhere) leaves the counts and the list.
+    let gone = put[1].scan_id.clone().unwrap();
+    let del = PadMessage::FilesAction(Envelope::new(
         "pad-a",
-        aliscan_proto::FilesAction {
-            action: aliscan_proto::FileAction::Delete,
-            scan_ids: Some(vec![first.clone()]),
+        FilesAction {
+            action: FileAction::Delete,
+            scan_ids: Some(vec![gone.clone()]),
         },
     ));
     call_send(&a, del).await;
@@ -201,11 +289,21 @@ async fn statistics_count_the_upload_states_in_the_store() {
         _ => None,
     })
     .await;
-    assert_eq!(update.scan_id, first);
-    match call(&a, PadCommand::Statistics).await {
-        PadReply::Statistics(s) => assert_eq!(s.total, 2),
-        other => panic!("{other:?}"),
-    }
+    assert_eq!(update.scan_id, gone);
+    assert_eq!(update.data.status, Some(RecordStatus::Deleted));
+    let left = running.records.all();
+    assert_eq!(left.len(), 6);
+    let expected = expected_statistics(&left);
+    assert_eq!(
+        (
+            expected.total,
+            expected.user_fail,
+            expected.json_fail,
+            expected.mini_fail
+        ),
+        (6, 2, 1, 0)
+    );
+    assert_eq!(statistics_both_ways(&running, &a).await, expected);
     match call(
         &a,
         PadCommand::ListRecords {
@@ -215,14 +313,120 @@ async fn statistics_count_the_upload_states_in_the_store() {
     )
     .await
     {
-        PadReply::Records(p) => assert_eq!(p.count, 2),
+        PadReply::Records(p) => {
+            assert_eq!(p.count, 6);
+            assert!(p.list.iter().all(|r| r.scan_id.as_deref() != Some(&gone)));
+        }
         other => panic!("{other:?}"),
     }
     a.0.shutdown().await.unwrap();
     running.shutdown().await;
 }
 
-async fn call_send(pad: &crate::Pad, message: aliscan_proto::PadMessage) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_status_answers_with_the_asked_records_as_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = fast_settings(dir.path());
+    settings.cloud_sim = false;
+    settings.upload.cloud = None;
+    let running = start(settings).await;
+    let mut a = pad(&running, "pad-a").await;
+    let put = put_records(&running, dir.path(), 3, |i, r| {
+        r.user_info.as_mut().unwrap().name = Some(format!("customer {i}"));
+        if i == 2 {
+            r.scan.as_mut().unwrap().status = Some(UploadStatus::Fail);
+        }
+    })
+    .await;
+    let id = |i: usize| put[i].scan_id.clone().unwrap();
+    // Two known records, asked in this order, and one unknown id.
+    let ask = PadMessage::FilesAction(Envelope::new(
+        "pad-a",
+        FilesAction {
+            action: FileAction::Status,
+            scan_ids: Some(vec![id(2), "DEV0001-19990101-000000".into(), id(0)]),
+        },
+    ));
+    call_send(&a, ask).await;
+    let page = wait_for(&mut a.1, |e| match e {
+        PadEvent::Message(m) => match m.as_ref() {
+            StationMessage::FilesStatus(env) => Some(env.data.clone()),
+            _ => None,
+        },
+        _ => None,
+    })
+    .await;
+    assert_eq!(page.count, 2, "{page:?}");
+    assert_eq!(page.page, 1);
+    let ids: Vec<_> = page
+        .list
+        .iter()
+        .map(|r| r.scan_id.clone().unwrap())
+        .collect();
+    assert_eq!(ids, vec![id(2), id(0)]);
+    // Each as the store has it: its customer, its upload states, everything.
+    assert_eq!(page.list[0], put[2]);
+    assert_eq!(page.list[1], put[0]);
+    assert_eq!(
+        page.list[0].scan.as_ref().unwrap().status,
+        Some(UploadStatus::Fail)
+    );
+    assert_eq!(
+        page.list[1].user_info.as_ref().unwrap().name.as_deref(),
+        Some("customer 0")
+    );
+    a.0.shutdown().await.unwrap();
+    running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_record_list_pages_newest_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = fast_settings(dir.path());
+    settings.cloud_sim = false;
+    settings.upload.cloud = None;
+    let running = start(settings).await;
+    let a = pad(&running, "pad-a").await;
+    let put = put_records(&running, dir.path(), 13, |_, _| {}).await;
+    let newest_first: Vec<String> = put
+        .iter()
+        .rev()
+        .map(|r| r.scan_id.clone().unwrap())
+        .collect();
+    let list = |page| PadCommand::ListRecords {
+        page,
+        page_size: 10,
+    };
+    let ids = |p: &ScanPage| -> Vec<String> {
+        p.list.iter().map(|r| r.scan_id.clone().unwrap()).collect()
+    };
+    match call(&a, list(1)).await {
+        PadReply::Records(p) => {
+            assert_eq!((p.count, p.page, p.page_size), (13, 1, 10));
+            assert_eq!(ids(&p), newest_first[..10]);
+        }
+        other => panic!("{other:?}"),
+    }
+    match call(&a, list(2)).await {
+        PadReply::Records(p) => {
+            assert_eq!((p.count, p.page), (13, 2));
+            assert_eq!(ids(&p), newest_first[10..]);
+        }
+        other => panic!("{other:?}"),
+    }
+    // Past the end: the count, no rows.
+    match call(&a, list(3)).await {
+        PadReply::Records(p) => {
+            assert_eq!(p.count, 13);
+            assert!(p.list.is_empty(), "{:?}", ids(&p));
+        }
+        other => panic!("{other:?}"),
+    }
+    a.0.shutdown().await.unwrap();
+    running.shutdown().await;
+}
+
+async fn call_send(pad: &crate::Pad, message: PadMessage) {
     let _ = tokio::time::timeout(crate::WAIT, pad.0.handle().call(PadCommand::Send(message)))
         .await
         .unwrap();
