@@ -376,15 +376,11 @@ async fn every_endpoint_refuses_strangers_unknown_vehicles_wrong_hashes_and_wron
     )
     .await;
     // Nothing above reached the vehicle or changed a binding.
-    assert!(h
-        .instance
-        .as_ref()
-        .unwrap()
-        .bikes
-        .lock()
-        .unwrap()
-        .files(1001)
-        .is_empty());
+    {
+        let bikes = h.instance.as_ref().unwrap().bikes.lock().unwrap();
+        assert!(bikes.files(1001).is_empty());
+        assert_eq!(bikes.riding(), 0);
+    }
     assert_eq!(
         owner.devs().await.unwrap()["devList"]
             .as_array()
