@@ -34,6 +34,9 @@ pub struct InstanceSettings {
     pub tick: Duration,
     /// Most WebSvr connections at once.
     pub max_connections: usize,
+    /// Test knob, default `false`: every device command is deferred and never answered (the session's own
+    /// 0xFF after its answer timeout is pushed out to an hour), so the WebSvr's request timeout can be tested.
+    pub silent: bool,
 }
 
 impl Default for InstanceSettings {
@@ -44,6 +47,7 @@ impl Default for InstanceSettings {
             iv: *b"kingxun-demo-iv!",
             tick: Duration::from_secs(1),
             max_connections: 64,
+            silent: false,
         }
     }
 }
@@ -58,9 +62,10 @@ pub fn parse_key(what: &str, hex_text: &str) -> Result<[u8; 16], String> {
         .map_err(|_| format!("{what}: {} bytes, expected 16 (32 hex digits)", bytes.len()))
 }
 
-/// The per-connection handler: a handle on the shared bikes.
+/// The per-connection handler: a handle on the shared bikes, and whether commands go unanswered
+/// ([`InstanceSettings::silent`]).
 #[derive(Clone)]
-struct Handler(Arc<Mutex<Bikes>>);
+struct Handler(Arc<Mutex<Bikes>>, bool);
 
 impl InstanceHandler for Handler {
     fn device_count(&self) -> u32 {
@@ -71,6 +76,9 @@ impl InstanceHandler for Handler {
     }
 
     fn command(&mut self, command: &DeviceCommand) -> Dispatch {
+        if self.1 {
+            return Dispatch::Defer;
+        }
         let now = fleet::store::now_ms();
         let code = self
             .0
@@ -162,14 +170,13 @@ pub async fn start(
     if !carry.is_empty() {
         return Err("the vehicles' first status could not be written".into());
     }
-    let handler = Handler(bikes.clone());
+    let handler = Handler(bikes.clone(), settings.silent);
     let (key, iv) = (settings.key, settings.iv);
-    let endpoint = move || {
-        InstanceSession::new(
-            InstanceConfig::new(key, iv).svr_start_time(now.try_into().unwrap_or(0)),
-            handler.clone(),
-        )
-    };
+    let mut session = InstanceConfig::new(key, iv).svr_start_time(now.try_into().unwrap_or(0));
+    if settings.silent {
+        session = session.answer_timeout(Duration::from_secs(3600));
+    }
+    let endpoint = move || InstanceSession::new(session.clone(), handler.clone());
     let config = ServerConfig::default().max_connections(settings.max_connections);
     let (server, mut events) = Server::spawn(listener, endpoint, config)?;
     let addr = server.local_addr();

@@ -719,4 +719,89 @@ mod tests {
         assert_eq!(b.command(0, &light(0x0002)), RespCode::Error);
         assert_eq!(b.command(0, &unlock(9999, 0, 0, 0)), RespCode::Error);
     }
+
+    fn events(writes: &[Write], event_type: i64) -> Vec<EventRow> {
+        writes
+            .iter()
+            .filter_map(|w| match w {
+                Write::Event(e) if e.event_type == event_type => Some(e.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_ride_that_drains_the_battery_reports_low_battery_once() {
+        // 100 m of range at 5 m/s: 5 % per one-second tick.
+        let mut b = Bikes::new(
+            BikesConfig {
+                vehicles: 1,
+                range_m: 100.0,
+                alarm_chance: 0.0,
+                ..BikesConfig::default()
+            },
+            0,
+        );
+        b.take_writes();
+        assert!(b.bikes[&1001].soc > LOW_BATTERY_SOC);
+        assert_eq!(b.command(0, &unlock(1001, 0, 0, 0)), RespCode::Ok);
+        let mut crossed = None;
+        for i in 1..=40 {
+            b.tick(i * 1000, 1.0);
+            if crossed.is_none() && b.bikes[&1001].soc < LOW_BATTERY_SOC {
+                crossed = Some(i * 1000);
+            }
+        }
+        let writes = b.take_writes();
+        let low = events(&writes, EVENT_LOW_BATTERY);
+        assert_eq!(low.len(), 1, "reported once per discharge: {low:?}");
+        assert_eq!(Some(low[0].at), crossed, "on the tick it fell below 20 %");
+        assert!(low[0].event_desc.contains('%'), "{}", low[0].event_desc);
+        // Drained to 0 with lowestSocP 0: the ride ends by itself and an unlock is refused.
+        assert!(b.bikes[&1001].locked);
+        assert!(b.bikes[&1001].soc.abs() < 1e-9);
+        let ended = events(&writes, EVENT_LIMIT_LOCK);
+        assert_eq!(ended.len(), 1);
+        assert!(ended[0].event_desc.contains("lowestSocP"), "{ended:?}");
+        assert_eq!(b.command(41_000, &unlock(1001, 0, 0, 0)), RespCode::Refused);
+    }
+
+    #[test]
+    fn a_guarded_bike_raises_the_guard_alarm_and_others_do_not() {
+        let mut b = Bikes::new(
+            BikesConfig {
+                vehicles: 2,
+                alarm_chance: 1.0,
+                ..BikesConfig::default()
+            },
+            0,
+        );
+        let guard = Request::Guard(Guard {
+            dev_id: 1001,
+            dev_type: 1,
+            timestamp: 0,
+            usr_id: 42,
+            motor_power: MotorPowerFlag::Off,
+            max_speed: 0,
+            warning_voice: 1,
+        });
+        b.tick(500, 0.5);
+        assert!(
+            events(&b.take_writes(), EVENT_GUARD_ALARM).is_empty(),
+            "nothing guarded yet"
+        );
+        assert_eq!(b.command(1000, &guard), RespCode::Ok);
+        b.tick(2000, 1.0);
+        b.tick(3000, 1.0);
+        let alarms = events(&b.take_writes(), EVENT_GUARD_ALARM);
+        assert_eq!(
+            alarms.iter().map(|e| (e.dev_id, e.at)).collect::<Vec<_>>(),
+            [(1001, 2000), (1001, 3000)],
+            "one alarm per tick, the guarded bike only"
+        );
+        // An unlock lifts the guard: no more alarms.
+        assert_eq!(b.command(4000, &unlock(1001, 0, 0, 0)), RespCode::Ok);
+        b.tick(5000, 1.0);
+        assert!(events(&b.take_writes(), EVENT_GUARD_ALARM).is_empty());
+    }
 }

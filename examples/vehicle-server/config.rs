@@ -74,8 +74,11 @@ pub struct LinkConfig {
     pub iv: String,
     /// `svrHost` of 9001. Default `kingxun.site`.
     pub svr_host: String,
-    /// Seconds a command waits for the vehicle's RespCode. Default 10.
+    /// Seconds a command waits for the vehicle's RespCode (at least 1). Default 10.
     pub request_timeout_secs: u64,
+    /// Seconds between 9002 heartbeats (at least 1); an instance's vehicle count is that of the last 9002
+    /// reply, so it shows 0 until the first one. Default 30 (DECISIONS.md).
+    pub heartbeat_secs: u64,
 }
 
 impl Default for LinkConfig {
@@ -85,6 +88,7 @@ impl Default for LinkConfig {
             iv: hex::encode(b"kingxun-demo-iv!"),
             svr_host: kingxun_proto::HEARTBEAT_SVR_HOST.into(),
             request_timeout_secs: 10,
+            heartbeat_secs: 30,
         }
     }
 }

@@ -341,6 +341,15 @@ impl Api {
         command: impl Into<device_core::kingxun::WebSvrCommand>,
     ) -> Result<Value, Refusal> {
         let (status, _) = self.access(user, dev_id, dev_type, Need::Any).await?;
+        self.send(&status, command).await
+    }
+
+    /// Sends a command to the instance holding `status`'s vehicle (access already checked).
+    async fn send(
+        &self,
+        status: &StatusRow,
+        command: impl Into<device_core::kingxun::WebSvrCommand>,
+    ) -> Result<Value, Refusal> {
         match self.links.send(&status.instance, command).await {
             Ok(code) => Ok(resp_answer(code)),
             Err(e) => Err(link_refusal(&e)),
@@ -881,6 +890,8 @@ impl Api {
                         format!("field `FileUrl`: `{}` names no file", r.file_url),
                     ));
                 }
+                // Access first: whether a file exists is nobody's business but the vehicle's users'.
+                let (status, _) = self.access(&user, r.dev_id, r.dev_type, Need::Any).await?;
                 let path = self.config.files_dir.join(name);
                 let limit =
                     u64::try_from(self.config.max_body.max(16 * 1024 * 1024)).unwrap_or(u64::MAX);
@@ -902,7 +913,7 @@ impl Api {
                 let command: FileDeliver = r
                     .to_file_deliver(data.into())
                     .map_err(|e| Refusal::new(BAD_PARAMS, e.to_string()))?;
-                self.control(&user, r.dev_id, r.dev_type, command).await
+                self.send(&status, command).await
             }
             HttpRequest::Unknown { path, .. } => Err(Refusal::new(
                 NOT_FOUND,

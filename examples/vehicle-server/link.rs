@@ -105,6 +105,7 @@ impl Instances {
                 WebSvrConfig::new(key, iv)
                     .svr_host(config.svr_host.clone())
                     .request_timeout(timeout)
+                    .heartbeat(Duration::from_secs(config.heartbeat_secs.max(1)))
                     .max_in_flight(4096)
                     .outbox_capacity(4096),
             );

@@ -129,9 +129,17 @@ async fn register_bind_ride_lock_and_read_the_history_back() {
     assert_eq!(bike["online"], true);
     assert!(bike["soc"].as_f64().unwrap() > 0.0 && bike["lng"].as_f64().unwrap() > 100.0);
     assert_eq!(v["items"].as_array().unwrap().len(), 3);
-    let links = h.admin.get("/api/instances").await.unwrap().json();
+    // The link, and the live vehicle count of the instance's 9002 replies.
+    let links = h
+        .until("the 9002 vehicle count", || async {
+            let v = h.admin.get("/api/instances").await.unwrap().json();
+            (v[0]["vehicles"] == 3).then_some(v)
+        })
+        .await;
+    assert_eq!(links.as_array().unwrap().len(), 1);
     assert_eq!(links[0]["name"], "instance-1");
     assert_eq!(links[0]["up"], true);
+    assert_eq!(links[0]["addr"], h.instance_addr.to_string());
     let doc = h.admin.get("/api/openapi.json").await.unwrap().json();
     assert!(doc["paths"].get("/api/vehicles").is_some());
     h.stop().await;

@@ -23,6 +23,7 @@ mod control;
 #[allow(dead_code)]
 #[path = "../support/dashboard.rs"]
 mod dashboard;
+mod endpoints;
 mod flows;
 mod link;
 mod refusals;
@@ -45,6 +46,18 @@ pub async fn start_instance(
     addr: Option<SocketAddr>,
     n: u32,
 ) -> instance::Running {
+    start_instance_with(dir, url, addr, n, |_| {}).await
+}
+
+/// As [`start_instance`], with the settings adjusted. On a given `addr` the bind is retried for a while: a
+/// port an instance just released may not be free yet.
+pub async fn start_instance_with(
+    dir: &Path,
+    url: Option<(&str, &str)>,
+    addr: Option<SocketAddr>,
+    n: u32,
+    adjust: impl FnOnce(&mut instance::InstanceSettings),
+) -> instance::Running {
     let store = match url {
         Some((u, schema)) => fleet::store::Store::connect(u, Some(schema)).await.unwrap(),
         None => fleet::store::Store::open_sqlite(dir).await.unwrap(),
@@ -53,10 +66,24 @@ pub async fn start_instance(
         .migrate_with(instance::tables::migrator(store.backend()))
         .await
         .unwrap();
-    let listener =
-        tokio::net::TcpListener::bind(addr.unwrap_or_else(|| "127.0.0.1:0".parse().unwrap()))
-            .await
-            .unwrap();
+    let listener = match addr {
+        None => tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
+        Some(addr) => {
+            let deadline = tokio::time::Instant::now() + WAIT;
+            loop {
+                match tokio::net::TcpListener::bind(addr).await {
+                    Ok(l) => break l,
+                    Err(e) => {
+                        assert!(
+                            tokio::time::Instant::now() < deadline,
+                            "{addr} never free: {e}"
+                        );
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                }
+            }
+        }
+    };
     let mut settings = instance::InstanceSettings {
         tick: Duration::from_millis(50),
         ..Default::default()
@@ -64,6 +91,7 @@ pub async fn start_instance(
     settings.bikes.vehicles = n;
     settings.bikes.speed_mps = 20.0;
     settings.bikes.alarm_chance = 0.0;
+    adjust(&mut settings);
     instance::start(store, listener, settings).await.unwrap()
 }
 
@@ -79,6 +107,8 @@ pub fn server_config(
     config.http.argon2_iterations = 1;
     config.http.files_dir = dir.join("files");
     config.link.request_timeout_secs = 3;
+    // The vehicle count of `/api/instances` comes with the 9002 replies.
+    config.link.heartbeat_secs = 1;
     config.instances = instances
         .iter()
         .map(|(name, addr)| server::config::InstanceEntry {
@@ -115,8 +145,17 @@ impl Harness {
         n: u32,
         adjust: impl FnOnce(&mut server::config::VehicleConfig),
     ) -> Self {
+        Self::start_full(n, |_| {}, adjust).await
+    }
+
+    /// As [`Harness::start_with`], with the instance's settings adjusted too.
+    pub async fn start_full(
+        n: u32,
+        instance: impl FnOnce(&mut instance::InstanceSettings),
+        adjust: impl FnOnce(&mut server::config::VehicleConfig),
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let inst = start_instance(dir.path(), None, None, n).await;
+        let inst = start_instance_with(dir.path(), None, None, n, instance).await;
         let instance_addr = inst.addr;
         let mut config = server_config(dir.path(), &[("instance-1", instance_addr)]);
         adjust(&mut config);
