@@ -97,3 +97,21 @@ pub struct AccessConfig {
     /// People and pictures.
     pub people: PeopleConfig,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_message_limit_is_16_mib() {
+        // DECISIONS.md, access: "Default maximum message 16 MiB".
+        assert_eq!(
+            TerminalsConfig::default().max_message_bytes,
+            16 * 1024 * 1024
+        );
+        assert_eq!(
+            AccessConfig::default().terminals.max_message_bytes,
+            16 * 1024 * 1024
+        );
+    }
+}

@@ -13,13 +13,17 @@
 //! A delivery waits for the terminal's answer and records `sent` and the answer together. A connection
 //! lost before the answer puts an idempotent command back in the queue (it is sent again when the terminal
 //! is back) and leaves a non-idempotent one `sent` until it times out: it may have reached the terminal.
+//! An acked `set_device_info` is followed by a `get_device_info`, so that the terminal's registry row (and
+//! the people of a community it moved to) follow at once, not at the next liveness probe.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use access_proto::{Code, Command, CommandType, DeviceInfo, Request, RequestBody, Response};
+use access_proto::{
+    Code, Command, CommandType, DeviceInfo, Request, RequestBody, Response, ResponseBody,
+};
 use device_core::access::{
     Admission, Refusal, ServerCommand, ServerConfig as SessionConfig, ServerEvent as SessionEvent,
     ServerSession,
@@ -495,21 +499,26 @@ impl TerminalLink {
             Ok(response) => {
                 // The command's state first: a push with its code recorded is then final everywhere.
                 self.record_answer(command, &response).await;
-                if let (Some(version), AccessCommand::DownloadPerson { .. }) =
-                    (pushed_version, &parsed)
-                {
-                    if let Err(e) = self
-                        .people
-                        .record_answer(
-                            command.id,
-                            version,
-                            response.code.value(),
-                            &response.message,
-                        )
-                        .await
-                    {
-                        tracing::warn!(id = command.id, error = %e, "push answer not recorded");
+                match (&parsed, pushed_version) {
+                    (AccessCommand::DownloadPerson { person_id }, Some(version)) => {
+                        if let Err(e) = self
+                            .people
+                            .record_answer(
+                                command,
+                                person_id,
+                                version,
+                                response.code.value(),
+                                &response.message,
+                            )
+                            .await
+                        {
+                            tracing::warn!(id = command.id, error = %e, "push answer not recorded");
+                        }
                     }
+                    (AccessCommand::SetDeviceInfo { .. }, _) if response.code.is_success() => {
+                        self.reprobe(&command.device_id).await;
+                    }
+                    _ => {}
                 }
                 Ok(())
             }
@@ -526,6 +535,42 @@ impl TerminalLink {
             }
             Err(CommandError::Failed(_)) => Ok(()),
             Err(e) => Err(DeliveryError::Rejected(e.to_string())),
+        }
+    }
+
+    /// Asks terminal `uuid` for its settings right after it accepted new ones, so that its registry row and
+    /// the people of a new community follow at once rather than at the next liveness probe.
+    async fn reprobe(&self, uuid: &str) {
+        let transport = self
+            .routes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(uuid)
+            .copied()
+            .unwrap_or(Transport::Tcp);
+        match self.request(uuid, RequestBody::GetDeviceInfo).await {
+            Ok(Response {
+                code,
+                body: ResponseBody::GetDeviceInfo(reply),
+                ..
+            }) if code.is_success() => {
+                if let Some(info) = reply.device_info {
+                    // The device id stays the one identified on connect.
+                    let terminal = Terminal {
+                        device_id: uuid.to_owned(),
+                        ..terminal_of(&info, transport, None)
+                    };
+                    register(self, terminal).await;
+                }
+            }
+            Ok(other) => {
+                tracing::debug!(
+                    terminal = uuid,
+                    code = other.code.value(),
+                    "settings not read back"
+                )
+            }
+            Err(e) => tracing::debug!(terminal = uuid, error = %e, "settings not read back"),
         }
     }
 
@@ -623,24 +668,25 @@ fn terminal_of(info: &DeviceInfo, transport: Transport, addr: Option<SocketAddr>
     }
 }
 
-/// Registers the terminal's settings; queues its community's people when it is new there.
+/// Registers the terminal's settings; queues its community's people when it is new there, else those whose
+/// current version was never queued for it (a person committed just before the server stopped).
 async fn register(link: &TerminalLink, terminal: Terminal) {
     match link.people.register_terminal(&terminal).await {
         Ok((existed, before)) => {
             let Some(community) = terminal.community_code.as_deref() else {
                 return;
             };
-            if existed && before.as_deref() == Some(community) {
-                return;
-            }
-            match link
-                .people
-                .push_community_to(community, &terminal.device_id)
-                .await
-            {
+            let device = terminal.device_id.as_str();
+            let known = existed && before.as_deref() == Some(community);
+            let queued = if known {
+                link.people.push_missing_to(community, device).await
+            } else {
+                link.people.push_community_to(community, device).await
+            };
+            match queued {
                 Ok(0) => {}
                 Ok(n) => {
-                    tracing::info!(terminal = %terminal.device_id, community, people = n, "people queued for a terminal new to its community")
+                    tracing::info!(terminal = %terminal.device_id, community, people = n, new_there = !known, "people queued for a terminal")
                 }
                 Err(e) => {
                     tracing::warn!(terminal = %terminal.device_id, error = %e, "people not queued")

@@ -11,6 +11,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use access_proto::{FeatureCode, Image, ImageFormat, PersonInfo, Role};
 use base64::Engine as _;
@@ -978,22 +979,9 @@ impl People {
         Ok(out)
     }
 
-    /// Ids of the people of a community.
-    async fn community_people(&self, community: &str) -> Result<Vec<String>, PeopleError> {
-        let rows = sqlx::query(
-            "SELECT person_id FROM access_persons WHERE community_code = $1 ORDER BY person_id",
-        )
-        .bind(community)
-        .fetch_all(self.fleet().store().pool())
-        .await?;
-        Ok(rows
-            .iter()
-            .map(|r| r.try_get("person_id"))
-            .collect::<Result<_, _>>()?)
-    }
-
-    /// Registers or updates a terminal from its `get_device_info`; returns the community it had before
-    /// (`None`: new, or it had none).
+    /// Registers or updates a terminal from its `get_device_info` (without `remote_addr`, the registered one
+    /// is kept); returns whether it was registered and the community it had before (`None`: new, or it had
+    /// none).
     ///
     /// # Errors
     /// The store failed.
@@ -1017,7 +1005,8 @@ impl People {
              server_port, software_version, hardware_version, transport, remote_addr, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (device_id) DO UPDATE SET \
              community_code = $2, address = $3, device_ip = $4, device_port = $5, server_ip = $6, server_port = $7, \
-             software_version = $8, hardware_version = $9, transport = $10, remote_addr = $11, updated_at = $12",
+             software_version = $8, hardware_version = $9, transport = $10, \
+             remote_addr = COALESCE(excluded.remote_addr, access_terminals.remote_addr), updated_at = $12",
         )
         .bind(&t.device_id)
         .bind(t.community_code.as_deref())
@@ -1111,19 +1100,48 @@ impl People {
         community: &str,
         device: &str,
     ) -> Result<usize, PeopleError> {
+        let rows = sqlx::query(
+            "SELECT person_id, version FROM access_persons WHERE community_code = $1 ORDER BY person_id",
+        )
+        .bind(community)
+        .fetch_all(self.fleet().store().pool())
+        .await?;
+        self.queue_rows(&rows, device).await
+    }
+
+    /// Queues the push of every person of `community` whose current version was never queued for terminal
+    /// `device`; returns how many. A person committed by a process that stopped before queuing its pushes
+    /// reaches its terminals this way when they identify again (every terminal does after a restart).
+    ///
+    /// # Errors
+    /// The store failed.
+    pub async fn push_missing_to(
+        &self,
+        community: &str,
+        device: &str,
+    ) -> Result<usize, PeopleError> {
+        let rows = sqlx::query(
+            "SELECT p.person_id, p.version FROM access_persons p WHERE p.community_code = $1 AND NOT EXISTS \
+             (SELECT 1 FROM access_pushes q WHERE q.person_id = p.person_id AND q.device_id = $2 \
+             AND q.version >= p.version) ORDER BY p.person_id",
+        )
+        .bind(community)
+        .bind(device)
+        .fetch_all(self.fleet().store().pool())
+        .await?;
+        self.queue_rows(&rows, device).await
+    }
+
+    /// Queues the push of each `(person_id, version)` row to `device`; returns how many were queued.
+    async fn queue_rows(&self, rows: &[AnyRow], device: &str) -> Result<usize, PeopleError> {
         let mut queued = 0;
-        for person_id in self.community_people(community).await? {
-            let version: Option<i64> =
-                sqlx::query("SELECT version FROM access_persons WHERE person_id = $1")
-                    .bind(&person_id)
-                    .fetch_optional(self.fleet().store().pool())
-                    .await?
-                    .map(|r| r.try_get("version"))
-                    .transpose()?;
-            if let Some(v) = version {
-                if self.queue_push(&person_id, v, device).await? {
-                    queued += 1;
-                }
+        for r in rows {
+            let person_id: String = r.try_get("person_id")?;
+            if self
+                .queue_push(&person_id, r.try_get("version")?, device)
+                .await?
+            {
+                queued += 1;
             }
         }
         Ok(queued)
@@ -1155,10 +1173,13 @@ impl People {
             idempotent: true,
             expects_ack: true,
         };
-        let command = match self.fleet().enqueue(device, &spec, None, None).await? {
+        // Queued without waking delivery, which starts once the push row exists. A delivery already under
+        // way for the terminal may still claim the command at once: `record_answer` inserts the row then.
+        let ttl = Duration::from_secs(self.fleet().config().queue.default_ttl_secs);
+        let command = match store.enqueue(device, &spec, Some(ttl), None).await? {
             Enqueued::New(c) | Enqueued::Existing(c) => c,
         };
-        sqlx::query(
+        let row = sqlx::query(
             "INSERT INTO access_pushes (person_id, device_id, command_id, version, queued_at) \
              VALUES ($1, $2, $3, $4, $5) ON CONFLICT (command_id) DO NOTHING",
         )
@@ -1168,28 +1189,39 @@ impl People {
         .bind(version)
         .bind(command.created_at)
         .execute(store.writer())
-        .await?;
+        .await;
+        self.fleet().wake(device);
+        row?;
         Ok(true)
     }
 
-    /// Records a terminal's answer to push `command_id`, which delivered `version`.
+    /// Records a terminal's answer to push `command` of `person_id`, which delivered `version`. The push
+    /// row is written here when its answer came before it (an upsert keyed by the command), so no answer's
+    /// code is lost.
     ///
     /// # Errors
     /// The store failed.
     pub async fn record_answer(
         &self,
-        command_id: i64,
+        command: &fleet::CommandRecord,
+        person_id: &str,
         version: i64,
         code: i64,
         message: &str,
     ) -> Result<(), PeopleError> {
         sqlx::query(
-            "UPDATE access_pushes SET code = $2, message = $3, version = $4, answered_at = $5 WHERE command_id = $1",
+            "INSERT INTO access_pushes (person_id, device_id, command_id, version, queued_at, code, message, \
+             answered_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (command_id) DO UPDATE SET \
+             version = excluded.version, code = excluded.code, message = excluded.message, \
+             answered_at = excluded.answered_at",
         )
-        .bind(command_id)
+        .bind(person_id)
+        .bind(&command.device_id)
+        .bind(command.id)
+        .bind(version)
+        .bind(command.created_at)
         .bind(code)
         .bind(message)
-        .bind(version)
         .bind(fleet::now_ms())
         .execute(self.fleet().store().writer())
         .await?;

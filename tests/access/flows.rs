@@ -3,10 +3,12 @@
 
 use std::time::Duration;
 
+use crate::relay::Relay;
 use crate::sim::{Direction, Opened, Transport};
 use crate::{Harness, WAIT};
 
-fn person(id: &str, community: &str, face: &str, face_len: usize) -> serde_json::Value {
+/// The API body of a person of `community` with a face picture (`face` is its base64).
+pub fn person(id: &str, community: &str, face: &str, face_len: usize) -> serde_json::Value {
     serde_json::json!({
         "person_id": id, "community_code": community, "person_name": "Zhang San", "card_number": format!("card-{id}"),
         "id_number": "1545123", "role": 12,
@@ -517,6 +519,119 @@ async fn records_made_while_the_server_is_down_arrive_after_its_restart_none_los
         assert_eq!(items.iter().filter(|i| i["device_id"] == uuid).count(), 4);
     }
     for s in again {
+        s.shutdown().await;
+    }
+    h.server.shutdown().await;
+}
+
+/// Waits until `check` holds, polling.
+async fn until(what: &str, check: impl Fn() -> bool) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !check() {
+        assert!(tokio::time::Instant::now() < deadline, "never: {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_running_terminals_reconnect_after_a_server_restart_and_each_record_is_stored_once(
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Harness::config(dir.path());
+    let h = Harness::start_with(config.clone(), None).await;
+    // Each terminal reaches the server through a relay that can lose an answer.
+    let relays = [
+        Relay::start(h.server.tcp_addr).await,
+        Relay::start(h.server.ws_addr).await,
+    ];
+    let mut sims = Vec::new();
+    for (transport, relay, first) in [
+        (Transport::Tcp, &relays[0], 1),
+        (Transport::Ws, &relays[1], 2),
+    ] {
+        let mut c = crate::sim::SimConfig::new(relay.addr(), transport, 1, crate::SEED);
+        c.first = first;
+        sims.push(crate::sim::Sim::start(c).await.unwrap());
+    }
+    for s in &sims {
+        h.online(s).await;
+    }
+    let mut produced: Vec<Vec<access_proto::AccessInfo>> = vec![Vec::new(), Vec::new()];
+    for (s, made) in sims.iter().zip(&mut produced) {
+        let t = &s.terminals[0];
+        made.push(t.produce(None, Opened::Card, Direction::In).unwrap());
+        assert!(
+            t.wait_for(WAIT, |v| v.uploaded == 1).await,
+            "{:?}",
+            t.view()
+        );
+    }
+    // A record the server stores, whose answer is lost with the connection: the terminal keeps it.
+    for ((s, relay), made) in sims.iter().zip(&relays).zip(&mut produced) {
+        let t = &s.terminals[0];
+        relay.lose_next_upload_answer();
+        made.push(t.produce(None, Opened::Face, Direction::In).unwrap());
+        until("the upload answer was lost", || relay.lost() == 1).await;
+        assert!(t.wait_for(WAIT, |v| !v.connected).await);
+        h.poll(&format!("/api/access?terminal={}", t.uuid), |a| {
+            a["items"].as_array().is_some_and(|i| i.len() == 2)
+        })
+        .await;
+        let v = t.view();
+        assert_eq!((v.uploaded, v.pending), (1, 1), "{v:?}");
+    }
+    // The server goes away; the same terminals keep recording, and keep trying.
+    let connects: Vec<u32> = sims
+        .iter()
+        .map(|s| s.terminals[0].view().connects)
+        .collect();
+    h.server.shutdown().await;
+    for (s, made) in sims.iter().zip(&mut produced) {
+        for _ in 0..3 {
+            made.push(
+                s.terminals[0]
+                    .produce(None, Opened::Face, Direction::Out)
+                    .unwrap(),
+            );
+        }
+        assert_eq!(s.terminals[0].view().pending, 4);
+    }
+    let h = Harness::start_with(config, None).await;
+    relays[0].set_upstream(h.server.tcp_addr);
+    relays[1].set_upstream(h.server.ws_addr);
+    for r in &relays {
+        r.open();
+    }
+    for (s, before) in sims.iter().zip(&connects) {
+        let t = &s.terminals[0];
+        assert!(
+            t.wait_for(WAIT, |v| v.pending == 0 && v.uploaded == 5)
+                .await,
+            "{:?}",
+            t.view()
+        );
+        assert!(t.view().connects > *before, "{:?}", t.view());
+    }
+    let all = h.api.get("/api/access?limit=1000").await.unwrap().json();
+    let items = all["items"].as_array().unwrap();
+    assert_eq!(items.len(), 10, "{all}");
+    for (s, made) in sims.iter().zip(&produced) {
+        let uuid = &s.terminals[0].uuid;
+        for r in made {
+            let stored = items
+                .iter()
+                .filter(|i| {
+                    i["device_id"] == uuid.as_str()
+                        && i["time"] == r.time.to_string()
+                        && i["card_number"].as_str() == r.card_number.as_deref()
+                        && i["open_door_type"] == r.open_door_type.map(|t| t.0).unwrap_or(0)
+                        && i["in_out_type"] == r.in_out_type.map(|t| t.0).unwrap_or(0)
+                })
+                .count();
+            assert_eq!(stored, 1, "{uuid}: {r:?} stored {stored} times: {all}");
+        }
+    }
+    for s in sims {
         s.shutdown().await;
     }
     h.server.shutdown().await;

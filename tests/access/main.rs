@@ -19,6 +19,8 @@ mod browser;
 mod dashboard;
 mod flows;
 mod limits;
+mod pushes;
+mod relay;
 mod store;
 
 use std::net::SocketAddr;

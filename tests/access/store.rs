@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use access_proto::{AccessInfo, InOutType, OpenDoorType};
 use bytes::Bytes;
 
-use crate::access::people::{Blob, People, PersonFields, Slot, Terminal};
+use crate::access::people::{Blob, People, PersonFields, Slot, Terminal, PUSH_KIND};
 use crate::access::records::{RecordFilter, Records};
 
 async fn exercise(name: &str, store: fleet::Store) {
@@ -78,12 +78,100 @@ async fn exercise(name: &str, store: fleet::Store) {
     let pushes = people.pushes("P1", 10).await.unwrap();
     assert_eq!(pushes.len(), 1);
     assert_eq!(pushes[0].state.as_deref(), Some("queued"));
+    let first = fleet
+        .store()
+        .command(pushes[0].command_id)
+        .await
+        .unwrap()
+        .unwrap();
     people
-        .record_answer(pushes[0].command_id, 2, -3, "database error")
+        .record_answer(&first, "P1", 2, -3, "database error")
         .await
         .unwrap();
     let pushes = people.pushes("P1", 10).await.unwrap();
     assert_eq!((pushes[0].code, pushes[0].version), (Some(-3), 2), "{name}");
+    // An answer that comes before its push row (a delivery under way for the terminal claims a new
+    // command at once) writes the row with its code.
+    let spec = fleet::CommandSpec {
+        kind: PUSH_KIND.into(),
+        payload: serde_json::json!({ "cmd": PUSH_KIND, "person_id": "P1" }),
+        idempotent: true,
+        expects_ack: true,
+    };
+    let fleet::Enqueued::New(early) = fleet
+        .store()
+        .enqueue("T1", &spec, None, None)
+        .await
+        .unwrap()
+    else {
+        panic!("{name}: the command was not new");
+    };
+    people
+        .record_answer(&early, "P1", 2, 7, "seven")
+        .await
+        .unwrap();
+    let pushes = people.pushes("P1", 10).await.unwrap();
+    let row = pushes
+        .iter()
+        .find(|p| p.command_id == early.id)
+        .unwrap_or_else(|| panic!("{name}: the early answer left no push row: {pushes:?}"));
+    assert_eq!(
+        (
+            row.code,
+            row.message.as_deref(),
+            row.version,
+            row.device_id.as_str()
+        ),
+        (Some(7), Some("seven"), 2, "T1"),
+        "{name}"
+    );
+    assert_eq!(row.queued_at, early.created_at, "{name}");
+
+    // A person committed without its pushes (the process stopped in between) is queued for a terminal of
+    // its community when it identifies again; people whose version was queued already are not.
+    assert_eq!(
+        people.push_missing_to("C1", "T1").await.unwrap(),
+        0,
+        "{name}"
+    );
+    sqlx::query(
+        "INSERT INTO access_persons (person_id, community_code, version, created_at, updated_at) \
+         VALUES ('P3', 'C1', 1, 1, 1)",
+    )
+    .execute(store.writer())
+    .await
+    .unwrap();
+    assert_eq!(
+        people.push_missing_to("C1", "T1").await.unwrap(),
+        1,
+        "{name}"
+    );
+    assert_eq!(
+        people.push_missing_to("C1", "T1").await.unwrap(),
+        0,
+        "{name}: queued twice"
+    );
+    assert_eq!(people.pushes("P3", 10).await.unwrap().len(), 1, "{name}");
+    assert_eq!(
+        people.push_missing_to("C2", "T1").await.unwrap(),
+        0,
+        "{name}"
+    );
+    // A terminal registered again without a remote address keeps the one it had.
+    people
+        .register_terminal(&Terminal {
+            remote_addr: Some("10.0.0.9:4000".into()),
+            ..t.clone()
+        })
+        .await
+        .unwrap();
+    people.register_terminal(&t).await.unwrap();
+    let back = people.terminals(Some("C1"), None, 10).await.unwrap();
+    assert_eq!(
+        back[0].remote_addr.as_deref(),
+        Some("10.0.0.9:4000"),
+        "{name}"
+    );
 
     let mut info = AccessInfo::at("20240101080000".parse().unwrap());
     info.person_id = Some("P1".into());
@@ -124,8 +212,8 @@ async fn exercise(name: &str, store: fleet::Store) {
     );
     assert_eq!(
         people.delete("P1").await.unwrap(),
-        1,
-        "{name}: the queued push was not cancelled"
+        2,
+        "{name}: the queued pushes were not cancelled"
     );
     records.close().await;
     writer.await.unwrap();
