@@ -589,6 +589,17 @@ pub struct Push {
     pub answered_at: Option<i64>,
 }
 
+/// The queued command of a person's push: it names the person, so every delivery sends the current version
+/// from one shared copy of its pictures.
+fn push_spec(person_id: &str) -> CommandSpec {
+    CommandSpec {
+        kind: PUSH_KIND.into(),
+        payload: serde_json::json!({ "cmd": PUSH_KIND, "person_id": person_id }),
+        idempotent: true,
+        expects_ack: true,
+    }
+}
+
 /// People whose current version is kept in memory for deliveries.
 const CACHE_PEOPLE: usize = 16;
 
@@ -1069,26 +1080,80 @@ impl People {
 
     /// Queues the push of `person` to every terminal of its community.
     async fn push_to_community(&self, person: &Person) -> Result<usize, PeopleError> {
+        // Terminals that still have a push of this person queued get nothing new (a delivery always sends
+        // the current version).
+        let waiting: std::collections::HashSet<String> = sqlx::query_scalar(
+            "SELECT p.device_id FROM access_pushes p JOIN commands c ON c.id = p.command_id \
+             WHERE p.person_id = $1 AND c.state = 'queued'",
+        )
+        .bind(&person.person_id)
+        .fetch_all(self.fleet().store().pool())
+        .await?
+        .into_iter()
+        .collect();
         let mut queued = 0;
         let mut after: Option<String> = None;
         loop {
             let page = self
                 .terminals(Some(&person.fields.community_code), after.as_deref(), 1000)
                 .await?;
-            for t in &page {
-                if self
-                    .queue_push(&person.person_id, person.version, &t.device_id)
-                    .await?
-                {
-                    queued += 1;
-                }
-            }
+            let devices: Vec<&str> = page
+                .iter()
+                .map(|t| t.device_id.as_str())
+                .filter(|d| !waiting.contains(*d))
+                .collect();
+            queued += self
+                .queue_pushes(&person.person_id, person.version, &devices)
+                .await?;
             match page.last() {
                 Some(last) if page.len() == 1000 => after = Some(last.device_id.clone()),
                 _ => break,
             }
         }
         Ok(queued)
+    }
+
+    /// Queues the push of `person_id` to each of `devices`: the commands in one transaction, then their push
+    /// rows in another, then delivery is woken (two commits for a page of a thousand terminals instead of two
+    /// each). Returns how many were queued.
+    async fn queue_pushes(
+        &self,
+        person_id: &str,
+        version: i64,
+        devices: &[&str],
+    ) -> Result<usize, PeopleError> {
+        if devices.is_empty() {
+            return Ok(0);
+        }
+        let store = self.fleet().store();
+        let ttl = Duration::from_secs(self.fleet().config().queue.default_ttl_secs);
+        let commands = store
+            .enqueue_many(devices, &push_spec(person_id), Some(ttl))
+            .await?;
+        let rows = async {
+            let mut tx = store.writer().begin().await?;
+            for command in &commands {
+                sqlx::query(
+                    "INSERT INTO access_pushes (person_id, device_id, command_id, version, queued_at) \
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (command_id) DO NOTHING",
+                )
+                .bind(person_id)
+                .bind(&command.device_id)
+                .bind(command.id)
+                .bind(version)
+                .bind(command.created_at)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await
+        }
+        .await;
+        // Woken even when the rows failed: the commands are queued, and `record_answer` writes a missing row.
+        for command in &commands {
+            self.fleet().wake(&command.device_id);
+        }
+        rows?;
+        Ok(commands.len())
     }
 
     /// Queues the push of every person of `community` to terminal `device`; returns how many.
@@ -1167,12 +1232,7 @@ impl People {
         if waiting.is_some() {
             return Ok(false);
         }
-        let spec = CommandSpec {
-            kind: PUSH_KIND.into(),
-            payload: serde_json::json!({ "cmd": PUSH_KIND, "person_id": person_id }),
-            idempotent: true,
-            expects_ack: true,
-        };
+        let spec = push_spec(person_id);
         // Queued without waking delivery, which starts once the push row exists. A delivery already under
         // way for the terminal may still claim the command at once: `record_answer` inserts the row then.
         let ttl = Duration::from_secs(self.fleet().config().queue.default_ttl_secs);

@@ -917,6 +917,54 @@ impl Store {
         }
     }
 
+    /// Queues the same command (no idempotency key) for each of `devices` in one transaction: one commit
+    /// however many devices, so queueing a change for thousands of devices takes milliseconds, not a commit
+    /// each. A device that is not registered (removed meanwhile) is skipped. Returns the queued commands in
+    /// the order of `devices`. Delivery is not woken here ([`crate::Fleet::wake`] each device once the
+    /// deployment's own rows for the commands are written).
+    ///
+    /// # Errors
+    /// Database failure (then nothing is queued).
+    pub async fn enqueue_many(
+        &self,
+        devices: &[&str],
+        spec: &CommandSpec,
+        ttl: Option<Duration>,
+    ) -> Result<Vec<CommandRecord>, StoreError> {
+        let _t = Timed::start("enqueue_many");
+        if devices.is_empty() {
+            return Ok(Vec::new());
+        }
+        let payload = spec.payload.to_string();
+        let created_at = now_ms();
+        let expires_at = ttl
+            .map(|t| created_at.saturating_add(i64::try_from(t.as_millis()).unwrap_or(i64::MAX)));
+        let sql = format!(
+            "INSERT INTO commands (device_id, kind, payload, idempotent, expects_ack, state, created_at, \
+             expires_at, attempts) SELECT id, $2, $3, $4, $5, 'queued', $6, $7, 0 FROM devices WHERE id = $1 \
+             RETURNING {COMMAND_COLUMNS}"
+        );
+        let mut tx = self.writer.begin().await?;
+        let mut queued = Vec::with_capacity(devices.len());
+        for device in devices {
+            let row = sqlx::query(&sql)
+                .bind(*device)
+                .bind(&spec.kind)
+                .bind(&payload)
+                .bind(i64::from(spec.idempotent))
+                .bind(i64::from(spec.expects_ack))
+                .bind(created_at)
+                .bind(expires_at)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if let Some(row) = row {
+                queued.push(Self::command_from_row(&row)?);
+            }
+        }
+        tx.commit().await?;
+        Ok(queued)
+    }
+
     fn same_request(
         &self,
         existing: (CommandRecord, Option<String>),

@@ -253,6 +253,57 @@ async fn queue_is_fifo_and_records_each_transition() {
 }
 
 #[tokio::test]
+async fn enqueue_many_queues_one_command_per_registered_device_in_one_step() {
+    let b = Backends::new("many").await;
+    for (name, s) in &b.stores {
+        for id in ["a", "b", "c"] {
+            s.add_device(id, id, "12345678").await.unwrap();
+        }
+        s.enqueue("b", &spec("priceset", true), None, None)
+            .await
+            .unwrap();
+        let queued = s
+            .enqueue_many(
+                &["c", "gone", "a", "b"],
+                &spec("download_person", true),
+                Some(Duration::from_secs(60)),
+            )
+            .await
+            .unwrap();
+        // The unregistered device is skipped; the others keep the order asked.
+        assert_eq!(
+            queued
+                .iter()
+                .map(|c| c.device_id.as_str())
+                .collect::<Vec<_>>(),
+            ["c", "a", "b"],
+            "{name}"
+        );
+        for c in &queued {
+            assert_eq!(
+                (c.kind.as_str(), c.state, c.idempotent, c.attempts),
+                ("download_person", CommandState::Queued, true, 0),
+                "{name}"
+            );
+            assert!(c.expires_at.unwrap() > c.created_at, "{name}");
+            assert_eq!(s.command(c.id).await.unwrap().as_ref(), Some(c), "{name}");
+        }
+        // Each device's queue stays FIFO: b's earlier command comes first.
+        assert_eq!(
+            s.claim_next("b").await.unwrap().unwrap().kind,
+            "priceset",
+            "{name}"
+        );
+        assert!(s
+            .enqueue_many(&[], &spec("x", true), None)
+            .await
+            .unwrap()
+            .is_empty());
+    }
+    b.cleanup().await;
+}
+
+#[tokio::test]
 async fn idempotency_keys_queue_once_and_refuse_a_different_body() {
     let b = Backends::new("idem").await;
     for (name, s) in &b.stores {
