@@ -16,7 +16,7 @@ use std::time::Duration;
 use access_proto::{FeatureCode, Image, ImageFormat, PersonInfo, Role};
 use base64::Engine as _;
 use bytes::Bytes;
-use fleet::{CommandSpec, Enqueued, Fleet, StoreError};
+use fleet::{CommandSpec, Fleet, StoreError};
 use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use sqlx::Row;
@@ -1115,7 +1115,8 @@ impl People {
 
     /// Queues the push of `person_id` to each of `devices`: the commands in one transaction, then their push
     /// rows in another, then delivery is woken (two commits for a page of a thousand terminals instead of two
-    /// each). Returns how many were queued.
+    /// each). Delivery starts once the push rows exist; a delivery already under way for a terminal may still
+    /// claim its command at once, and `record_answer` writes the row then. Returns how many were queued.
     async fn queue_pushes(
         &self,
         person_id: &str,
@@ -1232,27 +1233,7 @@ impl People {
         if waiting.is_some() {
             return Ok(false);
         }
-        let spec = push_spec(person_id);
-        // Queued without waking delivery, which starts once the push row exists. A delivery already under
-        // way for the terminal may still claim the command at once: `record_answer` inserts the row then.
-        let ttl = Duration::from_secs(self.fleet().config().queue.default_ttl_secs);
-        let command = match store.enqueue(device, &spec, Some(ttl), None).await? {
-            Enqueued::New(c) | Enqueued::Existing(c) => c,
-        };
-        let row = sqlx::query(
-            "INSERT INTO access_pushes (person_id, device_id, command_id, version, queued_at) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (command_id) DO NOTHING",
-        )
-        .bind(person_id)
-        .bind(device)
-        .bind(command.id)
-        .bind(version)
-        .bind(command.created_at)
-        .execute(store.writer())
-        .await;
-        self.fleet().wake(device);
-        row?;
-        Ok(true)
+        Ok(self.queue_pushes(person_id, version, &[device]).await? == 1)
     }
 
     /// Records a terminal's answer to push `command` of `person_id`, which delivered `version`. The push

@@ -11,13 +11,14 @@
 //! `rss` and `latency` start the server in a child process (this program with `serve`), so the server's
 //! resident memory (`VmRSS` of `/proc/<pid>/status`, read by the server itself) holds no client state:
 //! `rss` reports (VmRSS with N logged-in idle devices - VmRSS before) / N. `latency` times logins (connect to
-//! the session's login event) one after another, alone and through a flood, in `--rounds` alternating rounds
-//! (default 5) so that drift on a shared machine falls on both sides alike: each round times its share of
-//! `--logins` alone, then opens `--flood` idle unauthenticated connections and `--slow` clients sending one
-//! byte a second, waits until the server holds them (all of them, or no new high for a second), times as many
-//! logins through them, and drops them. It reports the median and the 99th percentile of both sides over all
-//! rounds. The flood comes from 127.0.0.1, like the devices, so the child server lifts the per-source limit
-//! (`--per-source`) and the flood meets the pending budget, the harder case.
+//! the session's login event) one after another, alone and through a flood, in `--rounds` rounds (default 5)
+//! that alternate which side goes first, so that drift on a shared machine falls on both sides alike. Each
+//! round times its share of `--logins` alone, and as many through the flood: `--flood` idle unauthenticated
+//! connections and `--slow` clients sending one byte a second, opened and held by the server (all of them, or
+//! no new high for 3 s) before the logins start and dropped after them. It reports the median and the 99th
+//! percentile of both sides over all rounds; `--flood 0 --slow 0` compares the tool with itself, which shows
+//! the noise of the machine. The flood comes from 127.0.0.1, like the devices, so the child server lifts the
+//! per-source limit (`--per-source`) and the flood meets the pending budget, the harder case.
 //!
 //! Protocols: `jetinno`, `kingxun`, `access` (TCP; `ws` also works), `best`, `aliscan` (WebSocket).
 
@@ -41,6 +42,8 @@ const KEY: [u8; 16] = *b"loadgen-kx-key!!";
 const IV: [u8; 16] = *b"loadgen-kx-iv!!!";
 const PRODUCT: &str = "5d9b11e1a3f448ae81f9f920e976d852";
 const SECRET: &str = "123456";
+/// How long the server is left alone before each side's logins, the same for both sides.
+const QUIET: Duration = Duration::from_millis(300);
 /// How long any wait of the tool may take before it gives up.
 const BOUND: Duration = Duration::from_secs(300);
 
@@ -465,7 +468,7 @@ impl Child {
         })
     }
 
-    /// Polls until the flood is in: `total` connections pending, or no new high for 1 s (a flood the server
+    /// Polls until the flood is in: `total` connections pending, or no new high for 3 s (a flood the server
     /// keeps dropping); returns the number pending then.
     async fn settled(&mut self, total: usize) -> Result<usize, String> {
         let start = Instant::now();
@@ -474,7 +477,7 @@ impl Child {
         loop {
             let stats = self.stats().await?;
             let pending = stats.open.saturating_sub(stats.established);
-            if pending >= total || (pending <= high && since.elapsed() >= Duration::from_secs(1)) {
+            if pending >= total || (pending <= high && since.elapsed() >= Duration::from_secs(3)) {
                 return Ok(pending);
             }
             if pending > high {
@@ -764,16 +767,25 @@ fn flood(
 ) -> Vec<tokio::task::JoinHandle<()>> {
     let mut tasks = Vec::new();
     let deadline = Instant::now() + BOUND;
+    // Connections are opened a few dozen at a time: a thousand SYNs at once overflow the listen queue, and
+    // the dropped ones come back only with the kernel's retransmits, seconds later.
+    let gate = Arc::new(Semaphore::new(64));
     for _ in 0..idle {
         let stop = stop.clone();
+        let gate = gate.clone();
         tasks.push(tokio::spawn(async move {
             while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
+                let Ok(permit) = gate.acquire().await else {
+                    return;
+                };
                 let Ok(stream) = TcpStream::connect(addr).await else {
+                    drop(permit);
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     continue;
                 };
                 match transport {
                     Transport::Tcp => {
+                        drop(permit);
                         let mut stream = stream;
                         let mut buf = [0u8; 64];
                         while let Ok(n) = stream.read(&mut buf).await {
@@ -783,9 +795,10 @@ fn flood(
                         }
                     }
                     Transport::Ws => {
-                        if let Ok((mut ws, _)) =
-                            tokio_tungstenite::client_async(ws_url(proto, addr), stream).await
-                        {
+                        let opened =
+                            tokio_tungstenite::client_async(ws_url(proto, addr), stream).await;
+                        drop(permit);
+                        if let Ok((mut ws, _)) = opened {
                             while let Some(Ok(_)) = ws.next().await {}
                         }
                     }
@@ -795,6 +808,7 @@ fn flood(
     }
     for _ in 0..slow {
         let stop = stop.clone();
+        let gate = gate.clone();
         tasks.push(tokio::spawn(async move {
             let trickle: &[u8] = match transport {
                 Transport::Ws => b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n",
@@ -802,7 +816,12 @@ fn flood(
                 Transport::Tcp => b"999900000000{\"cmd\":\"login\",\"vmc_no\":1,\"padding\":\"",
             };
             while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
-                let Ok(mut stream) = TcpStream::connect(addr).await else {
+                let Ok(permit) = gate.acquire().await else {
+                    return;
+                };
+                let connected = TcpStream::connect(addr).await;
+                drop(permit);
+                let Ok(mut stream) = connected else {
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     continue;
                 };
@@ -823,31 +842,41 @@ async fn latency(args: &Args) -> Result<(), String> {
     // The flood comes from 127.0.0.1 like the devices: lift the per-source limit so it meets the budget.
     let mut child = Child::start(args, Some(args.per_source.unwrap_or(1 << 20))).await?;
     let addr = child.addr;
-    // Rounds alternate (logins alone, then through the flood) so that drift on a shared machine falls on both
-    // sides alike; each round's flood is held in full before its logins start and dropped after them.
+    // Rounds alternate which side goes first (alone then flooded, flooded then alone), so that drift on a
+    // shared machine and whatever one side leaves behind fall on both sides alike. Each side starts once the
+    // server holds none of the previous logins (and, alone, none of the flood); the flood is held in full
+    // before its logins start and dropped after them.
     let per_round = args.logins.div_ceil(args.rounds);
     let (mut alone, mut flooded) = (Vec::new(), Vec::new());
     let mut held = Vec::new();
     for round in 0..args.rounds {
         let base = round * per_round * 2;
-        child.until(|s| s.open == s.established).await?;
-        alone.extend(timed_logins(per_round, args, addr, base).await?);
-        let stop = Arc::new(AtomicBool::new(false));
-        let tasks = flood(
-            args.proto,
-            args.transport,
-            addr,
-            args.flood,
-            args.slow,
-            stop.clone(),
-        );
-        let pending = child.settled(args.flood + args.slow).await?;
-        flooded.extend(timed_logins(per_round, args, addr, base + per_round).await?);
-        let during = child.stats().await?;
-        held.push((pending, during.open.saturating_sub(during.established)));
-        stop.store(true, Ordering::Relaxed);
-        for task in tasks {
-            task.abort();
+        for with_flood in [round % 2 == 1, round % 2 == 0] {
+            if !with_flood {
+                child.until(|s| s.open == 0).await?;
+                tokio::time::sleep(QUIET).await;
+                alone.extend(timed_logins(per_round, args, addr, base).await?);
+                continue;
+            }
+            let stop = Arc::new(AtomicBool::new(false));
+            let tasks = flood(
+                args.proto,
+                args.transport,
+                addr,
+                args.flood,
+                args.slow,
+                stop.clone(),
+            );
+            let pending = child.settled(args.flood + args.slow).await?;
+            child.until(|s| s.established == 0).await?;
+            tokio::time::sleep(QUIET).await;
+            flooded.extend(timed_logins(per_round, args, addr, base + per_round).await?);
+            let during = child.stats().await?;
+            held.push((pending, during.open.saturating_sub(during.established)));
+            stop.store(true, Ordering::Relaxed);
+            for task in tasks {
+                task.abort();
+            }
         }
     }
     let (m0, p0) = percentiles(alone);
