@@ -597,6 +597,15 @@ impl fleet::Link for TerminalLink {
     ) -> BoxFuture<'a, Result<(), DeliveryError>> {
         Box::pin(self.deliver_command(command))
     }
+
+    fn disconnect<'a>(&'a self, device: &'a str) -> BoxFuture<'a, bool> {
+        Box::pin(async move {
+            let peer = device.to_owned();
+            let tcp = self.server(Transport::Tcp).close(&peer).await;
+            let ws = self.server(Transport::Ws).close(&peer).await;
+            tcp || ws
+        })
+    }
 }
 
 /// Turns one server's session events into fleet, people and record updates.

@@ -417,6 +417,15 @@ impl fleet::Link for MachineLink {
             }
         })
     }
+
+    fn disconnect<'a>(&'a self, device: &'a str) -> BoxFuture<'a, bool> {
+        Box::pin(async move {
+            match vmc_no(device) {
+                Ok(peer) => self.server.close(&peer).await,
+                Err(_) => false,
+            }
+        })
+    }
 }
 
 /// Refused connections are reported once per window with a count: a reconnect storm or a flood must not

@@ -416,6 +416,18 @@ impl fleet::Link for TerminalLink {
     fn max_in_flight(&self) -> i64 {
         i64::try_from(self.max_pending).unwrap_or(16)
     }
+
+    fn disconnect<'a>(&'a self, device: &'a str) -> BoxFuture<'a, bool> {
+        Box::pin(async move {
+            let peer = device.to_owned();
+            let ws = self.ws.close(&peer).await;
+            let mqtt = match &self.mqtt {
+                Some(mqtt) => mqtt.close(&peer).await,
+                None => false,
+            };
+            ws || mqtt
+        })
+    }
 }
 
 /// The command catalog of the admin API: `{"cmd": "<funcId>", "params": {...}}`, checked against the BEST

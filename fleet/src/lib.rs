@@ -95,6 +95,9 @@ struct Inner {
     config: FleetConfig,
     secrets: RwLock<HashMap<String, String>>,
     dispatcher: OnceLock<Dispatcher>,
+    /// The delivery link, to close a removed device's connection (weak: the link's owner decides when the
+    /// device server goes).
+    link: OnceLock<std::sync::Weak<dyn Link>>,
     stop: watch::Sender<bool>,
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     journal: tokio::sync::mpsc::Sender<journal::Msg>,
@@ -170,6 +173,7 @@ impl Fleet {
             config,
             secrets: RwLock::new(HashMap::new()),
             dispatcher: OnceLock::new(),
+            link: OnceLock::new(),
             stop,
             tasks: Mutex::new(Vec::new()),
             journal,
@@ -348,7 +352,8 @@ impl Fleet {
         Ok(added)
     }
 
-    /// Removes a device: it can no longer log in and its queued commands are cancelled.
+    /// Removes a device: it can no longer log in, its queued commands are cancelled, and its connection, if
+    /// it has one, is closed.
     ///
     /// # Errors
     /// A store failure.
@@ -360,8 +365,17 @@ impl Fleet {
             .unwrap_or_else(PoisonError::into_inner)
             .remove(id);
         if gone {
-            self.event(Some(id), "removed", &serde_json::json!({}))
-                .await;
+            let link = self.0.link.get().and_then(std::sync::Weak::upgrade);
+            let closed = match link {
+                Some(link) => link.disconnect(id).await,
+                None => false,
+            };
+            self.event(
+                Some(id),
+                "removed",
+                &serde_json::json!({ "disconnected": closed }),
+            )
+            .await;
         }
         Ok(gone)
     }
@@ -479,6 +493,7 @@ impl Fleet {
 
     /// Starts delivering queued commands through `link`. Call once, after the device server is up.
     pub fn start_delivery(&self, link: Arc<dyn Link>) {
+        let _ = self.0.link.set(Arc::downgrade(&link));
         let fleet = self.clone();
         let on_delivered: queue::OnDelivered = Arc::new(move |command, state| {
             let data =

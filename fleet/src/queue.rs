@@ -183,6 +183,10 @@ pub trait Link: Send + Sync + 'static {
         command: &'a CommandRecord,
     ) -> BoxFuture<'a, Result<(), DeliveryError>>;
 
+    /// Closes the device's connection if it has one (a removed device must not stay logged in); returns
+    /// whether one was closed.
+    fn disconnect<'a>(&'a self, device: &'a str) -> BoxFuture<'a, bool>;
+
     /// Most commands per device in delivery at once (the protocol's limit; 1 when it has none).
     fn max_in_flight(&self) -> i64 {
         1

@@ -678,3 +678,49 @@ async fn every_route_is_in_the_openapi_document() {
     assert!(doc["components"]["schemas"]["AccessCommand"].is_object());
     h.server.shutdown().await;
 }
+
+/// Removing a connected terminal closes its connection on either transport (the other terminal stays up);
+/// the protocol has no login, so the terminal that connects again is identified and registered anew.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removing_a_connected_terminal_closes_its_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = Harness::start(dir.path()).await;
+    let tcp = h.terminals(Transport::Tcp, 1, 2, "C1").await;
+    let ws = h.terminals(Transport::Ws, 11, 1, "C1").await;
+    h.online(&tcp).await;
+    h.online(&ws).await;
+    for t in [&tcp.terminals[0], &ws.terminals[0]] {
+        let before = t.view().connects;
+        let r = h
+            .api
+            .request("DELETE", &format!("/api/devices/{}", t.uuid), None, &[])
+            .await
+            .unwrap();
+        assert_eq!(r.status, 204, "{}", r.text());
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while t.view().connects <= before {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{} was not disconnected: {:?}",
+                t.uuid,
+                t.view()
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        let events = h
+            .poll(
+                &format!("/api/events?kind=removed&device={}", t.uuid),
+                |e| e["items"].as_array().is_some_and(|a| !a.is_empty()),
+            )
+            .await;
+        assert_eq!(events["items"][0]["data"]["disconnected"], true, "{events}");
+    }
+    assert_eq!(
+        tcp.terminals[1].view().connects,
+        1,
+        "the other terminal was disconnected"
+    );
+    tcp.shutdown().await;
+    ws.shutdown().await;
+    h.server.shutdown().await;
+}

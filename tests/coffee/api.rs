@@ -264,3 +264,37 @@ async fn every_route_is_in_the_openapi_document() {
     assert!(doc["components"]["schemas"]["CoffeeCommand"].is_object());
     h.server.shutdown().await;
 }
+
+/// With no token configured, the first start generates one and hands it out once (to print); it is stored
+/// hashed, so the next start on the same store has none to print and the first token still works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_generated_admin_token_is_given_once_and_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let start = || async {
+        let mut config = coffee::config::CoffeeConfig::default();
+        config.fleet.data_dir = dir.path().to_path_buf();
+        let machines = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let admin = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        coffee::start_on(config, machines, admin).await.unwrap()
+    };
+    let first = start().await;
+    let token = first
+        .token
+        .generated
+        .clone()
+        .expect("a first start generates a token");
+    assert!(token.len() >= 32, "{token}");
+    let body = serde_json::json!({ "id": "1001", "secret": "12345678" });
+    let with = fleet::client::AdminClient::new(first.admin_addr, Some(token.clone()));
+    assert_eq!(with.post("/api/devices", &body).await.unwrap().status, 201);
+    first.shutdown().await;
+
+    let second = start().await;
+    assert!(second.token.generated.is_none(), "printed only once");
+    let with = fleet::client::AdminClient::new(second.admin_addr, Some(token));
+    let wrong = fleet::client::AdminClient::new(second.admin_addr, Some("not-the-token".into()));
+    let body = serde_json::json!({ "id": "1002", "secret": "12345678" });
+    assert_eq!(wrong.post("/api/devices", &body).await.unwrap().status, 401);
+    assert_eq!(with.post("/api/devices", &body).await.unwrap().status, 201);
+    second.shutdown().await;
+}

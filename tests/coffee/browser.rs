@@ -43,3 +43,30 @@ async fn the_dashboard_shows_machines_and_commands_with_their_state() {
     sim.shutdown().await;
     h.server.shutdown().await;
 }
+
+/// The console check of the dashboard tests catches what it is there for: a page that logs a console error
+/// and one that throws are both reported, a page that logs nothing is not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_check_sees_console_errors_and_uncaught_exceptions() {
+    if dashboard::absent() {
+        return;
+    }
+    for (page, caught) in [
+        ("<p>quiet</p>", false),
+        ("<script>console.error('dashboard-probe')</script>", true),
+        ("<script>throw new Error('dashboard-probe')</script>", true),
+    ] {
+        let url = format!("data:text/html,{page}");
+        let out = dashboard::chromium(&url, "800,600", vec!["--dump-dom".into()]).await;
+        let log = String::from_utf8_lossy(&out.stderr).into_owned();
+        let errors = dashboard::console_errors(&log);
+        if caught {
+            assert!(
+                errors.iter().any(|l| l.contains("dashboard-probe")),
+                "{page}: not caught in\n{log}"
+            );
+        } else {
+            assert!(errors.is_empty(), "{page}: {errors:?}");
+        }
+    }
+}

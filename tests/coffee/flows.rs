@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::{sim, Harness, SEED, WAIT};
+use crate::{Harness, WAIT};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_with_a_wrong_code_is_refused() {
@@ -263,14 +263,14 @@ async fn a_restart_mid_queue_loses_nothing_and_runs_no_unsafe_command_twice() {
     assert!(m.view().commands.is_empty(), "{:?}", m.view().commands);
     sim.shutdown().await;
     h.server.shutdown().await;
-    let _ = SEED;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn machines_are_provisioned_and_removed_through_the_api() {
     let dir = tempfile::tempdir().unwrap();
     let h = Harness::start(dir.path(), 0).await;
-    h.provision(1001, 2).await;
+    // 1001 and 1002 run; 1003 is provisioned but never connects, so its command stays queued.
+    h.provision(1001, 3).await;
     let sim = h.machines(2).await;
     h.poll("/api/devices?online=true", |d| {
         d["items"].as_array().is_some_and(|a| a.len() == 2)
@@ -278,27 +278,81 @@ async fn machines_are_provisioned_and_removed_through_the_api() {
     .await;
     let queued = h
         .command(
-            1002,
+            1003,
             serde_json::json!({ "cmd": "upgrade", "dir": "ftp://updates/1.2" }),
         )
         .await;
     let r = h
         .api
-        .request("DELETE", "/api/devices/1002", None, &[])
+        .request("DELETE", "/api/devices/1003", None, &[])
         .await
         .unwrap();
     assert_eq!(r.status, 204, "{}", r.text());
-    assert_eq!(h.api.get("/api/devices/1002").await.unwrap().status, 404);
+    assert_eq!(h.api.get("/api/devices/1003").await.unwrap().status, 404);
+    // Its queued command is cancelled with the reason, not left to wait for a machine that is gone.
     let c = h
         .api
         .get(&format!("/api/commands/{queued}"))
         .await
         .unwrap()
         .json();
-    assert!(c["state"] == "cancelled" || c["state"] == "sent", "{c}");
+    assert_eq!(
+        (&c["state"], &c["error"]),
+        (
+            &serde_json::json!("cancelled"),
+            &serde_json::json!("device removed")
+        ),
+        "{c}"
+    );
     let list = h.api.get("/api/devices").await.unwrap().json();
-    assert_eq!(list["items"].as_array().unwrap().len(), 1);
-    let _ = sim::machine_code(SEED, 1);
+    assert_eq!(list["items"].as_array().unwrap().len(), 2);
+    // A removed machine can no longer log in.
+    let again = h
+        .api
+        .request("DELETE", "/api/devices/1002", None, &[])
+        .await
+        .unwrap();
+    assert_eq!(again.status, 204, "{}", again.text());
+    let m = sim.machine(1002).unwrap();
+    assert!(
+        m.wait_for(WAIT, |v| v.refused >= 1).await,
+        "a removed machine logged in again"
+    );
+    sim.shutdown().await;
+    h.server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_and_error_reports_are_stored_as_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = Harness::start(dir.path(), 0).await;
+    h.provision(1001, 1).await;
+    let sim = h.machines(1).await;
+    h.poll("/api/devices/1001", |d| d["online"] == true).await;
+    let m = sim.machine(1001).unwrap();
+    m.report_status(true).await.unwrap();
+    m.report_error("E42", true).await.unwrap();
+    let status = h
+        .poll("/api/events?kind=status&device=1001", |e| {
+            e["items"].as_array().is_some_and(|a| !a.is_empty())
+        })
+        .await;
+    assert_eq!(status["items"][0]["data"]["status"], "dooropen", "{status}");
+    let error = h
+        .poll("/api/events?kind=error&device=1001", |e| {
+            e["items"].as_array().is_some_and(|a| !a.is_empty())
+        })
+        .await;
+    let data = &error["items"][0]["data"];
+    assert_eq!(
+        (&data["error_code"], &data["set"], &data["description"]),
+        (
+            &serde_json::json!("E42"),
+            &serde_json::json!(true),
+            &serde_json::json!("simulated fault E42")
+        ),
+        "{error}"
+    );
     sim.shutdown().await;
     h.server.shutdown().await;
 }

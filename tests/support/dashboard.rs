@@ -58,20 +58,21 @@ pub async fn dom(url: &str, window: &str) -> String {
         html.contains("updated "),
         "the page did not finish a refresh:\n{html}"
     );
-    // Console messages are logged as `CONSOLE(...)` / `Uncaught`; none may be errors.
-    let console_errors: Vec<&str> = log
-        .lines()
+    let errors = console_errors(&log);
+    assert!(errors.is_empty(), "console errors: {errors:?}");
+    html
+}
+
+/// The lines of Chromium's log (its stderr with `--enable-logging=stderr`) that are console messages or
+/// uncaught exceptions of the page (`CONSOLE(...)`, `Uncaught`).
+pub fn console_errors(log: &str) -> Vec<&str> {
+    log.lines()
         .filter(|l| {
             l.contains("CONSOLE")
                 || l.contains("Uncaught")
                 || l.contains(":ERROR:") && l.contains("console")
         })
-        .collect();
-    assert!(
-        console_errors.is_empty(),
-        "console errors: {console_errors:?}"
-    );
-    html
+        .collect()
 }
 
 /// Saves a screenshot of `url` as `target/dashboard/{name}` and asserts it holds a rendered page.
