@@ -243,7 +243,11 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(run(cli)) {
         Ok(v) => {
-            println!("{}", client::pretty(&v));
+            // A report (the load mode's) is text; an answer is JSON.
+            match v {
+                serde_json::Value::String(text) => println!("{text}"),
+                v => println!("{}", client::pretty(&v)),
+            }
             ExitCode::SUCCESS
         }
         Err(e) => {

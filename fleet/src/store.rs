@@ -212,6 +212,20 @@ fn json_column(table: &'static str, text: &str) -> Result<serde_json::Value, Sto
     serde_json::from_str(text).map_err(|e| corrupt(table, e.to_string()))
 }
 
+/// Whether a migration failed because another process was applying the same one (see
+/// [`Store::migrate_with`]).
+fn concurrent_migration(e: &sqlx::migrate::MigrateError) -> bool {
+    use sqlx::migrate::MigrateError;
+    let (MigrateError::Execute(e) | MigrateError::ExecuteMigration(e, _)) = e else {
+        return false;
+    };
+    let sqlx::Error::Database(d) = e else {
+        return false;
+    };
+    let text = d.message();
+    d.is_unique_violation() || text.contains("already exists") || text.contains("locked")
+}
+
 fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
 }
@@ -340,8 +354,25 @@ impl Store {
             locking: migrator.locking,
             no_tx: migrator.no_tx,
         };
-        migrator.run(&self.writer).await?;
-        Ok(())
+        // SQLite migrations take no lock: two processes opening one new store at the same moment (a vehicle
+        // server and its instances, say) both apply the same migrations, and the later one fails on the
+        // table or the version row the other just wrote. Each migration is one transaction, so once the
+        // other is done a new run finds them applied and checks their checksums.
+        let mut attempts = 0;
+        loop {
+            match migrator.run(&self.writer).await {
+                Ok(()) => return Ok(()),
+                Err(e)
+                    if self.backend == Backend::Sqlite
+                        && attempts < 50
+                        && concurrent_migration(&e) =>
+                {
+                    attempts += 1;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 
     /// The database in use.

@@ -536,3 +536,44 @@ async fn retention_deletes_finished_commands_only() {
     }
     b.cleanup().await;
 }
+
+/// Several processes opening one new SQLite store at the same moment (a vehicle server and its instances
+/// started together) all get a migrated store: SQLite migrations take no lock, so the ones that lose the race
+/// run again and find the migrations applied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_new_sqlite_store_opened_by_several_at_once_is_migrated_once() {
+    for _ in 0..5 {
+        let dir = tempfile::tempdir().unwrap();
+        let opens: Vec<_> = (0..6)
+            .map(|_| {
+                let path = dir.path().to_path_buf();
+                tokio::spawn(async move { Store::open_sqlite(&path).await })
+            })
+            .collect();
+        let mut stores = Vec::new();
+        for open in opens {
+            stores.push(
+                open.await
+                    .unwrap()
+                    .expect("every opener gets a migrated store"),
+            );
+        }
+        let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations")
+            .fetch_one(stores[0].pool())
+            .await
+            .unwrap();
+        let versions: i64 =
+            sqlx::query_scalar("SELECT COUNT(DISTINCT version) FROM _sqlx_migrations")
+                .fetch_one(stores[0].pool())
+                .await
+                .unwrap();
+        assert!(
+            applied > 0 && applied == versions,
+            "{applied} rows, {versions} versions"
+        );
+        stores[0].add_device("1", "one", "12345678").await.unwrap();
+        for s in stores {
+            s.close().await;
+        }
+    }
+}
