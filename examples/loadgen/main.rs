@@ -858,6 +858,9 @@ async fn latency(args: &Args) -> Result<(), String> {
                 alone.extend(timed_logins(per_round, args, addr, base).await?);
                 continue;
             }
+            // The previous side's connections (a flood of the round before) are gone first, so this flood
+            // is all that is held.
+            child.until(|s| s.open == 0).await?;
             let stop = Arc::new(AtomicBool::new(false));
             let tasks = flood(
                 args.proto,
