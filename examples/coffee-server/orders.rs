@@ -602,14 +602,10 @@ impl Orders {
         let (OrderState::Paid, Some(paid_at)) = (order.state, order.paid_at) else {
             return Ok(());
         };
-        let ttl_ms = i64::try_from(self.pay_done_ttl.as_millis()).unwrap_or(i64::MAX);
-        let left_ms = paid_at.saturating_add(ttl_ms) - fleet::now_ms();
-        let Ok(left_ms) = u64::try_from(left_ms) else {
+        let left_ms = paid_at.saturating_add(self.pay_done_ttl_ms()) - fleet::now_ms();
+        let Some(left_ms) = u64::try_from(left_ms).ok().filter(|ms| *ms > 0) else {
             return Ok(());
         };
-        if left_ms == 0 {
-            return Ok(());
-        }
         let key = format!("pay_done:{}", order.order_no);
         self.fleet
             .enqueue(
@@ -622,14 +618,17 @@ impl Orders {
         Ok(())
     }
 
+    fn pay_done_ttl_ms(&self) -> i64 {
+        i64::try_from(self.pay_done_ttl.as_millis()).unwrap_or(i64::MAX)
+    }
+
     /// At start: queues the `pay_done` of every order paid within the TTL whose push was never queued (a crash
     /// between marking an order paid and queueing its push). Returns how many orders were looked at.
     ///
     /// # Errors
     /// A store failure.
     pub async fn repair_pay_done(&self) -> Result<usize, OrderError> {
-        let ttl_ms = i64::try_from(self.pay_done_ttl.as_millis()).unwrap_or(i64::MAX);
-        let since = fleet::now_ms().saturating_sub(ttl_ms);
+        let since = fleet::now_ms().saturating_sub(self.pay_done_ttl_ms());
         let rows = sqlx::query(&format!(
             "SELECT {ORDER_COLUMNS} FROM coffee_orders WHERE state = 'paid' AND paid_at > $1"
         ))

@@ -844,23 +844,20 @@ async fn latency(args: &Args) -> Result<(), String> {
     let addr = child.addr;
     // Rounds alternate which side goes first (alone then flooded, flooded then alone), so that drift on a
     // shared machine and whatever one side leaves behind fall on both sides alike. Each side starts once the
-    // server holds none of the previous logins (and, alone, none of the flood); the flood is held in full
-    // before its logins start and dropped after them.
+    // server holds nothing (no login and no flood of the side before); the flood is held in full before its
+    // logins start and dropped after them.
     let per_round = args.logins.div_ceil(args.rounds);
     let (mut alone, mut flooded) = (Vec::new(), Vec::new());
     let mut held = Vec::new();
     for round in 0..args.rounds {
         let base = round * per_round * 2;
         for with_flood in [round % 2 == 1, round % 2 == 0] {
+            child.until(|s| s.open == 0).await?;
             if !with_flood {
-                child.until(|s| s.open == 0).await?;
                 tokio::time::sleep(QUIET).await;
                 alone.extend(timed_logins(per_round, args, addr, base).await?);
                 continue;
             }
-            // The previous side's connections (a flood of the round before) are gone first, so this flood
-            // is all that is held.
-            child.until(|s| s.open == 0).await?;
             let stop = Arc::new(AtomicBool::new(false));
             let tasks = flood(
                 args.proto,
@@ -871,7 +868,6 @@ async fn latency(args: &Args) -> Result<(), String> {
                 stop.clone(),
             );
             let pending = child.settled(args.flood + args.slow).await?;
-            child.until(|s| s.established == 0).await?;
             tokio::time::sleep(QUIET).await;
             flooded.extend(timed_logins(per_round, args, addr, base + per_round).await?);
             let during = child.stats().await?;

@@ -226,6 +226,11 @@ fn concurrent_migration(e: &sqlx::migrate::MigrateError) -> bool {
     d.is_unique_violation() || text.contains("already exists") || text.contains("locked")
 }
 
+/// When a command created at `created_at` (Unix ms) with `ttl` expires, if it does.
+fn expires_at(created_at: i64, ttl: Option<Duration>) -> Option<i64> {
+    ttl.map(|t| created_at.saturating_add(i64::try_from(t.as_millis()).unwrap_or(i64::MAX)))
+}
+
 fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
 }
@@ -916,8 +921,7 @@ impl Store {
             return Err(StoreError::NoDevice(device_id.to_owned()));
         }
         let created_at = now_ms();
-        let expires_at = ttl
-            .map(|t| created_at.saturating_add(i64::try_from(t.as_millis()).unwrap_or(i64::MAX)));
+        let expires_at = expires_at(created_at, ttl);
         let inserted = sqlx::query(&format!(
             "INSERT INTO commands (device_id, kind, payload, idempotent, expects_ack, state, idempotency_key, \
              request_hash, created_at, expires_at, attempts) \
@@ -968,8 +972,7 @@ impl Store {
         }
         let payload = spec.payload.to_string();
         let created_at = now_ms();
-        let expires_at = ttl
-            .map(|t| created_at.saturating_add(i64::try_from(t.as_millis()).unwrap_or(i64::MAX)));
+        let expires_at = expires_at(created_at, ttl);
         let sql = format!(
             "INSERT INTO commands (device_id, kind, payload, idempotent, expects_ack, state, created_at, \
              expires_at, attempts) SELECT id, $2, $3, $4, $5, 'queued', $6, $7, 0 FROM devices WHERE id = $1 \

@@ -13,10 +13,7 @@ async fn the_dashboard_shows_the_terminal_online_the_person_its_push_and_the_rec
     let h = Harness::start(dir.path()).await;
     let sim = h.terminals(Transport::Tcp, 1, 1, "C1").await;
     h.online(&sim).await;
-    h.poll("/api/terminals?community=C1", |t| {
-        t["items"].as_array().is_some_and(|a| a.len() == 1)
-    })
-    .await;
+    h.registered("C1", 1).await;
     let (face, face_b64) = crate::blob(2000, 5);
     let body = serde_json::json!({
         "person_id": "P7", "community_code": "C1", "person_name": "Wang Wu", "card_number": "card-P7",

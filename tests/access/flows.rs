@@ -76,10 +76,7 @@ async fn a_person_with_images_reaches_the_terminals_of_its_community_with_each_c
         h.online(s).await;
     }
     // Registration of the terminals' communities is written right behind the online state.
-    h.poll("/api/terminals?community=C1", |t| {
-        t["items"].as_array().is_some_and(|a| a.len() == 3)
-    })
-    .await;
+    h.registered("C1", 3).await;
 
     let (face, face_b64) = crate::blob(300 * 1024, 1);
     let (_, left_b64) = crate::blob(200 * 1024, 2);
@@ -279,10 +276,7 @@ async fn records_are_stored_answered_and_queried_by_person_terminal_time_directi
     let ws = h.terminals(Transport::Ws, 2, 1, "C1").await;
     h.online(&tcp).await;
     h.online(&ws).await;
-    h.poll("/api/terminals?community=C1", |t| {
-        t["items"].as_array().is_some_and(|a| a.len() == 2)
-    })
-    .await;
+    h.registered("C1", 2).await;
     let (_, face) = crate::blob(2000, 5);
     for id in ["PA", "PB"] {
         assert_eq!(

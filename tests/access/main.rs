@@ -118,6 +118,15 @@ impl Harness {
         }
     }
 
+    /// Waits until `n` terminals are registered in `community`; returns the page of them.
+    pub async fn registered(&self, community: &str, n: usize) -> serde_json::Value {
+        self.poll(
+            &format!("/api/terminals?community={community}&limit=1000"),
+            |t| t["items"].as_array().is_some_and(|a| a.len() == n),
+        )
+        .await
+    }
+
     /// Waits until every terminal of `sim` is online.
     pub async fn online(&self, sim: &sim::Sim) {
         for t in &sim.terminals {

@@ -30,10 +30,7 @@ async fn every_push_row_ends_with_its_code_when_many_terminals_answer_at_once() 
     let ws = h.terminals(Transport::Ws, 101, 24, "C1").await;
     h.online(&tcp).await;
     h.online(&ws).await;
-    h.poll("/api/terminals?community=C1&limit=100", |t| {
-        t["items"].as_array().is_some_and(|a| a.len() == 48)
-    })
-    .await;
+    h.registered("C1", 48).await;
     let (_, face) = crate::blob(4000, 6);
     let ids = ["P1", "P2", "P3", "P4"];
     for id in ids {
@@ -88,10 +85,7 @@ async fn each_refusal_code_is_recorded_with_its_push_and_fails_its_command() {
     for (_, s) in &sims {
         h.online(s).await;
     }
-    h.poll("/api/terminals?community=C1", |t| {
-        t["items"].as_array().is_some_and(|a| a.len() == sims.len())
-    })
-    .await;
+    h.registered("C1", sims.len()).await;
     let (_, face) = crate::blob(3000, 8);
     let r = h
         .api
@@ -145,10 +139,7 @@ async fn a_person_committed_without_its_pushes_reaches_its_terminals_when_they_i
     let ws = h.terminals(Transport::Ws, 2, 1, "C1").await;
     h.online(&tcp).await;
     h.online(&ws).await;
-    h.poll("/api/terminals?community=C1", |t| {
-        t["items"].as_array().is_some_and(|a| a.len() == 2)
-    })
-    .await;
+    h.registered("C1", 2).await;
     let (_, face) = crate::blob(2000, 3);
     let r = h
         .api
@@ -237,11 +228,7 @@ async fn a_terminal_moved_to_another_community_gets_its_people_without_waiting_f
             t.view()
         );
     }
-    let moved = h
-        .poll("/api/terminals?community=C9", |t| {
-            t["items"].as_array().is_some_and(|a| a.len() == 2)
-        })
-        .await;
+    let moved = h.registered("C9", 2).await;
     for t in moved["items"].as_array().unwrap() {
         assert_eq!(t["address"], "Moved", "{t}");
         assert!(
